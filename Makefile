@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine with Python 3.11: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SRC := api activities workflows models canonical platforms transform reconcile store devstack cli worker.py settings.py
+
+.PHONY: run test lint install install-dev bench bench-transform clean-data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Start the whole stack in the foreground (Ctrl-C stops it; data stays in .data/).
+run: install
+	$(BIN)/structural run
+
+## Lint, type-check and run the whole test suite against real PostgreSQL and Temporal.
+test: install-dev lint
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(SRC) tests bench
+
+bench: bench-transform
+
+bench-transform: install-dev
+	$(BIN)/python -m bench.transform
+
+## Delete local data (embedded PostgreSQL and Temporal dev server state).
+clean-data:
+	rm -rf .data

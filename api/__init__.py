@@ -1,0 +1,1 @@
+"""HTTP API: a thin FastAPI front that validates, authenticates and starts workflows."""

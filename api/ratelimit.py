@@ -1,0 +1,43 @@
+"""Sliding-window rate limits whose state lives in PostgreSQL, shared by every API process."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ApiError, ErrorType
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    retry_after: int
+    remaining: int
+
+
+async def hit(session: AsyncSession, bucket: str, limit: int, window_seconds: int = WINDOW_SECONDS) -> RateDecision:
+    """Record one request in `bucket` if under `limit` per window (one round trip, see migration 0001)."""
+    row = (
+        await session.execute(
+            text("SELECT allowed, retry_after, remaining FROM rate_limit_hit(:b, :l, :w)"),
+            {"b": bucket, "l": limit, "w": window_seconds},
+        )
+    ).one()
+    return RateDecision(allowed=row.allowed, retry_after=max(1, math.ceil(row.retry_after)), remaining=row.remaining)
+
+
+async def enforce(session: AsyncSession, bucket: str, limit: int, window_seconds: int = WINDOW_SECONDS) -> None:
+    decision = await hit(session, bucket, limit, window_seconds)
+    # The hit is committed even when the caller's request later fails: attempts count.
+    await session.commit()
+    if not decision.allowed:
+        raise ApiError(
+            ErrorType.RATE_LIMIT_ERROR,
+            f"Too many requests: limit is {limit} per {window_seconds} seconds",
+            headers={"Retry-After": str(decision.retry_after)},
+        )

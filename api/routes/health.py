@@ -1,0 +1,63 @@
+"""GET /health: liveness of the API and its dependencies (no auth)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.responses import Response
+from temporalio.client import Client
+
+from api.deps import SettingsDep
+from api.errors import json_response
+from api.schemas import HealthEnvelope
+from api.timefmt import iso_millis
+
+router = APIRouter(tags=["Health"])
+log = logging.getLogger(__name__)
+
+
+async def _database_ok(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return True
+
+
+async def _temporal_ok(client: Client) -> bool:
+    return await client.service_client.check_health()
+
+
+async def _probe(name: str, coro: Any, limit: float) -> str:
+    try:
+        ok = await asyncio.wait_for(coro, limit)
+    except Exception as exc:  # any failure of a dependency is "error", never a 500
+        log.warning("health check %s failed: %s", name, exc)
+        return "error"
+    return "ok" if ok else "error"
+
+
+@router.get(
+    "/health",
+    response_model=HealthEnvelope,
+    responses={503: {"model": HealthEnvelope, "description": "A dependency is down (`status: degraded`)"}},
+    summary="Service health",
+)
+async def health(request: Request, settings: SettingsDep) -> Response:
+    timeout = settings.health_timeout_seconds
+    database, temporal = await asyncio.gather(
+        _probe("database", _database_ok(request.app.state.engine), timeout),
+        _probe("temporal", _temporal_ok(request.app.state.temporal), timeout),
+    )
+    healthy = database == "ok" and temporal == "ok"
+    body = {
+        "data": {
+            "status": "ok" if healthy else "degraded",
+            "timestamp": iso_millis(),
+            "checks": {"database": database, "temporal": temporal},
+        }
+    }
+    return json_response(body, status=200 if healthy else 503)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class PurgeRateLimitsInput(BaseModel):
+    # Rows older than this are outside every window we use and can go.
+    older_than_seconds: int = 3600
+
+
+class PurgeRateLimitsResult(BaseModel):
+    deleted: int
+
+
+class MaintenanceInput(BaseModel):
+    rate_limit_retention_seconds: int = 3600
+
+
+class MaintenanceResult(BaseModel):
+    rate_limit_rows_deleted: int

@@ -1,0 +1,58 @@
+"""Process configuration, read from the environment (and an optional `.env`).
+
+One `Settings` object is built per process by `get_settings()`; everything else receives it as
+an argument so tests can build their own without touching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Unset -> `structural run` starts an embedded PostgreSQL under DATA_DIR and exports the URL
+    # to its children; API/worker processes started on their own then require it.
+    database_url: str | None = Field(default=None, description="postgresql+psycopg:// URL")
+    temporal_address: str = Field(default="localhost:7233", description="host:port of Temporal frontend")
+    temporal_namespace: str = "default"
+    # When TEMPORAL_ADDRESS is not set explicitly `structural run` starts the dev server itself.
+    temporal_ui_port: int = 8233
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    cors_origin: str = Field(default="*", description="Comma-separated allowed origins, or *")
+
+    data_dir: Path = PROJECT_ROOT / ".data"
+
+    demo_sessions_per_minute: int = 5
+    propagate_requests_per_minute: int = 300
+
+    # Bounded waits for dependency probes, so /health answers even when a dependency hangs.
+    health_timeout_seconds: float = 2.0
+
+    log_level: str = "info"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_origin.split(",") if o.strip()]
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set. Start the whole stack with `make run` (embedded PostgreSQL), "
+                "or point DATABASE_URL at a PostgreSQL server."
+            )
+        return self.database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

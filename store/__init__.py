@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, engine factory and Alembic migrations."""

