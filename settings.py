@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="postgresql+psycopg:// URL")
     temporal_address: str = Field(default="localhost:7233", description="host:port of Temporal frontend")
     temporal_namespace: str = "default"
+    # Workflows and database activities; separate deployments (or tests) can use their own queue.
+    task_queue: str = "structural-main"
     # When TEMPORAL_ADDRESS is not set explicitly `structural run` starts the dev server itself.
     temporal_ui_port: int = 8233
 

@@ -11,7 +11,7 @@ import logging
 import signal
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import (
     Client,
     Schedule,
@@ -24,17 +24,18 @@ from temporalio.client import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.connect import ConnectActivities
 from activities.maintenance import MaintenanceActivities
 from activities.temporal_setup import ensure_search_attributes
 from models.maintenance import MaintenanceInput
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
+from workflows.connect import ConnectWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
-from workflows.names import TaskQueue
 
 log = logging.getLogger("structural.worker")
 
-WORKFLOWS: list[type] = [MaintenanceWorkflow]
+WORKFLOWS: list[type] = [ConnectWorkflow, MaintenanceWorkflow]
 
 
 async def connect_temporal(settings: Settings) -> Client:
@@ -45,20 +46,29 @@ async def connect_temporal(settings: Settings) -> Client:
     )
 
 
-def build_workers(client: Client, sessionmaker: async_sessionmaker[AsyncSession]) -> list[Worker]:
+def build_workers(client: Client, engine: AsyncEngine, *, task_queue: str) -> list[Worker]:
     """All workers of this process (tests call this too, so they run the production wiring)."""
+    sessionmaker = make_sessionmaker(engine)
     maintenance = MaintenanceActivities(sessionmaker)
+    connect = ConnectActivities(engine, sessionmaker)
     main = Worker(
         client,
-        task_queue=TaskQueue.MAIN.value,
+        task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[maintenance.purge_rate_limit_hits],
+        activities=[
+            maintenance.purge_rate_limit_hits,
+            connect.begin_connect,
+            connect.seed_entities,
+            connect.reconcile_entities,
+            connect.activate_connection,
+            connect.fail_connection,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
     return [main]
 
 
-async def ensure_maintenance_schedule(client: Client) -> None:
+async def ensure_maintenance_schedule(client: Client, task_queue: str) -> None:
     with contextlib.suppress(ScheduleAlreadyRunningError):
         await client.create_schedule(
             MAINTENANCE_SCHEDULE_ID,
@@ -67,7 +77,7 @@ async def ensure_maintenance_schedule(client: Client) -> None:
                     MaintenanceWorkflow.run,
                     MaintenanceInput(),
                     id=MAINTENANCE_SCHEDULE_ID,
-                    task_queue=TaskQueue.MAIN.value,
+                    task_queue=task_queue,
                 ),
                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=15))]),
                 policy=SchedulePolicy(),
@@ -81,8 +91,8 @@ async def serve(settings: Settings) -> None:
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
-    await ensure_maintenance_schedule(client)
-    workers = build_workers(client, make_sessionmaker(engine))
+    await ensure_maintenance_schedule(client, settings.task_queue)
+    workers = build_workers(client, engine, task_queue=settings.task_queue)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

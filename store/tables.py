@@ -32,7 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -145,9 +145,13 @@ class PlatformObject(Base):
     platform_id: Mapped[str] = mapped_column(Text, nullable=False)
     generation: Mapped[int] = mapped_column(Integer, nullable=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    # Normalised business key (check / invoice / contract / project number, tax id or name):
-    # reconciliation is a join on this column.
+    # The record's canonical view as mapped at seed time (references already resolved), so
+    # activation can (re)write canonical objects with one SQL statement.
+    canonical_data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    # Normalised business keys, strongest first (reconcile.keys.business_keys). `match_key` is
+    # the strongest one: for single-key entity types reconciliation is a SQL join on it.
     match_key: Mapped[str | None] = mapped_column(Text)
+    match_keys: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     etag: Mapped[str | None] = mapped_column(Text)
     remote_updated_at: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = _now()
@@ -175,6 +179,9 @@ class EntityMapping(Base):
     entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
     platform_id: Mapped[str] = mapped_column(Text, nullable=False)
     generation: Mapped[int] = mapped_column(Integer, nullable=False)
+    # True when this platform's record created the canonical object (not linked to an existing one):
+    # a re-connect of this platform resets the canonical data from it.
+    origin: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (

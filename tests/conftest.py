@@ -6,6 +6,7 @@ against managed services). Nothing here mocks the database, Temporal or HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from store.customers import create_customer
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
 from tests.helpers import free_port, make_client
+from worker import build_workers
 from workflows.names import ALL_SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +90,12 @@ def temporal_address(temporal_client: Client) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, temporal_address: str, tmp_root: Path) -> Settings:
-    return Settings(database_url=database_url, temporal_address=temporal_address, data_dir=tmp_root / "data")
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_address,
+        data_dir=tmp_root / "data",
+        task_queue=f"test-main-{uuid.uuid4().hex[:8]}",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +108,17 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def worker(temporal_client: Client, engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
+    """The production worker wiring (worker.build_workers), running in this process."""
+    workers = build_workers(temporal_client, engine, task_queue=settings.task_queue)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    yield
+    for w in workers:
+        await w.shutdown()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @pytest.fixture(scope="session")

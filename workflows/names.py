@@ -11,7 +11,7 @@ from temporalio.common import SearchAttributeKey
 
 
 class TaskQueue(StrEnum):
-    # Workflows and database-only activities.
+    # Workflows and database-only activities (settings.task_queue may override it per deployment).
     MAIN = "structural-main"
     # Outbound platform calls get their own queues so each platform's rate limit is enforced
     # server-side (max_task_queue_activities_per_second) across every worker.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 22:42:23.466891
+Create Date: 2026-11-23 22:51:44.428462
 """
 
 from collections.abc import Sequence
@@ -72,10 +72,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("mode in ('demo','test','live')", name=op.f("ck_api_keys_mode")),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_api_keys_customer_id_customers"),
-            ondelete="CASCADE",
+            ["customer_id"], ["customers.id"], name=op.f("fk_api_keys_customer_id_customers"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
@@ -117,10 +114,7 @@ def upgrade() -> None:
         sa.CheckConstraint("mode in ('sandbox','live')", name=op.f("ck_connections_mode")),
         sa.CheckConstraint("status in ('seeding','active','error')", name=op.f("ck_connections_status")),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_connections_customer_id_customers"),
-            ondelete="CASCADE",
+            ["customer_id"], ["customers.id"], name=op.f("fk_connections_customer_id_customers"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_connections")),
         sa.UniqueConstraint("customer_id", "platform", name="uq_connections_customer_platform"),
@@ -134,7 +128,9 @@ def upgrade() -> None:
         sa.Column("platform_id", sa.Text(), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("canonical_data", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("match_key", sa.Text(), nullable=True),
+        sa.Column("match_keys", postgresql.ARRAY(sa.Text()), nullable=True),
         sa.Column("etag", sa.Text(), nullable=True),
         sa.Column("remote_updated_at", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -146,19 +142,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_platform_objects")),
         sa.UniqueConstraint(
-            "customer_id",
-            "platform",
-            "entity_type",
-            "platform_id",
-            "generation",
-            name="uq_platform_objects_identity",
+            "customer_id", "platform", "entity_type", "platform_id", "generation", name="uq_platform_objects_identity"
         ),
     )
     op.create_index(
-        "ix_platform_objects_match",
-        "platform_objects",
-        ["customer_id", "entity_type", "match_key"],
-        unique=False,
+        "ix_platform_objects_match", "platform_objects", ["customer_id", "entity_type", "match_key"], unique=False
     )
     op.create_table(
         "propagations",
@@ -178,10 +166,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_propagations_customer_id_customers"),
-            ondelete="CASCADE",
+            ["customer_id"], ["customers.id"], name=op.f("fk_propagations_customer_id_customers"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_propagations")),
         sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_propagations_idempotency"),
@@ -212,6 +197,7 @@ def upgrade() -> None:
         sa.Column("entity_type", sa.String(length=32), nullable=False),
         sa.Column("platform_id", sa.Text(), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id", "canonical_id"],
@@ -224,12 +210,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entity_mappings")),
         sa.UniqueConstraint(
-            "customer_id",
-            "platform",
-            "entity_type",
-            "platform_id",
-            "generation",
-            name="uq_entity_mappings_platform_id",
+            "customer_id", "platform", "entity_type", "platform_id", "generation", name="uq_entity_mappings_platform_id"
         ),
     )
     op.create_index("ix_entity_mappings_canonical", "entity_mappings", ["customer_id", "canonical_id"], unique=False)

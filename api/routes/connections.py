@@ -1,0 +1,247 @@
+"""POST /connect, GET /connections, GET /objects."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import CurrentKey
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import ApiError, ErrorType, json_response
+from api.schemas import error_responses
+from api.timefmt import iso_millis
+from models.connect import PLURAL, SEED_ORDER, ConnectInput
+from store.objects import list_active_connections, list_objects
+from workflows.connect import ConnectWorkflow, connect_workflow_id
+from workflows.names import CUSTOMER_ID, PLATFORM
+
+router = APIRouter(tags=["Connections"])
+
+PLATFORMS = ("procore", "dynamics")
+OBJECTS_PARAMS_MESSAGE = "platform and entity_type query params required"
+MAX_PAGE = 1000
+
+
+class ConnectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    platform: Literal["procore", "dynamics"] = Field(description="The platform to connect")
+
+
+class ConnectResultData(BaseModel):
+    platform: Literal["procore", "dynamics"]
+    status: Literal["connected"]
+    entities: dict[str, int] = Field(
+        description="Count of seeded entities per type",
+        examples=[{"projects": 5, "customers": 4, "contracts": 13, "invoices": 8, "payments": 8}],
+    )
+
+
+class ConnectEnvelope(BaseModel):
+    data: ConnectResultData
+
+
+class ConnectionItem(BaseModel):
+    platform: Literal["procore", "dynamics"]
+    status: Literal["active"]
+    mode: Literal["sandbox", "live"]
+    connected_at: str | None
+    entities_synced: int
+
+
+class ConnectionsData(BaseModel):
+    connections: list[ConnectionItem]
+
+
+class ConnectionsEnvelope(BaseModel):
+    data: ConnectionsData
+
+
+class Mapping(BaseModel):
+    platform: str
+    platform_id: str
+
+
+class ObjectItem(BaseModel):
+    id: str = Field(description="Platform-native id (always a string)")
+    canonical_id: str
+    platform: str
+    entity_type: str
+    data: dict[str, Any] = Field(description="Canonical view")
+    platform_data: dict[str, Any] = Field(description="Raw native payload")
+    mappings: list[Mapping]
+
+
+class Pagination(BaseModel):
+    next_cursor: str | None
+    has_more: bool
+
+
+class ObjectsEnvelope(BaseModel):
+    data: list[ObjectItem]
+    pagination: Pagination | None = Field(default=None, description="Only when `limit` is given")
+
+
+async def _running(client: Client, workflow_id: str) -> bool:
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return desc.status == WorkflowExecutionStatus.RUNNING
+
+
+@router.post(
+    "/connect",
+    response_model=ConnectEnvelope,
+    responses=error_responses(
+        ErrorType.VALIDATION_ERROR,
+        ErrorType.AUTHENTICATION_ERROR,
+        ErrorType.CONFLICT_ERROR,
+        ErrorType.UNSUPPORTED_MEDIA_TYPE,
+    ),
+    summary="Connect a platform",
+    description="Seeds every entity type of the platform, then reconciles it against the other platform if it "
+    "is connected. Re-connecting is a destructive reset of that platform's data. Answers when the "
+    "ConnectWorkflow has finished.",
+)
+async def connect(body: ConnectRequest, key: CurrentKey, temporal: TemporalDep, settings: SettingsDep) -> Response:
+    customer = str(key.customer_id)
+    other = next(p for p in PLATFORMS if p != body.platform)
+    # Two platforms seeding at once could each reconcile against a not-yet-active other side and
+    # miss links, so connects of one customer run one at a time.
+    if await _running(temporal, connect_workflow_id(customer, other)):
+        raise ApiError(
+            ErrorType.CONFLICT_ERROR, f"A connect for {other} is running for this customer; retry when it ends"
+        )
+    try:
+        handle = await temporal.start_workflow(
+            ConnectWorkflow.run,
+            ConnectInput(customer_id=customer, platform=body.platform),
+            id=connect_workflow_id(customer, body.platform),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, body.platform)]
+            ),
+            static_summary=f"Connect {body.platform} for customer {customer}",
+        )
+    except WorkflowAlreadyStartedError as err:
+        raise ApiError(ErrorType.CONFLICT_ERROR, f"A connect for {body.platform} is already running") from err
+    try:
+        result = await handle.result()
+    except WorkflowFailureError as err:
+        # The cause (visible in the Temporal UI) may hold SQL or platform internals: not for callers.
+        raise ApiError(
+            ErrorType.EXTERNAL_SERVICE_ERROR,
+            f"Connect of {body.platform} failed; the connection stays hidden until a connect succeeds. "
+            "Connect again to repair it.",
+        ) from err
+    return json_response({"data": {"platform": result.platform, "status": "connected", "entities": result.entities}})
+
+
+@router.get(
+    "/connections",
+    response_model=ConnectionsEnvelope,
+    responses=error_responses(ErrorType.AUTHENTICATION_ERROR),
+    summary="List active connections",
+)
+async def connections(key: CurrentKey, session: SessionDep) -> Response:
+    rows = await list_active_connections(session, key.customer_id)
+    items = [
+        {
+            "platform": r["platform"],
+            "status": r["status"],
+            "mode": r["mode"],
+            "connected_at": iso_millis(r["connected_at"]) if r["connected_at"] else None,
+            "entities_synced": int(r["entities_synced"]),
+        }
+        for r in rows
+    ]
+    return json_response({"data": {"connections": items}})
+
+
+def _entity_type(value: str) -> str | None:
+    if value in SEED_ORDER:
+        return value
+    singular = {v: k for k, v in PLURAL.items()}
+    return singular.get(value)
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid") from err
+
+
+def _encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
+
+
+@router.get(
+    "/objects",
+    response_model=ObjectsEnvelope,
+    responses=error_responses(ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR),
+    summary="Read objects of one platform and entity type",
+    description="Canonical `data`, raw `platform_data` and every cross-platform mapping. Optional cursor "
+    "pagination: pass `limit` (1-1000) and then the returned `pagination.next_cursor` as `cursor`.",
+)
+async def objects(
+    request: Request,
+    key: CurrentKey,
+    session: SessionDep,
+    platform: str | None = None,
+    entity_type: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Response:
+    if not platform or not entity_type:
+        raise ApiError(ErrorType.VALIDATION_ERROR, OBJECTS_PARAMS_MESSAGE)
+    if platform not in PLATFORMS:
+        raise ApiError(ErrorType.VALIDATION_ERROR, f"platform must be one of: {', '.join(PLATFORMS)}")
+    etype = _entity_type(entity_type)
+    if etype is None:
+        raise ApiError(ErrorType.VALIDATION_ERROR, f"entity_type must be one of: {', '.join(SEED_ORDER)}")
+    if limit is not None and not 1 <= limit <= MAX_PAGE:
+        raise ApiError(ErrorType.VALIDATION_ERROR, f"limit must be between 1 and {MAX_PAGE}")
+    if cursor is not None and limit is None:
+        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor requires limit")
+    after = _decode_cursor(cursor) if cursor else 0
+    rows = await list_objects(
+        session, key.customer_id, platform, etype, after=after, limit=(limit + 1) if limit else None
+    )
+    has_more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    items = []
+    for r in rows:
+        mappings = r["mappings"] or []
+        data = dict(r["canonical_data"])
+        data["external_ids"] = {m["platform"]: m["platform_id"] for m in mappings}
+        items.append(
+            {
+                "id": r["platform_id"],
+                "canonical_id": r["canonical_id"],
+                "platform": platform,
+                "entity_type": etype,
+                "data": data,
+                "platform_data": r["platform_data"],
+                "mappings": mappings,
+            }
+        )
+    body: dict[str, Any] = {"data": items}
+    if limit is not None:
+        body["pagination"] = {
+            "next_cursor": _encode_cursor(rows[-1]["row_id"]) if has_more and rows else None,
+            "has_more": has_more,
+        }
+    return json_response(body)

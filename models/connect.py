@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Platform = Literal["procore", "dynamics"]
+# Dependency order: every type only references types seeded before it.
+SEED_ORDER: tuple[str, ...] = ("project", "customer", "contract", "invoice", "payment")
+PLURAL = {t: t + "s" for t in SEED_ORDER}
+
+
+class ConnectInput(BaseModel):
+    customer_id: str
+    platform: Platform
+    mode: Literal["sandbox", "live"] = "sandbox"
+    # Sandbox data set: "demo" (the documented demo records) or "synthetic:<payments>" (load tests).
+    dataset: str = "demo"
+    trigger: str = Field(default="api", description="who started it: api, schedule, cli")
+
+
+class ConnectResult(BaseModel):
+    platform: Platform
+    status: Literal["connected"] = "connected"
+    entities: dict[str, int]
+    generation: int
+    linked: dict[str, int] = Field(default_factory=dict, description="entities linked to the other platform")
+
+
+class ConnectProgress(BaseModel):
+    phase: str
+    entity_type: str | None = None
+    done_types: int = 0
+    total_types: int = len(SEED_ORDER)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class BeginConnectInput(BaseModel):
+    customer_id: str
+    platform: Platform
+    mode: str
+
+
+class BeginConnectResult(BaseModel):
+    generation: int
+
+
+class SeedInput(BaseModel):
+    customer_id: str
+    platform: Platform
+    entity_type: str
+    generation: int
+    dataset: str = "demo"
+
+
+class SeedResult(BaseModel):
+    count: int
+
+
+class ReconcileInput(BaseModel):
+    customer_id: str
+    platform: Platform
+    entity_type: str
+    generation: int
+
+
+class ReconcileResult(BaseModel):
+    linked: int
+    created: int
+
+
+class ActivateInput(BaseModel):
+    customer_id: str
+    platform: Platform
+    generation: int
+    counts: dict[str, int]
+
+
+class ActivateResult(BaseModel):
+    canonical_deleted: int
+
+
+class FailConnectInput(BaseModel):
+    customer_id: str
+    platform: Platform
+    generation: int
+    error: str
+
+
+class FailConnectResult(BaseModel):
+    status: str = "error"
+
+
+class ScheduledReseedInput(BaseModel):
+    customer_id: str
+    platform: Platform
+
+
+class ScheduledReseedResult(BaseModel):
+    started: bool
+    result: ConnectResult | None = None
+    skipped_reason: str | None = None
