@@ -177,10 +177,10 @@ async def test_objects_validation_and_pagination(api: httpx.AsyncClient, demo_ke
     assert len(everything) == 13
     seen, cursor = [], None
     while True:
-        params: dict[str, Any] = {"platform": "procore", "entity_type": "contracts", "limit": 5}
+        page_params: dict[str, Any] = {"platform": "procore", "entity_type": "contracts", "limit": 5}
         if cursor:
-            params["cursor"] = cursor
-        body = (await api.get("/api/v1/objects", params=params, headers=auth(demo_key))).json()
+            page_params["cursor"] = cursor
+        body = (await api.get("/api/v1/objects", params=page_params, headers=auth(demo_key))).json()
         seen += body["data"]
         cursor = body["pagination"]["next_cursor"]
         assert body["pagination"]["has_more"] == (cursor is not None)
