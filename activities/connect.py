@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from models.connect import (
     ActivateInput,
@@ -25,7 +26,7 @@ from models.connect import (
 )
 from platforms import get_mapper
 from platforms.base import IdMap, MappingContext
-from platforms.sources import sandbox_records
+from platforms.sources import sandbox_records, validate_dataset
 from reconcile.keys import business_keys
 from reconcile.matching import match
 from store import connect as q
@@ -74,7 +75,13 @@ class ConnectActivities:
         """
         customer = uuid.UUID(params.customer_id)
         platform, entity_type, generation = params.platform, params.entity_type, params.generation
+        try:
+            validate_dataset(params.dataset)
+        except ValueError as err:
+            # Retrying cannot fix a bad request; fail the connect at once.
+            raise ApplicationError(str(err), type="InvalidDataset", non_retryable=True) from err
         async with self._sessionmaker() as session:
+            await q.refresh_statistics(session)
             already = await q.seeded_count(session, customer, platform, entity_type, generation)
             refs = await q.reference_rows(session, customer, platform, generation, REFERENCED_TYPES[entity_type])
         # References resolve to the canonical objects the referenced records were linked to, which
@@ -119,6 +126,7 @@ class ConnectActivities:
         customer = uuid.UUID(params.customer_id)
         args = (customer, params.platform, params.entity_type, params.generation)
         async with self._sessionmaker() as session:
+            await q.refresh_statistics(session)
             if params.entity_type in MULTI_KEY_TYPES:
                 mine, theirs, their_canonical, own_ids = await q.keyed_records(session, *args)
                 pairs = match(mine, theirs)
@@ -133,6 +141,7 @@ class ConnectActivities:
     @activity.defn
     async def activate_connection(self, params: ActivateInput) -> ActivateResult:
         async with self._sessionmaker() as session:
+            await q.refresh_statistics(session)
             deleted = await q.activate(
                 session, uuid.UUID(params.customer_id), params.platform, params.generation, params.counts
             )

@@ -45,10 +45,18 @@ def _rid(request: Request) -> str:
     return str(getattr(request.state, "request_id", "req_000000000000"))
 
 
+# The documented message of GET /objects when a required parameter is missing.
+REQUIRED_QUERY_MESSAGES = {("platform", "entity_type"): "platform and entity_type query params required"}
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return "Malformed JSON body"
+    missing = {e["loc"][1] for e in errors if e.get("type") == "missing" and tuple(e.get("loc", ()))[:1] == ("query",)}
+    for names, message in REQUIRED_QUERY_MESSAGES.items():
+        if missing & set(names):
+            return message
     parts = []
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))

@@ -73,6 +73,14 @@ async def seeded_count(
     )
 
 
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Bulk loads leave the planner believing the tables are empty, and it then picks nested-loop
+    plans that are quadratic in the batch size. ANALYZE samples a bounded number of rows."""
+    await session.execute(text("ANALYZE platform_objects"))
+    await session.execute(text("ANALYZE entity_mappings"))
+    await session.execute(text("ANALYZE canonical_objects"))
+
+
 async def reference_rows(
     session: AsyncSession, customer_id: uuid.UUID, platform: str, generation: int, entity_types: Sequence[str]
 ) -> list[tuple[str, str, str, str | None]]:
@@ -131,23 +139,21 @@ async def link_by_single_key(
         text(
             f"""
             WITH mine AS (
-                SELECT platform_id, match_key, canonical_data->>'id' AS own_id FROM platform_objects
+                SELECT platform_id, match_key, canonical_data->>'id' AS own_id,
+                       count(*) OVER (PARTITION BY match_key) AS holders
+                  FROM platform_objects
                  WHERE customer_id = :c AND platform = :p AND entity_type = :t AND generation = :g
                    AND match_key IS NOT NULL
-            ), mine_unique AS (
-                SELECT match_key FROM mine GROUP BY match_key HAVING count(*) = 1
-            ), theirs AS ({ACTIVE_OTHER} AND po.match_key IS NOT NULL
-            ), theirs_unique AS (
-                SELECT match_key FROM theirs GROUP BY match_key HAVING count(*) = 1
+            ), theirs AS (
+                SELECT other.*, count(*) OVER (PARTITION BY match_key) AS holders
+                  FROM ({ACTIVE_OTHER} AND po.match_key IS NOT NULL) other
             )
             INSERT INTO entity_mappings (customer_id, canonical_id, platform, entity_type, platform_id,
                                          generation, origin)
             -- origin: the linked object is the one this platform created on an earlier connect.
             SELECT :c, theirs.canonical_id, :p, :t, mine.platform_id, :g, theirs.canonical_id = mine.own_id
-              FROM mine
-              JOIN mine_unique USING (match_key)
-              JOIN theirs_unique USING (match_key)
-              JOIN theirs USING (match_key)
+              FROM mine JOIN theirs USING (match_key)
+             WHERE mine.holders = 1 AND theirs.holders = 1
             """
         ),
         {"c": customer_id, "p": platform, "t": entity_type, "g": generation},

@@ -144,10 +144,17 @@ async def demo_key(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, temporal_address: str) -> Iterator[str]:
-    """The API as a real uvicorn process over real HTTP (used by schemathesis and smoke tests)."""
+def live_server(settings: Settings) -> Iterator[str]:
+    """The API as a real uvicorn process over real HTTP (used by schemathesis and smoke tests).
+
+    It shares the test settings' task queue, so workflows it starts run on the `worker` fixture."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": temporal_address}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TASK_QUEUE": settings.task_queue,
+    }
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -81,7 +81,7 @@ class ConnectWorkflow:
                     ),
                     start_to_close_timeout=timedelta(minutes=30),
                     # A killed worker is noticed within seconds, and the retry resumes the stream.
-                    heartbeat_timeout=timedelta(seconds=15),
+                    heartbeat_timeout=timedelta(seconds=10),
                     retry_policy=DB_RETRY,
                     summary=f"seed {params.platform} {plural}",
                 )

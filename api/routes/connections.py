@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
@@ -27,8 +28,19 @@ from workflows.names import CUSTOMER_ID, PLATFORM
 router = APIRouter(tags=["Connections"])
 
 PLATFORMS = ("procore", "dynamics")
-OBJECTS_PARAMS_MESSAGE = "platform and entity_type query params required"
 MAX_PAGE = 1000
+EntityTypeParam = Literal[
+    "project",
+    "customer",
+    "contract",
+    "invoice",
+    "payment",
+    "projects",
+    "customers",
+    "contracts",
+    "invoices",
+    "payments",
+]
 
 
 class ConnectRequest(BaseModel):
@@ -138,7 +150,13 @@ async def connect(body: ConnectRequest, key: CurrentKey, temporal: TemporalDep, 
     except WorkflowAlreadyStartedError as err:
         raise ApiError(ErrorType.CONFLICT_ERROR, f"A connect for {body.platform} is already running") from err
     try:
-        result = await handle.result()
+        result = await asyncio.wait_for(handle.result(), settings.connect_wait_seconds)
+    except TimeoutError as err:
+        raise ApiError(
+            ErrorType.EXTERNAL_SERVICE_ERROR,
+            f"Connect of {body.platform} is still running after {settings.connect_wait_seconds:.0f}s "
+            "(are workers running?); it continues in the background, see GET /connections.",
+        ) from err
     except WorkflowFailureError as err:
         # The cause (visible in the Temporal UI) may hold SQL or platform internals: not for callers.
         raise ApiError(
@@ -200,20 +218,13 @@ async def objects(
     request: Request,
     key: CurrentKey,
     session: SessionDep,
-    platform: str | None = None,
-    entity_type: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    platform: Annotated[Literal["procore", "dynamics"], Query(description="Platform whose objects to read")],
+    entity_type: Annotated[EntityTypeParam, Query(description="Entity type (singular or plural)")],
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="Page size; enables pagination")] = None,
+    cursor: Annotated[str | None, Query(description="`pagination.next_cursor` of the previous page")] = None,
 ) -> Response:
-    if not platform or not entity_type:
-        raise ApiError(ErrorType.VALIDATION_ERROR, OBJECTS_PARAMS_MESSAGE)
-    if platform not in PLATFORMS:
-        raise ApiError(ErrorType.VALIDATION_ERROR, f"platform must be one of: {', '.join(PLATFORMS)}")
     etype = _entity_type(entity_type)
-    if etype is None:
-        raise ApiError(ErrorType.VALIDATION_ERROR, f"entity_type must be one of: {', '.join(SEED_ORDER)}")
-    if limit is not None and not 1 <= limit <= MAX_PAGE:
-        raise ApiError(ErrorType.VALIDATION_ERROR, f"limit must be between 1 and {MAX_PAGE}")
+    assert etype is not None  # guaranteed by the Literal
     if cursor is not None and limit is None:
         raise ApiError(ErrorType.VALIDATION_ERROR, "cursor requires limit")
     after = _decode_cursor(cursor) if cursor else 0
