@@ -42,10 +42,13 @@ def _run_schemathesis(live_server: str, schemathesis_key: str) -> None:
     for operation in operations:
         # An opaque pagination cursor cannot be described by a schema: a random one is rightly a 400.
         excluded = [positive_data_acceptance] if operation.path == "/api/v1/objects" else []
+        _check_operation(operation, live_server, headers, excluded)
 
-        @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-        def check(case: Any) -> None:
-            case.call_and_validate(base_url=live_server, headers=headers, excluded_checks=excluded)
 
-        check()
+def _check_operation(operation: Any, base_url: str, headers: dict[str, str], excluded: list[Any]) -> None:
+    @given(case=operation.as_strategy())
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    def check(case: Any) -> None:
+        case.call_and_validate(base_url=base_url, headers=headers, excluded_checks=excluded)
+
+    check()
