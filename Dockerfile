@@ -7,6 +7,7 @@ COPY api api
 COPY activities activities
 COPY workflows workflows
 COPY models models
+COPY scheduling scheduling
 COPY canonical canonical
 COPY platforms platforms
 COPY transform transform

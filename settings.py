@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Bounded waits for dependency probes, so /health answers even when a dependency hangs.
     health_timeout_seconds: float = 2.0
 
+    # Shortest re-seed interval a customer may schedule (a re-seed is a full destructive connect).
+    reseed_min_interval_seconds: int = 300
+
     # How long POST /connect waits for its workflow before answering (the workflow goes on).
     connect_wait_seconds: float = 300.0
 

@@ -32,10 +32,11 @@ from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 from workflows.connect import ConnectWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
+from workflows.reseed import ScheduledReseedWorkflow
 
 log = logging.getLogger("structural.worker")
 
-WORKFLOWS: list[type] = [ConnectWorkflow, MaintenanceWorkflow]
+WORKFLOWS: list[type] = [ConnectWorkflow, MaintenanceWorkflow, ScheduledReseedWorkflow]
 
 
 async def connect_temporal(settings: Settings) -> Client:

@@ -10,14 +10,21 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from settings import get_settings
 
 app = typer.Typer(help="Structural: durable sync engine for construction finance data.", no_args_is_help=True)
 customers_app = typer.Typer(help="Customers (tenants) and their API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+schedules_app = typer.Typer(
+    help="Periodic re-seeds of a connected platform (Temporal Schedules).", no_args_is_help=True
+)
 app.add_typer(customers_app, name="customers")
 app.add_typer(keys_app, name="keys")
+app.add_typer(schedules_app, name="schedules")
+PlatformArg = Annotated[str, typer.Argument(help="procore or dynamics")]
+CustomerOpt = Annotated[uuid.UUID, typer.Option("--customer-id", help="The customer (tenant) id")]
 console = Console()
 T = TypeVar("T")
 
@@ -117,6 +124,130 @@ def keys_revoke(
         console.print("[red]no active key matched[/red]")
         raise typer.Exit(1)
     console.print(f"revoked {count} key(s)")
+
+
+async def _temporal() -> Client:
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    settings = get_settings()
+    return await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+    )
+
+
+def _check_platform(platform: str) -> None:
+    if platform not in ("procore", "dynamics"):
+        raise typer.BadParameter("platform must be procore or dynamics", param_hint="PLATFORM")
+
+
+@app.command()
+def connect(
+    platform: PlatformArg,
+    customer_id: CustomerOpt,
+    dataset: Annotated[str, typer.Option(help="Sandbox data set: demo or synthetic:<payments>")] = "demo",
+) -> None:
+    """Connect (destructively re-seed) a platform for a customer, showing progress until it is done."""
+    _check_platform(platform)
+    asyncio.run(_connect(platform, customer_id, dataset))
+
+
+async def _connect(platform: str, customer_id: uuid.UUID, dataset: str) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from models.connect import ConnectInput
+    from platforms.sources import validate_dataset
+    from scheduling.connect import ConnectConflict, start_connect
+    from workflows.connect import ConnectWorkflow
+
+    try:
+        validate_dataset(dataset)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--dataset") from err
+    client = await _temporal()
+    params = ConnectInput(customer_id=str(customer_id), platform=platform, dataset=dataset, trigger="cli")
+    try:
+        handle = await start_connect(client, params, task_queue=get_settings().task_queue)
+    except ConnectConflict as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from err
+    result_task = asyncio.ensure_future(handle.result())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} types"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task(f"connect {platform}", total=5)
+        while not result_task.done():
+            try:
+                state = await handle.query(ConnectWorkflow.progress)
+                counts = ", ".join(f"{k} {v}" for k, v in state.counts.items())
+                progress.update(bar, completed=state.done_types, description=f"{state.phase} [{counts}]")
+            except Exception:  # the query can race the workflow's completion; the result tells
+                pass
+            await asyncio.wait({result_task}, timeout=0.5)
+        progress.update(bar, completed=5)
+    try:
+        result = result_task.result()
+    except Exception as err:
+        console.print(f"[red]connect failed: {err}; see the Temporal UI for details, then connect again[/red]")
+        raise typer.Exit(1) from err
+    console.print(f"[green]{platform} connected[/green]: {result.entities}")
+
+
+@schedules_app.command("create")
+def schedules_create(
+    platform: PlatformArg,
+    customer_id: CustomerOpt,
+    every: Annotated[int, typer.Option(help="Interval in seconds")] = 86400,
+) -> None:
+    """Re-seed PLATFORM every N seconds (skips a run while one is still going)."""
+    from scheduling import reseed
+
+    _check_platform(platform)
+    settings = get_settings()
+
+    async def go(session: AsyncSession) -> reseed.ReseedScheduleInfo:
+        return await reseed.create(await _temporal(), session, customer_id, platform, every, settings.task_queue)
+
+    try:
+        info = asyncio.run(_with_session(go))
+    except reseed.ScheduleExists as err:
+        console.print(f"[red]a schedule for {platform} exists already[/red]")
+        raise typer.Exit(1) from err
+    console.print(f"created {info.schedule_id}; next run {info.next_run_at}")
+
+
+@schedules_app.command("list")
+def schedules_list(customer_id: CustomerOpt) -> None:
+    """List a customer's re-seed schedules with their next run."""
+    from rich.table import Table
+
+    from scheduling import reseed
+
+    async def go(session: AsyncSession) -> list[reseed.ReseedScheduleInfo]:
+        return await reseed.list_for_customer(await _temporal(), session, customer_id)
+
+    table = Table("schedule id", "platform", "every (s)", "next run")
+    for info in asyncio.run(_with_session(go)):
+        table.add_row(info.schedule_id, info.platform, str(info.interval_seconds), str(info.next_run_at or "-"))
+    console.print(table)
+
+
+@schedules_app.command("delete")
+def schedules_delete(platform: PlatformArg, customer_id: CustomerOpt) -> None:
+    """Delete the re-seed schedule of PLATFORM."""
+    from scheduling import reseed
+
+    async def go(session: AsyncSession) -> bool:
+        return await reseed.delete_one(await _temporal(), session, customer_id, platform)
+
+    if not asyncio.run(_with_session(go)):
+        console.print("[red]no such schedule[/red]")
+        raise typer.Exit(1)
+    console.print("deleted")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -45,5 +46,41 @@ def test_rejects_demo_mode(cli_env: None) -> None:
 
 def test_help_lists_commands(cli_env: Any) -> None:
     result = CliRunner().invoke(cli, ["--help"])
-    for command in ("run", "api", "worker", "migrate", "customers", "keys"):
+    for command in ("run", "api", "worker", "migrate", "customers", "keys", "connect", "schedules"):
         assert command in result.output
+
+
+@pytest.fixture
+def cli_temporal_env(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", settings.temporal_address)
+    monkeypatch.setenv("TASK_QUEUE", settings.task_queue)
+    monkeypatch.setenv("COLUMNS", "200")  # rich would wrap the long schedule id otherwise
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("worker", "cli_temporal_env")
+async def test_connect_with_progress_and_schedules(sessionmaker: Any) -> None:
+    from store.customers import create_customer
+
+    async with sessionmaker() as session:
+        created = await create_customer(session, name="cli-connect", environment="test")
+        await session.commit()
+    customer = str(created.customer_id)
+    runner = CliRunner()
+
+    # The worker runs on this event loop: the CLI (which runs its own loop) goes to a thread.
+    result = await asyncio.to_thread(runner.invoke, cli, ["connect", "procore", "--customer-id", customer])
+    assert result.exit_code == 0, result.output
+    assert "procore connected" in result.output and "'payments': 8" in result.output
+
+    result = await asyncio.to_thread(runner.invoke, cli, ["schedules", "create", "procore", "--customer-id", customer,
+                                                          "--every", "3600"])
+    assert result.exit_code == 0, result.output
+    result = await asyncio.to_thread(runner.invoke, cli, ["schedules", "list", "--customer-id", customer])
+    assert f"reseed-{customer}-procore" in result.output
+    result = await asyncio.to_thread(runner.invoke, cli, ["schedules", "delete", "procore", "--customer-id", customer])
+    assert result.exit_code == 0 and "deleted" in result.output
+
+    bad = await asyncio.to_thread(runner.invoke, cli, ["connect", "sap", "--customer-id", customer])
+    assert bad.exit_code != 0

@@ -10,10 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import WorkflowFailureError
 
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -21,13 +18,11 @@ from api.errors import ApiError, ErrorType, json_response
 from api.schemas import error_responses
 from api.timefmt import iso_millis
 from models.connect import PLURAL, SEED_ORDER, ConnectInput
+from scheduling.connect import ConnectConflict, start_connect
 from store.objects import list_active_connections, list_objects
-from workflows.connect import ConnectWorkflow, connect_workflow_id
-from workflows.names import CUSTOMER_ID, PLATFORM
 
 router = APIRouter(tags=["Connections"])
 
-PLATFORMS = ("procore", "dynamics")
 MAX_PAGE = 1000
 EntityTypeParam = Literal[
     "project",
@@ -102,16 +97,6 @@ class ObjectsEnvelope(BaseModel):
     pagination: Pagination | None = Field(default=None, description="Only when `limit` is given")
 
 
-async def _running(client: Client, workflow_id: str) -> bool:
-    try:
-        desc = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return desc.status == WorkflowExecutionStatus.RUNNING
-
-
 @router.post(
     "/connect",
     response_model=ConnectEnvelope,
@@ -127,28 +112,14 @@ async def _running(client: Client, workflow_id: str) -> bool:
     "ConnectWorkflow has finished.",
 )
 async def connect(body: ConnectRequest, key: CurrentKey, temporal: TemporalDep, settings: SettingsDep) -> Response:
-    customer = str(key.customer_id)
-    other = next(p for p in PLATFORMS if p != body.platform)
-    # Two platforms seeding at once could each reconcile against a not-yet-active other side and
-    # miss links, so connects of one customer run one at a time.
-    if await _running(temporal, connect_workflow_id(customer, other)):
-        raise ApiError(
-            ErrorType.CONFLICT_ERROR, f"A connect for {other} is running for this customer; retry when it ends"
-        )
     try:
-        handle = await temporal.start_workflow(
-            ConnectWorkflow.run,
-            ConnectInput(customer_id=customer, platform=body.platform),
-            id=connect_workflow_id(customer, body.platform),
+        handle = await start_connect(
+            temporal,
+            ConnectInput(customer_id=str(key.customer_id), platform=body.platform),
             task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, body.platform)]
-            ),
-            static_summary=f"Connect {body.platform} for customer {customer}",
         )
-    except WorkflowAlreadyStartedError as err:
-        raise ApiError(ErrorType.CONFLICT_ERROR, f"A connect for {body.platform} is already running") from err
+    except ConnectConflict as err:
+        raise ApiError(ErrorType.CONFLICT_ERROR, str(err)) from err
     try:
         result = await asyncio.wait_for(handle.result(), settings.connect_wait_seconds)
     except TimeoutError as err:

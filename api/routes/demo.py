@@ -7,9 +7,10 @@ from starlette.responses import Response
 
 from api import ratelimit
 from api.auth import CurrentKey
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, json_response
 from api.schemas import DemoSessionEnvelope, error_responses
+from scheduling import reseed
 from store.customers import create_customer, delete_customer, revoke_key
 
 router = APIRouter(tags=["Demo"])
@@ -40,10 +41,12 @@ async def create_demo_session(request: Request, session: SessionDep, settings: S
     summary="End a demo session",
     description="Revokes the calling demo key and deletes the customer with everything it owns.",
 )
-async def delete_demo_session(key: CurrentKey, session: SessionDep) -> Response:
+async def delete_demo_session(key: CurrentKey, session: SessionDep, temporal: TemporalDep) -> Response:
     if key.mode != "demo":
         # Deleting a real customer's data through a convenience endpoint would be a foot-gun.
         raise ApiError(ErrorType.AUTHORIZATION_ERROR, "Only demo keys can end a demo session")
+    # Schedules live in Temporal, outside the cascade: remove them first so none fires for a ghost.
+    await reseed.delete_all_for_customer(temporal, session, key.customer_id)
     await revoke_key(session, key_id=key.key_id)
     await delete_customer(session, key.customer_id)
     await session.commit()
