@@ -8,6 +8,7 @@ COPY activities activities
 COPY workflows workflows
 COPY models models
 COPY scheduling scheduling
+COPY propagation propagation
 COPY canonical canonical
 COPY platforms platforms
 COPY transform transform

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # How long POST /connect waits for its workflow before answering (the workflow goes on).
     connect_wait_seconds: float = 300.0
 
+    # How long POST /propagate waits for the first fan-out pass before answering.
+    propagate_wait_seconds: float = 30.0
+
     log_level: str = "info"
 
     @property

@@ -26,17 +26,19 @@ from temporalio.worker import Worker
 
 from activities.connect import ConnectActivities
 from activities.maintenance import MaintenanceActivities
+from activities.propagate import PropagateActivities
 from activities.temporal_setup import ensure_search_attributes
 from models.maintenance import MaintenanceInput
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 from workflows.connect import ConnectWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
+from workflows.propagate import PropagateWorkflow
 from workflows.reseed import ScheduledReseedWorkflow
 
 log = logging.getLogger("structural.worker")
 
-WORKFLOWS: list[type] = [ConnectWorkflow, MaintenanceWorkflow, ScheduledReseedWorkflow]
+WORKFLOWS: list[type] = [ConnectWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow]
 
 
 async def connect_temporal(settings: Settings) -> Client:
@@ -52,6 +54,7 @@ def build_workers(client: Client, engine: AsyncEngine, *, task_queue: str) -> li
     sessionmaker = make_sessionmaker(engine)
     maintenance = MaintenanceActivities(sessionmaker)
     connect = ConnectActivities(engine, sessionmaker)
+    propagate = PropagateActivities(sessionmaker)
     main = Worker(
         client,
         task_queue=task_queue,
@@ -63,6 +66,10 @@ def build_workers(client: Client, engine: AsyncEngine, *, task_queue: str) -> li
             connect.reconcile_entities,
             connect.activate_connection,
             connect.fail_connection,
+            propagate.apply_canonical_update,
+            propagate.mirror_source,
+            propagate.fan_out,
+            propagate.record_outcome,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

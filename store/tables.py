@@ -154,6 +154,9 @@ class PlatformObject(Base):
     match_keys: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     etag: Mapped[str | None] = mapped_column(Text)
     remote_updated_at: Mapped[str | None] = mapped_column(Text)
+    # Canonical version last written to this record by a fan-out: a fan-out of an older version
+    # finds it superseded and writes nothing, so late or replayed writes never regress data.
+    applied_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     updated_at: Mapped[datetime] = _now()
 
     __table_args__ = (
@@ -220,6 +223,9 @@ class Propagation(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     canonical_version: Mapped[int | None] = mapped_column(Integer)
     updated_fields: Mapped[list[str] | None] = mapped_column(JSONB)
+    # The canonical object as this propagation left it (what its fan-outs write).
+    canonical_after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
@@ -228,6 +234,7 @@ class Propagation(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "idempotency_key", name="uq_propagations_idempotency"),
         Index("ix_propagations_customer_created", "customer_id", "created_at"),
+        Index("ix_propagations_canonical_version", "customer_id", "canonical_id", "canonical_version"),
     )
 
 
@@ -249,6 +256,31 @@ class PropagationTarget(Base):
     updated_at: Mapped[datetime] = _now()
 
     __table_args__ = (CheckConstraint("status in ('pending','synced','conflict','failed')", name="status"),)
+
+
+class PlatformWrite(Base):
+    """Write log: one row per effective write of a propagation to a platform record.
+
+    The unique key makes "the same propagation never applies twice to a platform" a database
+    invariant, whatever Temporal retries or an operator replays."""
+
+    __tablename__ = "platform_writes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    propagation_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    platform_id: Mapped[str] = mapped_column(Text, nullable=False)
+    canonical_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    fields: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    written_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("propagation_id", "platform", name="uq_platform_writes_propagation_platform"),
+        Index("ix_platform_writes_target", "customer_id", "platform", "platform_id"),
+    )
 
 
 class RateLimitHit(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 22:51:44.428462
+Create Date: 2026-11-23 23:20:20.686152
 """
 
 from collections.abc import Sequence
@@ -15,6 +15,7 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
 
 RATE_LIMIT_FUNCTION = """
 CREATE OR REPLACE FUNCTION rate_limit_hit(p_bucket text, p_limit int, p_window_seconds int)
@@ -133,6 +134,7 @@ def upgrade() -> None:
         sa.Column("match_keys", postgresql.ARRAY(sa.Text()), nullable=True),
         sa.Column("etag", sa.Text(), nullable=True),
         sa.Column("remote_updated_at", sa.Text(), nullable=True),
+        sa.Column("applied_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
@@ -149,6 +151,25 @@ def upgrade() -> None:
         "ix_platform_objects_match", "platform_objects", ["customer_id", "entity_type", "match_key"], unique=False
     )
     op.create_table(
+        "platform_writes",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.UUID(), nullable=False),
+        sa.Column("propagation_id", sa.String(length=40), nullable=False),
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("platform_id", sa.Text(), nullable=False),
+        sa.Column("canonical_version", sa.Integer(), nullable=False),
+        sa.Column("fields", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("written_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_platform_writes_customer_id_customers"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_platform_writes")),
+        sa.UniqueConstraint("propagation_id", "platform", name="uq_platform_writes_propagation_platform"),
+    )
+    op.create_index(
+        "ix_platform_writes_target", "platform_writes", ["customer_id", "platform", "platform_id"], unique=False
+    )
+    op.create_table(
         "propagations",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("customer_id", sa.UUID(), nullable=False),
@@ -161,6 +182,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("canonical_version", sa.Integer(), nullable=True),
         sa.Column("updated_fields", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("canonical_after", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("request_hash", sa.String(length=64), nullable=True),
         sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -170,6 +193,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_propagations")),
         sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_propagations_idempotency"),
+    )
+    op.create_index(
+        "ix_propagations_canonical_version",
+        "propagations",
+        ["customer_id", "canonical_id", "canonical_version"],
+        unique=False,
     )
     op.create_index("ix_propagations_customer_created", "propagations", ["customer_id", "created_at"], unique=False)
     op.create_table(
@@ -247,7 +276,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_reseed_schedules_customer_id"), table_name="reseed_schedules")
     op.drop_table("reseed_schedules")
     op.drop_index("ix_propagations_customer_created", table_name="propagations")
+    op.drop_index("ix_propagations_canonical_version", table_name="propagations")
     op.drop_table("propagations")
+    op.drop_index("ix_platform_writes_target", table_name="platform_writes")
+    op.drop_table("platform_writes")
     op.drop_index("ix_platform_objects_match", table_name="platform_objects")
     op.drop_table("platform_objects")
     op.drop_table("connections")

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TargetStatus = Literal["pending", "synced", "conflict", "failed"]
+
+
+class PropagateInput(BaseModel):
+    propagation_id: str
+    customer_id: str
+    canonical_id: str
+    entity_type: str
+    format: Literal["canonical", "platform"]
+    # Canonical fields to set (canonical mode, or what a platform-mode patch means canonically).
+    canonical_patch: dict[str, Any]
+    # Platform mode: the source platform, its record id and the native fields it sent.
+    source_platform: str | None = None
+    source_platform_id: str | None = None
+    native_patch: dict[str, Any] | None = None
+    request: dict[str, Any] = Field(default_factory=dict, description="the API request, for the record")
+    idempotency_key: str | None = None
+
+
+class CanonicalUpdateResult(BaseModel):
+    version: int
+    updated_fields: list[str]
+    data: dict[str, Any]
+    targets: list[str] = Field(description="platforms to fan out to (mapped, connected, not the source)")
+
+
+class MirrorInput(BaseModel):
+    propagation_id: str
+    customer_id: str
+    platform: str
+    platform_id: str
+    entity_type: str
+    native_patch: dict[str, Any]
+    version: int
+
+
+class MirrorResult(BaseModel):
+    applied: bool
+
+
+class FanOutInput(BaseModel):
+    propagation_id: str
+    customer_id: str
+    canonical_id: str
+    entity_type: str
+    platform: str
+    version: int
+
+
+class Reference(BaseModel):
+    field: str
+    canonical_id: str | None = None
+    platform_id: str | None = None
+    injected: bool | None = None
+    reason: str | None = None
+    platform: str | None = None
+
+
+class FanOutResult(BaseModel):
+    platform: str
+    status: TargetStatus
+    platform_id: str | None = None
+    data: dict[str, Any] | None = None
+    canonical_view: dict[str, Any] | None = None
+    error: str | None = None
+    conflict_data: dict[str, Any] | None = None
+    resolved: list[Reference] = Field(default_factory=list)
+    unresolved: list[Reference] = Field(default_factory=list)
+    # True when a newer propagation had already brought the platform past this version.
+    superseded: bool = False
+    live: bool = False
+
+
+class RecordOutcomeInput(BaseModel):
+    propagation_id: str
+    status: str
+    outcomes: list[FanOutResult]
+    response: dict[str, Any]
+
+
+class RecordOutcomeResult(BaseModel):
+    recorded: bool = True
+
+
+class PropagateResponse(BaseModel):
+    """The API's `data` for POST /propagate (see the seed's PropagationResult)."""
+
+    propagation_id: str
+    canonical: dict[str, Any]
+    propagated: dict[str, dict[str, Any]]
+    references: dict[str, list[dict[str, Any]]]
+    status: str
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+class RetryRequest(BaseModel):
+    requested_by: str = "api"
+
+
+class PropagationStatus(BaseModel):
+    phase: str
+    outcome: str | None
+    targets: dict[str, TargetStatus]
+    attempts: int

@@ -1,0 +1,1 @@
+"""Propagation logic shared by the API (validation) and the activities (writes). Pure functions."""

@@ -1,0 +1,165 @@
+"""Pure steps of a propagation: validate a patch, apply it, and render it for a target platform.
+
+Money: canonical amounts keep their currency; a platform-mode patch in another currency (a BC
+amount in QAR on a canonical in USD) is converted at the pegged rate so the canonical currency is
+stable, and fan-outs convert into each target platform's currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from canonical.errors import TransformError
+from canonical.models import CanonicalModel, model_for
+from canonical.money import Money, convert
+from platforms import get_mapper
+from platforms.base import IdMap, MappingContext
+
+READ_ONLY_CANONICAL = frozenset({"id", "object", "external_ids"})
+NOT_PROPAGATED = frozenset({"id", "object", "external_ids", "provider_metadata"})
+READ_ONLY_NATIVE = {
+    "procore": frozenset({"id", "created_at", "updated_at"}),
+    "dynamics": frozenset(
+        {"id", "@odata.etag", "@odata.context", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
+    ),
+}
+PLATFORM_CURRENCY = {"procore": "USD"}
+
+
+class PatchError(ValueError):
+    """The request's `data` cannot be applied (400)."""
+
+
+def _describe_validation(err: ValidationError, prefix: str = "data") -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        loc = ".".join(str(p) for p in e.get("loc", ()))
+        parts.append(f"{prefix}.{loc}: {e.get('msg')}" if loc else f"{prefix}: {e.get('msg')}")
+    return "; ".join(parts)
+
+
+def validate_canonical_patch(entity_type: str, current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a canonical-mode patch against the model; returns it in JSON form."""
+    model = model_for(entity_type)
+    read_only = sorted(set(patch) & READ_ONLY_CANONICAL)
+    if read_only:
+        raise PatchError(f"read-only fields cannot be propagated: {', '.join(read_only)}")
+    unknown = sorted(set(patch) - set(model.model_fields))
+    if unknown:
+        raise PatchError(f"unknown {entity_type} fields: {', '.join(unknown)}")
+    try:
+        merged = model.model_validate({**current, **patch})
+    except ValidationError as err:
+        raise PatchError(_describe_validation(err)) from err
+    dumped = merged.model_dump(mode="json")
+    return {key: dumped[key] for key in patch}
+
+
+def native_fields(platform: str, entity_type: str) -> set[str]:
+    spec = get_mapper(platform).specs[entity_type]  # type: ignore[attr-defined]
+    fields: set[str] = set()
+    for codec in spec.codecs:
+        fields.update(k for k in getattr(codec, "keys", ()) if k)
+    return fields
+
+
+def currency_of(platform: str, native: Mapping[str, Any]) -> str | None:
+    code = native.get("currencyCode") or (native.get("currency_configuration") or {}).get("currency_iso_code")
+    return str(code) if code else PLATFORM_CURRENCY.get(platform)
+
+
+def platform_patch_to_canonical(
+    platform: str,
+    entity_type: str,
+    stored: Mapping[str, Any],
+    native_patch: Mapping[str, Any],
+    *,
+    customer_id: str,
+    current: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What a native patch means canonically: the canonical fields whose value it changes."""
+    read_only = sorted(set(native_patch) & READ_ONLY_NATIVE.get(platform, frozenset()))
+    if read_only:
+        raise PatchError(f"read-only {platform} fields cannot be propagated: {', '.join(read_only)}")
+    unknown = sorted(set(native_patch) - native_fields(platform, entity_type) - set(stored))
+    if unknown:
+        raise PatchError(f"unknown {platform} {entity_type} fields: {', '.join(unknown)}")
+    mapper = get_mapper(platform)
+    currency = currency_of(platform, stored)
+    try:
+        before = mapper.to_canonical(
+            entity_type, stored, customer_id=customer_id, context=MappingContext(currency=currency)
+        ).model_dump(mode="json")
+        after = mapper.to_canonical(
+            entity_type, {**stored, **native_patch}, customer_id=customer_id, context=MappingContext(currency=currency)
+        ).model_dump(mode="json")
+    except TransformError as err:
+        raise PatchError(f"{err.path}: {err}" if getattr(err, "path", None) else str(err)) from err
+    patch = {k: v for k, v in after.items() if k not in NOT_PROPAGATED and v != before.get(k)}
+    # Keep the canonical currency stable: express a changed amount in the canonical's currency.
+    for key, value in list(patch.items()):
+        existing = current.get(key)
+        if (
+            isinstance(value, dict)
+            and isinstance(existing, dict)
+            and "currency" in value
+            and existing.get("currency")
+            and existing["currency"] != value["currency"]
+        ):
+            patch[key] = convert(Money(**value), existing["currency"]).model_dump(mode="json")
+    return patch
+
+
+def apply_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The new canonical data and the fields whose value really changed (in patch order)."""
+    updated = [key for key, value in patch.items() if current.get(key) != value]
+    return {**current, **{key: patch[key] for key in updated}}, updated
+
+
+def build_id_map(platform: str, rows: Iterable[Any]) -> IdMap:
+    id_map = IdMap()
+    for row in rows:
+        id_map.add(platform, row.entity_type, row.canonical_id, row.platform_id, number=row.number)
+    return id_map
+
+
+def render_for_target(
+    platform: str,
+    entity_type: str,
+    stored: Mapping[str, Any],
+    snapshot: Mapping[str, Any],
+    fields: Iterable[str],
+    *,
+    customer_id: str,
+    id_map: IdMap,
+) -> tuple[dict[str, Any], dict[str, Any], MappingContext]:
+    """The target platform's record after applying `fields` of the canonical `snapshot`.
+
+    Starts from the platform's own record (so its fields without a canonical home survive), converts
+    money into the record's currency and translates references into the platform's ids.
+    Returns (native record, its canonical view, the context with the references met).
+    """
+    mapper = get_mapper(platform)
+    currency = currency_of(platform, stored)
+    view = mapper.to_canonical(
+        entity_type, stored, customer_id=customer_id, context=MappingContext(currency=currency, id_map=id_map)
+    )
+    model: type[CanonicalModel] = type(view)
+    update = {f: snapshot[f] for f in fields if f in snapshot and f in model.model_fields and f not in NOT_PROPAGATED}
+    merged = model.model_validate({**view.model_dump(mode="json"), **update})
+    context = MappingContext(currency=currency, target_currency=currency, id_map=id_map)
+    native = mapper.from_canonical(entity_type, merged, context=context)
+    record = {**stored, **native}
+    canonical_view = mapper.to_canonical(
+        entity_type, record, customer_id=customer_id, context=MappingContext(currency=currency, id_map=id_map)
+    )
+    return record, canonical_view.model_dump(mode="json"), context
+
+
+def reference_report(platform: str, context: MappingContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    resolved = [r.as_dict() for r in context.resolved("from_canonical")]
+    unresolved = [r.as_dict() for r in context.unresolved("from_canonical")]
+    return resolved, unresolved

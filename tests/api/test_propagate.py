@@ -1,0 +1,365 @@
+"""POST /propagate end to end on real PostgreSQL + Temporal: both seed examples, partial success and
+replay, validation, idempotency, ordering, rate limit, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from canonical.money import convert_minor
+from tests.api.test_conventions import assert_error
+from tests.helpers import auth
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+PAYMENT_PROCORE = "1823456"
+PAYMENT_DYNAMICS = "a34e74db-53c7-4368-8fe7-bb87c83c7902"
+CONTRACT_DYNAMICS = "227f5a20-c3dd-5c1a-967a-2f18883c2b0f"  # SO-1001, sales order of C-LEX-001
+INVOICE_DYNAMICS = "c4e95b25-83c6-5f5b-9768-233c8cd1dd9a"  # PS-INV103001 (INV-2025-0061)
+
+
+async def connected(api: httpx.AsyncClient, sm: async_sessionmaker[AsyncSession]) -> tuple[str, dict[str, str]]:
+    from store.customers import create_customer
+
+    async with sm() as s:
+        created = await create_customer(s, name=f"p-{uuid.uuid4().hex[:6]}", environment="demo")
+        await s.commit()
+    h = auth(created.api_key)
+    for platform in ("procore", "dynamics"):
+        resp = await api.post("/api/v1/connect", json={"platform": platform}, headers=h)
+        assert resp.status_code == 200, resp.text
+    return str(created.customer_id), h
+
+
+async def payment(api: httpx.AsyncClient, h: dict[str, str], platform: str, native_id: str) -> dict[str, Any]:
+    resp = await api.get("/api/v1/objects", params={"platform": platform, "entity_type": "payment"}, headers=h)
+    obj: dict[str, Any] = next(o for o in resp.json()["data"] if o["id"] == native_id)
+    return obj
+
+
+def check_seed_result(body: dict[str, Any], canonical_id: str) -> None:
+    data = body["data"]
+    assert data["canonical"]["id"] == canonical_id
+    assert data["canonical"]["entity_type"] == "payment"
+    assert data["canonical"]["updated_fields"] == ["amount", "notes"]
+    assert data["canonical"]["data"]["amount"] == {"amount": 175000000, "currency": "USD"}
+    assert data["canonical"]["data"]["notes"] == "Updated payment amount"
+    dyn = data["propagated"]["dynamics"]
+    assert dyn["platform_id"] == PAYMENT_DYNAMICS
+    # 1,750,000.00 USD at 3.64 QAR/USD
+    assert str(dyn["data"]["amount"]) in ("6370000", "6370000.0", "6370000.00")
+    assert dyn["data"]["description"] == "Updated payment amount"
+    assert dyn["canonical_view"]["amount"] == {"amount": 637000000, "currency": "QAR"}
+    assert dyn["data"]["appliesToInvoiceId"] == INVOICE_DYNAMICS
+    resolved = {(r["field"], r.get("platform_id")) for r in data["references"]["resolved"]}
+    assert ("invoice_id", INVOICE_DYNAMICS) in resolved
+
+
+async def test_canonical_mode_seed_example(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+    resp = await api.post(
+        "/api/v1/propagate",
+        headers=h,
+        json={
+            "format": "canonical",
+            "canonical_id": canonical_id,
+            "entity_type": "payment",
+            "data": {"amount": {"amount": 175000000, "currency": "USD"}, "notes": "Updated payment amount"},
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    check_seed_result(resp.json(), canonical_id)
+    assert "procore" in resp.json()["data"]["propagated"]  # canonical mode fans out to every mapped platform
+    # the stored records agree
+    assert (await payment(api, h, "dynamics", PAYMENT_DYNAMICS))["platform_data"][
+        "description"
+    ] == "Updated payment amount"
+    assert (await payment(api, h, "procore", PAYMENT_PROCORE))["platform_data"]["amount"] == "1750000.00"
+    # the same change again changes nothing and fans out nothing
+    again = await api.post(
+        "/api/v1/propagate",
+        headers=h,
+        json={
+            "canonical_id": canonical_id,
+            "entity_type": "payment",
+            "data": {"amount": {"amount": 175000000, "currency": "USD"}, "notes": "Updated payment amount"},
+        },
+    )
+    assert again.status_code == 200
+    assert again.json()["data"]["canonical"]["updated_fields"] == []
+    assert again.json()["data"]["propagated"] == {}
+
+
+async def test_platform_mode_seed_example(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+    resp = await api.post(
+        "/api/v1/propagate",
+        headers=h,
+        json={
+            "format": "platform",
+            "platform": "procore",
+            "platform_id": PAYMENT_PROCORE,
+            "entity_type": "payment",
+            "data": {"amount": "1750000.00", "notes": "Updated payment amount"},
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    check_seed_result(resp.json(), canonical_id)
+    assert list(resp.json()["data"]["propagated"]) == ["dynamics"]  # not back to the source
+    # source mirror: the stored Procore record is what Procore sent
+    mirrored = await payment(api, h, "procore", PAYMENT_PROCORE)
+    assert mirrored["platform_data"]["amount"] == "1750000.00"
+    assert mirrored["platform_data"]["notes"] == "Updated payment amount"
+    record = (await api.get(f"/api/v1/propagations/{resp.json()['data']['propagation_id']}", headers=h)).json()
+    assert record["data"]["status"] == "synced"
+    assert [(t["platform"], t["status"]) for t in record["data"]["targets"]] == [("dynamics", "synced")]
+
+
+async def test_partial_success_record_and_replay(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+    async with sessionmaker() as s:  # the Dynamics sandbox is down for the next 3 write attempts
+        await s.execute(
+            text(
+                'UPDATE connections SET settings = \'{"sandbox": {"fail_writes": 3}}\' '
+                "WHERE customer_id = :c AND platform = 'dynamics'"
+            ),
+            {"c": customer},
+        )
+        await s.commit()
+    resp = await api.post(
+        "/api/v1/propagate",
+        headers=h,
+        json={"canonical_id": canonical_id, "entity_type": "payment", "data": {"notes": "partial"}},
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()["data"]
+    assert body["status"] == "partial"
+    assert "dynamics" not in body["propagated"] and "procore" in body["propagated"]
+    assert "unavailable" in body["failed"]["dynamics"]
+    pid = body["propagation_id"]
+    record = (await api.get(f"/api/v1/propagations/{pid}", headers=h)).json()["data"]
+    assert record["status"] == "partial"
+    targets = {t["platform"]: t for t in record["targets"]}
+    assert targets["dynamics"]["status"] == "failed" and targets["procore"]["status"] == "synced"
+
+    replay = await api.post(f"/api/v1/propagations/{pid}/retry", headers=h)
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["data"]["status"] == "synced"
+    assert set(replay.json()["data"]["propagated"]) == {"procore", "dynamics"}
+    assert (await payment(api, h, "dynamics", PAYMENT_DYNAMICS))["platform_data"]["description"] == "partial"
+    async with sessionmaker() as s:
+        writes: dict[str, int] = dict(
+            (
+                await s.execute(
+                    text("SELECT platform, count(*) FROM platform_writes WHERE propagation_id = :p GROUP BY platform"),
+                    {"p": pid},
+                )
+            ).all()
+        )
+    assert writes == {"procore": 1, "dynamics": 1}  # procore was not re-written by the replay
+    assert_error(await api.post(f"/api/v1/propagations/{pid}/retry", headers=h), 409, "CONFLICT_ERROR")
+
+
+async def test_validation_and_not_found(api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    customer, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+
+    async def post(body: dict[str, Any]) -> httpx.Response:
+        return await api.post("/api/v1/propagate", json=body, headers=h)
+
+    assert_error(await post({"entity_type": "payment", "data": {}}), 400, "VALIDATION_ERROR")
+    assert_error(
+        await post({"format": "platform", "platform": "procore", "entity_type": "payment", "data": {}}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert_error(
+        await post({"canonical_id": "pay_000000000000000", "entity_type": "payment", "data": {}}),
+        404,
+        "NOT_FOUND",
+        "Entity mapping not found",
+    )
+    assert_error(
+        await post(
+            {"format": "platform", "platform": "dynamics", "platform_id": "nope", "entity_type": "payment", "data": {}}
+        ),
+        404,
+        "NOT_FOUND",
+        "Entity mapping not found",
+    )
+    assert_error(
+        await post({"canonical_id": canonical_id, "entity_type": "invoice", "data": {"notes": "x"}}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    err = assert_error(
+        await post(
+            {
+                "canonical_id": canonical_id,
+                "entity_type": "payment",
+                "data": {"id": "x", "external_ids": {}, "notes": "x"},
+            }
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "id" in err["message"] and "external_ids" in err["message"]
+    err = assert_error(
+        await post({"canonical_id": canonical_id, "entity_type": "payment", "data": {"colour": "red"}}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "colour" in err["message"]
+    assert_error(
+        await post(
+            {
+                "canonical_id": canonical_id,
+                "entity_type": "payment",
+                "data": {"amount": {"amount": "lots", "currency": "USD"}},
+            }
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    err = assert_error(
+        await post(
+            {
+                "format": "platform",
+                "platform": "procore",
+                "platform_id": PAYMENT_PROCORE,
+                "entity_type": "payment",
+                "data": {"shoe_size": 9},
+            }
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "shoe_size" in err["message"]
+    assert_error(
+        await post(
+            {
+                "format": "platform",
+                "platform": "procore",
+                "platform_id": PAYMENT_PROCORE,
+                "entity_type": "payment",
+                "data": {"updated_at": "2026-01-01"},
+            }
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    # nothing was written by any of them
+    async with sessionmaker() as s:
+        assert (
+            await s.execute(text("SELECT count(*) FROM propagations WHERE customer_id = :c"), {"c": customer})
+        ).scalar_one() == 0
+        assert (
+            await s.execute(text("SELECT version FROM canonical_objects WHERE id = :i"), {"i": canonical_id})
+        ).scalar_one() == 1
+
+
+async def test_idempotency_key(api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    _, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+    body = {"canonical_id": canonical_id, "entity_type": "payment", "data": {"notes": "once"}}
+    key = {**h, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first, second = await asyncio.gather(
+        api.post("/api/v1/propagate", json=body, headers=key), api.post("/api/v1/propagate", json=body, headers=key)
+    )
+    third = await api.post("/api/v1/propagate", json=body, headers=key)
+    assert first.status_code == second.status_code == third.status_code == 200
+    assert first.json() == second.json() == third.json()
+    async with sessionmaker() as s:
+        version = (
+            await s.execute(text("SELECT version FROM canonical_objects WHERE id = :i"), {"i": canonical_id})
+        ).scalar_one()
+        writes = (
+            await s.execute(
+                text("SELECT count(*) FROM platform_writes WHERE propagation_id = :p"),
+                {"p": first.json()["data"]["propagation_id"]},
+            )
+        ).scalar_one()
+    assert version == 2 and writes == 2
+    other = await api.post("/api/v1/propagate", json={**body, "data": {"notes": "different"}}, headers=key)
+    assert_error(other, 409, "CONFLICT_ERROR")
+
+
+async def test_concurrent_propagates_are_serialised(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+    bodies = [
+        {
+            "canonical_id": canonical_id,
+            "entity_type": "payment",
+            "data": {"notes": f"note {i}", "amount": {"amount": 100000000 + i, "currency": "USD"}},
+        }
+        for i in range(8)
+    ]
+    responses = await asyncio.gather(*(api.post("/api/v1/propagate", json=b, headers=h) for b in bodies))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    async with sessionmaker() as s:
+        final = (
+            await s.execute(text("SELECT data, version FROM canonical_objects WHERE id = :i"), {"i": canonical_id})
+        ).one()
+        versions = sorted(
+            (
+                await s.execute(
+                    text("SELECT canonical_version FROM propagations WHERE canonical_id = :i"), {"i": canonical_id}
+                )
+            ).scalars()
+        )
+    assert versions == list(range(2, 10))  # one serial order, no lost update
+    dyn = await payment(api, h, "dynamics", PAYMENT_DYNAMICS)
+    pro = await payment(api, h, "procore", PAYMENT_PROCORE)
+    assert dyn["platform_data"]["description"] == final.data["notes"] == pro["platform_data"]["notes"]
+    expected_qar = Decimal(convert_minor(final.data["amount"]["amount"], "USD", "QAR")) / 100
+    assert Decimal(str(dyn["platform_data"]["amount"])) == expected_qar
+    assert Decimal(pro["platform_data"]["amount"]) * 100 == final.data["amount"]["amount"]
+
+
+async def test_rate_limit_301st_request(api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    _, h = await connected(api, sessionmaker)
+    body = {"canonical_id": "pay_000000000000000", "entity_type": "payment", "data": {}}
+    statuses = [(await api.post("/api/v1/propagate", json=body, headers=h)).status_code for _ in range(301)]
+    assert statuses.count(429) == 1 and statuses[-1] == 429
+    assert statuses[:300] == [404] * 300
+    last = await api.post("/api/v1/propagate", json=body, headers=h)
+    assert_error(last, 429, "RATE_LIMIT_ERROR")
+    assert 1 <= int(last.headers["Retry-After"]) <= 60
+
+
+async def test_customers_are_isolated(api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    _, h = await connected(api, sessionmaker)
+    _, stranger = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+    resp = await api.post(
+        "/api/v1/propagate",
+        headers=stranger,
+        json={"canonical_id": canonical_id, "entity_type": "payment", "data": {"notes": "not yours"}},
+    )
+    assert_error(resp, 404, "NOT_FOUND")
+    mine = await api.post(
+        "/api/v1/propagate",
+        headers=h,
+        json={"canonical_id": canonical_id, "entity_type": "payment", "data": {"notes": "mine"}},
+    )
+    pid = mine.json()["data"]["propagation_id"]
+    assert_error(await api.get(f"/api/v1/propagations/{pid}", headers=stranger), 404, "NOT_FOUND")

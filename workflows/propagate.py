@@ -1,0 +1,226 @@
+"""PropagateWorkflow: one change written through the canonical layer and fanned out per platform.
+
+Steps: (1) canonical update, (2) source mirror (platform mode), (3) one fan-out activity per other
+connected platform, concurrently. The caller gets the first pass through the `first_pass` update
+(update-with-start: no result polling). Platforms that failed stay visible (search attribute
+Outcome="partial", current details say which and why) and the workflow waits for a replay: the
+`retry_failed` signal (Temporal UI: "Send a Signal") or update (API: POST /propagations/{id}/retry)
+re-runs only the failed platforms. Platforms that succeeded are never re-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.propagate import PropagateActivities
+    from models.propagate import (
+        CanonicalUpdateResult,
+        FanOutInput,
+        FanOutResult,
+        MirrorInput,
+        PropagateInput,
+        PropagateResponse,
+        PropagationStatus,
+        RecordOutcomeInput,
+        RetryRequest,
+    )
+    from workflows.names import OUTCOME
+
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=100),
+    maximum_attempts=10,
+    non_retryable_error_types=["NotFound", "Inconsistent"],
+)
+# The first pass gives a platform a few quick attempts so the caller is not kept waiting; what
+# still fails is recorded and waits for a replay.
+FAN_OUT_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_attempts=3,
+    non_retryable_error_types=["NotMapped", "Inconsistent"],
+)
+REPLAY_WINDOW = timedelta(days=7)
+
+
+def propagate_workflow_id(customer_id: str, propagation_id: str) -> str:
+    return f"propagate-{customer_id}-{propagation_id}"
+
+
+@workflow.defn
+class PropagateWorkflow:
+    def __init__(self) -> None:
+        self._update: CanonicalUpdateResult | None = None
+        self._outcomes: dict[str, FanOutResult] = {}
+        self._response: PropagateResponse | None = None
+        self._phase = "starting"
+        self._retry_requested = False
+        self._pass = 0
+        self._recorded_pass = 0
+
+    @workflow.run
+    async def run(self, params: PropagateInput) -> PropagateResponse:
+        self._phase = "canonical update"
+        update = await workflow.execute_activity_method(
+            PropagateActivities.apply_canonical_update,
+            params,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+            summary="canonical update",
+        )
+        self._update = update
+        if params.format == "platform" and params.source_platform and params.native_patch:
+            self._phase = "source mirror"
+            await workflow.execute_activity_method(
+                PropagateActivities.mirror_source,
+                MirrorInput(
+                    propagation_id=params.propagation_id,
+                    customer_id=params.customer_id,
+                    platform=params.source_platform,
+                    platform_id=params.source_platform_id or "",
+                    entity_type=params.entity_type,
+                    native_patch=params.native_patch,
+                    version=update.version,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=DB_RETRY,
+                summary=f"mirror on {params.source_platform}",
+            )
+        # A change with no effective difference fans out nothing.
+        pending = list(update.targets) if update.updated_fields else []
+        while True:
+            await self._fan_out(params, update, pending)
+            failed = [p for p, o in self._outcomes.items() if o.status == "failed"]
+            await self._record(params, failed)
+            if not failed:
+                break
+            self._phase = "waiting for replay"
+            reasons = "; ".join(f"{p}: {self._outcomes[p].error}" for p in failed)
+            workflow.set_current_details(
+                f"**Partial**: {', '.join(failed)} failed ({reasons}).\n\n"
+                "Replay only the failed platforms: send the signal `retry_failed` (no input)."
+            )
+            try:
+                await workflow.wait_condition(lambda: self._retry_requested, timeout=REPLAY_WINDOW)
+            except TimeoutError:
+                break
+            self._retry_requested = False
+            pending = failed
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self._response is not None
+        return self._response
+
+    async def _fan_out(self, params: PropagateInput, update: CanonicalUpdateResult, platforms: list[str]) -> None:
+        self._pass += 1
+        self._phase = f"fan-out pass {self._pass}"
+
+        async def one(platform: str) -> FanOutResult:
+            try:
+                return await workflow.execute_activity_method(
+                    PropagateActivities.fan_out,
+                    FanOutInput(
+                        propagation_id=params.propagation_id,
+                        customer_id=params.customer_id,
+                        canonical_id=params.canonical_id,
+                        entity_type=params.entity_type,
+                        platform=platform,
+                        version=update.version,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=FAN_OUT_RETRY,
+                    summary=f"fan out to {platform}",
+                )
+            except ActivityError as err:
+                cause = err.cause
+                message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+                return FanOutResult(platform=platform, status="failed", error=message)
+
+        for outcome in await asyncio.gather(*(one(p) for p in platforms)):
+            self._outcomes[outcome.platform] = outcome
+
+    async def _record(self, params: PropagateInput, failed: list[str]) -> None:
+        assert self._update is not None
+        update = self._update
+        if not update.updated_fields:
+            outcome = "noop"
+        elif failed:
+            outcome = "partial"
+        else:
+            outcome = "synced"
+        propagated = {
+            p: {"platform_id": o.platform_id, "data": o.data, "canonical_view": o.canonical_view}
+            for p, o in sorted(self._outcomes.items())
+            if o.status == "synced"
+        }
+        resolved = [r.model_dump(exclude_none=True) for o in self._outcomes.values() for r in o.resolved]
+        unresolved = [r.model_dump(exclude_none=True) for o in self._outcomes.values() for r in o.unresolved]
+        response = PropagateResponse(
+            propagation_id=params.propagation_id,
+            canonical={
+                "id": params.canonical_id,
+                "entity_type": params.entity_type,
+                "updated_fields": update.updated_fields,
+                "data": update.data,
+            },
+            propagated=propagated,
+            references={"resolved": resolved, "unresolved": unresolved},
+            status=outcome,
+            failed={p: o.error or "failed" for p, o in self._outcomes.items() if o.status == "failed"},
+        )
+        workflow.upsert_search_attributes([OUTCOME.value_set(outcome)])
+        if not failed:
+            workflow.set_current_details(f"**{outcome}**: {', '.join(self._outcomes) or 'no platform to write'}")
+        # Recorded before anyone is answered: what a caller was told is durable in PostgreSQL too.
+        await workflow.execute_activity_method(
+            PropagateActivities.record_outcome,
+            RecordOutcomeInput(
+                propagation_id=params.propagation_id,
+                status=outcome,
+                outcomes=list(self._outcomes.values()),
+                response=response.model_dump(mode="json"),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+            summary=f"record {outcome}",
+        )
+        self._response = response
+        self._recorded_pass = self._pass
+
+    @workflow.update
+    async def first_pass(self) -> PropagateResponse:
+        """The response of the first fan-out pass (what POST /propagate returns)."""
+        await workflow.wait_condition(lambda: self._response is not None)
+        assert self._response is not None
+        return self._response
+
+    @workflow.update
+    async def retry(self, request: RetryRequest) -> PropagateResponse:
+        """Replay the failed platforms and return the new response (POST /propagations/{id}/retry)."""
+        if self._response is None or self._response.status != "partial":
+            await workflow.wait_condition(lambda: self._response is not None)
+            assert self._response is not None
+            return self._response
+        passes = self._recorded_pass
+        self._retry_requested = True
+        await workflow.wait_condition(lambda: self._recorded_pass > passes)
+        assert self._response is not None
+        return self._response
+
+    @workflow.signal
+    def retry_failed(self) -> None:
+        """Replay the failed platforms (send from the Temporal UI)."""
+        self._retry_requested = True
+
+    @workflow.query
+    def status(self) -> PropagationStatus:
+        return PropagationStatus(
+            phase=self._phase,
+            outcome=self._response.status if self._response else None,
+            targets={p: o.status for p, o in self._outcomes.items()},
+            attempts=self._pass,
+        )
