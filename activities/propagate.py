@@ -111,6 +111,7 @@ class PropagateActivities:
                     platform_id=target.platform_id,
                     data=target.data,
                     superseded=True,
+                    error=f"superseded: version {target.applied_version} already written",
                 )
             else:
                 result = await self._write_sandbox(session, customer, params, target)

@@ -69,7 +69,7 @@ class PropagateWorkflow:
         update = await workflow.execute_activity_method(
             PropagateActivities.apply_canonical_update,
             params,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=timedelta(seconds=10),
             retry_policy=DB_RETRY,
             summary="canonical update",
         )
@@ -87,7 +87,7 @@ class PropagateWorkflow:
                     native_patch=params.native_patch,
                     version=update.version,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=DB_RETRY,
                 summary=f"mirror on {params.source_platform}",
             )
@@ -131,7 +131,7 @@ class PropagateWorkflow:
                         platform=platform,
                         version=update.version,
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
+                    start_to_close_timeout=timedelta(seconds=10),
                     retry_policy=FAN_OUT_RETRY,
                     summary=f"fan out to {platform}",
                 )
@@ -184,7 +184,7 @@ class PropagateWorkflow:
                 outcomes=list(self._outcomes.values()),
                 response=response.model_dump(mode="json"),
             ),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=timedelta(seconds=10),
             retry_policy=DB_RETRY,
             summary=f"record {outcome}",
         )

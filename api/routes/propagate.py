@@ -11,7 +11,11 @@ import orjson
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -204,7 +208,7 @@ async def propagate(
             temporal.execute_update_with_start_workflow(PropagateWorkflow.first_pass, start_workflow_operation=start),
             settings.propagate_wait_seconds,
         )
-    except TimeoutError as err:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
         raise ApiError(
             ErrorType.EXTERNAL_SERVICE_ERROR,
             f"Propagation {propagation_id} is still running (are workers running?); "
@@ -292,7 +296,7 @@ async def retry_propagation(
         raise ApiError(
             ErrorType.CONFLICT_ERROR, "The replay window of this propagation has closed; propagate the change again"
         ) from err
-    except TimeoutError as err:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
         raise ApiError(
             ErrorType.EXTERNAL_SERVICE_ERROR, "The replay is still running; check this propagation again"
         ) from err
