@@ -95,6 +95,7 @@ def settings(database_url: str, temporal_address: str, tmp_root: Path) -> Settin
         temporal_address=temporal_address,
         data_dir=tmp_root / "data",
         task_queue=f"test-main-{uuid.uuid4().hex[:8]}",
+        reseed_min_interval_seconds=1,
     )
 
 

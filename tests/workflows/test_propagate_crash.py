@@ -107,7 +107,7 @@ async def _check_exactly_once(
     sm: async_sessionmaker[AsyncSession], customer: str, api: httpx.AsyncClient, h: dict[str, str], linked: list[str]
 ) -> None:
     async with sm() as s:
-        per_entity = dict(
+        per_entity: dict[str, int] = dict(
             (
                 await s.execute(
                     text("SELECT canonical_id, count(*) FROM propagations WHERE customer_id = :c GROUP BY 1"),
@@ -115,7 +115,7 @@ async def _check_exactly_once(
                 )
             ).all()
         )
-        versions = dict(
+        versions: dict[str, int] = dict(
             (
                 await s.execute(
                     text("SELECT id, version FROM canonical_objects WHERE customer_id = :c AND id = ANY(:ids)"),
