@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from canonical.jsonio import dumps_text
 from models.connect import (
     ActivateInput,
     ActivateResult,
@@ -51,7 +51,8 @@ def _batches(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    # Exact decimals as JSON numbers (BC amounts), never strings or floats.
+    return dumps_text(value)
 
 
 class ConnectActivities:

@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from canonical.errors import TransformError
+from canonical.jsonio import dumps_text
 from models.propagate import (
     CanonicalUpdateResult,
     FanOutInput,
@@ -95,7 +96,10 @@ class PropagateActivities:
             if previous is not None and previous.status == "synced":
                 # A replay or retry of a platform that already succeeded: report, never re-write.
                 return FanOutResult(
-                    platform=params.platform, status="synced", platform_id=previous.platform_id, data=previous.data
+                    platform=params.platform,
+                    status="synced",
+                    platform_id=previous.platform_id,
+                    data=_text(previous.data),
                 )
             target = await q.lock_target(session, customer, params.canonical_id, params.platform)
             if target is None:
@@ -109,7 +113,7 @@ class PropagateActivities:
                     platform=params.platform,
                     status="synced",
                     platform_id=target.platform_id,
-                    data=target.data,
+                    data=_text(target.data),
                     superseded=True,
                     error=f"superseded: version {target.applied_version} already written",
                 )
@@ -172,7 +176,7 @@ class PropagateActivities:
             platform=params.platform,
             status="synced",
             platform_id=platform_id,
-            data=record,
+            data=_text(record),
             canonical_view=view,
             resolved=[Reference(**_ref(r)) for r in resolved],
             unresolved=[Reference(**_ref(r)) for r in unresolved],
@@ -218,6 +222,10 @@ class PropagateActivities:
                     )
             await q.finish(session, params.propagation_id, params.status, params.response)
         return RecordOutcomeResult()
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else dumps_text(value)
 
 
 def _ref(entry: dict[str, object]) -> dict[str, object]:

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from canonical.jsonio import dumps
+
 API_VERSION = "1.0"
 
 
@@ -104,4 +106,4 @@ def error_response(
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(content=orjson.dumps(payload), status_code=status, media_type="application/json", headers=headers)
+    return Response(content=dumps(payload), status_code=status, media_type="application/json", headers=headers)

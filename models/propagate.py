@@ -66,10 +66,12 @@ class FanOutResult(BaseModel):
     platform: str
     status: TargetStatus
     platform_id: str | None = None
-    data: dict[str, Any] | None = None
+    # Native records travel as JSON text: Business Central amounts are exact decimals that must
+    # come out as JSON numbers, which a JSON payload converter would turn into strings.
+    data: str | None = None
     canonical_view: dict[str, Any] | None = None
     error: str | None = None
-    conflict_data: dict[str, Any] | None = None
+    conflict_data: str | None = None
     resolved: list[Reference] = Field(default_factory=list)
     unresolved: list[Reference] = Field(default_factory=list)
     # True when a newer propagation had already brought the platform past this version.

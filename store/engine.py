@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from psycopg.types.json import set_json_dumps, set_json_loads
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from canonical.jsonio import dumps, loads
+
+# JSONB in and out keeps Business Central's decimal amounts exact (Decimal, never float).
+set_json_loads(loads)
+set_json_dumps(dumps)
 
 
 def normalize_url(url: str) -> str:
@@ -16,6 +23,8 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         normalize_url(url),
+        json_serializer=lambda v: dumps(v).decode(),
+        json_deserializer=loads,
         pool_size=pool_size,
         max_overflow=pool_size,
         # A dead server (restart, failover) must not poison the pool for the next request.

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from canonical.jsonio import dumps_text
 
 ACTIVE_MAPPING = """
     entity_mappings m
@@ -18,7 +19,7 @@ ACTIVE_MAPPING = """
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    return dumps_text(value)
 
 
 async def load_canonical(session: AsyncSession, customer_id: uuid.UUID, canonical_id: str) -> Any:
@@ -314,10 +315,11 @@ async def save_target(
     *,
     status: str,
     platform_id: str | None,
-    data: dict[str, Any] | None,
+    data: str | None,
     error: str | None,
-    conflict_data: dict[str, Any] | None,
+    conflict_data: str | None,
 ) -> None:
+    """`data` and `conflict_data` are JSON text (exact decimals, see models.propagate.FanOutResult)."""
     await session.execute(
         text(
             """
@@ -335,9 +337,9 @@ async def save_target(
             "p": platform,
             "pid": platform_id,
             "s": status,
-            "d": _json(data) if data is not None else None,
+            "d": data,
             "e": error,
-            "cd": _json(conflict_data) if conflict_data is not None else None,
+            "cd": conflict_data,
         },
     )
 

@@ -31,6 +31,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, json_response
 from api.schemas import error_responses
 from api.timefmt import iso_millis
+from canonical.jsonio import loads
 from models.propagate import PropagateInput, PropagateResponse, RetryRequest
 from propagation.logic import PatchError, platform_patch_to_canonical, validate_canonical_patch
 from store import propagate as q
@@ -143,7 +144,7 @@ async def propagate(
             if previous.request_hash != request_hash:
                 raise ApiError(ErrorType.CONFLICT_ERROR, "Idempotency-Key was already used with a different request")
             if previous.result is not None:
-                return json_response({"data": previous.result})
+                return json_response({"data": _public(previous.result)})
 
     native_patch: dict[str, Any] | None = None
     if body.format == "canonical":
@@ -218,12 +219,18 @@ async def propagate(
         stored = await q.get_propagation(session, key.customer_id, propagation_id)
         if stored is None or stored.result is None:
             raise ApiError(ErrorType.CONFLICT_ERROR, "This propagation is finishing; retry shortly") from None
-        return json_response({"data": stored.result})
+        return json_response({"data": _public(stored.result)})
     return json_response({"data": _public(response)})
 
 
-def _public(response: PropagateResponse) -> dict[str, Any]:
-    return response.model_dump(mode="json")
+def _public(response: PropagateResponse | dict[str, Any]) -> dict[str, Any]:
+    """The response with native records as JSON (they travel as exact JSON text)."""
+    body = response.model_dump(mode="json") if isinstance(response, PropagateResponse) else dict(response)
+    body["propagated"] = {
+        platform: {**entry, "data": loads(entry["data"]) if isinstance(entry.get("data"), str) else entry.get("data")}
+        for platform, entry in body.get("propagated", {}).items()
+    }
+    return body
 
 
 @router.get(
@@ -260,7 +267,7 @@ async def get_propagation(propagation_id: str, key: CurrentKey, session: Session
                 "canonical_version": row.canonical_version,
                 "updated_fields": row.updated_fields,
                 "targets": targets,
-                "response": row.result,
+                "response": _public(row.result) if row.result else None,
                 "created_at": iso_millis(row.created_at),
                 "updated_at": iso_millis(row.updated_at),
             }

@@ -79,8 +79,9 @@ async def test_quickstart(api: httpx.AsyncClient, demo_key: str) -> None:
     assert payment["data"]["check_number"] == "CHK-2026-0101"
     assert payment["data"]["external_ids"] == {"procore": PAYMENT_PROCORE, "dynamics": PAYMENT_DYNAMICS}
 
-    # the same canonical object seen from the Dynamics side
+    # the same canonical object seen from the Dynamics side, its raw amount a JSON number as BC sends it
     dyn = next(p for p in await objects(api, demo_key, "dynamics", "payment") if p["id"] == PAYMENT_DYNAMICS)
+    assert dyn["platform_data"]["amount"] == 6188000 and not isinstance(dyn["platform_data"]["amount"], str)
     assert dyn["canonical_id"] == payment["canonical_id"]
     # references point at the canonical objects the referenced records were linked to
     contracts = {c["id"]: c for c in await objects(api, demo_key, "procore", "contract")}

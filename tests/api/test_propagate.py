@@ -54,7 +54,7 @@ def check_seed_result(body: dict[str, Any], canonical_id: str) -> None:
     dyn = data["propagated"]["dynamics"]
     assert dyn["platform_id"] == PAYMENT_DYNAMICS
     # 1,750,000.00 USD at 3.64 QAR/USD
-    assert str(dyn["data"]["amount"]) in ("6370000", "6370000.0", "6370000.00")
+    assert dyn["data"]["amount"] == 6370000 and not isinstance(dyn["data"]["amount"], str)  # a JSON number
     assert dyn["data"]["description"] == "Updated payment amount"
     assert dyn["canonical_view"]["amount"] == {"amount": 637000000, "currency": "QAR"}
     assert dyn["data"]["appliesToInvoiceId"] == INVOICE_DYNAMICS
