@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import SessionDep
 from api.errors import AUTH_MESSAGE, ApiError, ErrorType
-from store.customers import KeyOwner, find_key_owner, key_mode
+from store.customers import KeyOwner, find_key_owner, hash_key, key_mode
 
 # auto_error=False: we render our own 401 envelope instead of FastAPI's 403.
 bearer = HTTPBearer(
@@ -32,3 +33,35 @@ async def authenticate(
 
 
 CurrentKey = Annotated[KeyOwner, Depends(authenticate)]
+
+# Verified keys of the stateless endpoint (/transform), so it does no database access per request
+# and keeps up with a bare endpoint. A revoked key may still *transform* for up to this long; it can
+# never read or change tenant data, which always re-checks the key.
+STATELESS_KEY_TTL_SECONDS = 30.0
+_verified: dict[str, tuple[KeyOwner, float]] = {}
+
+
+async def authenticate_stateless(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> KeyOwner:
+    if credentials is None or key_mode(credentials.credentials) is None:
+        raise ApiError(ErrorType.AUTHENTICATION_ERROR, AUTH_MESSAGE)
+    digest = hash_key(credentials.credentials)
+    cached = _verified.get(digest)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    maker = request.app.state.sessionmaker
+    async with maker() as session:
+        owner = await find_key_owner(session, credentials.credentials)
+    if owner is None:
+        _verified.pop(digest, None)
+        raise ApiError(ErrorType.AUTHENTICATION_ERROR, AUTH_MESSAGE)
+    if len(_verified) > 10_000:  # bounded: drop everything rather than track recency
+        _verified.clear()
+    _verified[digest] = (owner, now + STATELESS_KEY_TTL_SECONDS)
+    return owner
+
+
+StatelessKey = Annotated[KeyOwner, Depends(authenticate_stateless)]
