@@ -1,0 +1,20 @@
+"""The product's app plus one bare endpoint, served together for bench.transform.http."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Body, FastAPI
+
+from api.app import create_app
+
+
+def create_bench_app() -> FastAPI:
+    app = create_app()
+
+    @app.post("/bench/bare")
+    async def bare(payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        # The baseline: FastAPI parses the same JSON body and returns JSON, through the same middleware.
+        return {"echo": payload}
+
+    return app

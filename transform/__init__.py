@@ -1,0 +1,1 @@
+"""Stateless translation between platforms through the canonical model (``POST /transform``)."""
