@@ -25,33 +25,138 @@ USD_RATES = {"QAR": Decimal("3.64"), "AED": Decimal("3.6725"), "SAR": Decimal("3
 
 # The field conventions the mappers are written against (the brief's "fixed native conventions").
 PROCORE_FIELDS = {
-    "project": {"id", "name", "display_name", "project_number", "active", "stage", "start_date",
-                "completion_date", "city", "country_code", "created_at", "updated_at"},
-    "customer": {"id", "name", "legal_name", "business_id", "is_active", "city", "country_code",
-                 "email_address", "business_phone", "updated_at"},
-    "contract": {"id", "number", "title", "status", "type", "grand_total", "project", "vendor",
-                 "description", "contract_date", "executed", "retainage_percent", "updated_at"},
-    "invoice": {"id", "number", "invoice_number", "commitment_id", "project_id", "vendor_id", "status",
-                "billing_date", "total_claimed_amount", "period_id", "updated_at"},
-    "payment": {"id", "contract_id", "project_id", "requisition_id", "amount", "date", "check_number",
-                "invoice_number", "payment_number", "payment_method", "status", "notes", "created_at",
-                "updated_at"},
+    "project": {
+        "id",
+        "name",
+        "display_name",
+        "project_number",
+        "active",
+        "stage",
+        "start_date",
+        "completion_date",
+        "city",
+        "country_code",
+        "created_at",
+        "updated_at",
+    },
+    "customer": {
+        "id",
+        "name",
+        "legal_name",
+        "business_id",
+        "is_active",
+        "city",
+        "country_code",
+        "email_address",
+        "business_phone",
+        "updated_at",
+    },
+    "contract": {
+        "id",
+        "number",
+        "title",
+        "status",
+        "type",
+        "grand_total",
+        "project",
+        "vendor",
+        "description",
+        "contract_date",
+        "executed",
+        "retainage_percent",
+        "updated_at",
+    },
+    "invoice": {
+        "id",
+        "number",
+        "invoice_number",
+        "commitment_id",
+        "project_id",
+        "vendor_id",
+        "status",
+        "billing_date",
+        "total_claimed_amount",
+        "period_id",
+        "updated_at",
+    },
+    "payment": {
+        "id",
+        "contract_id",
+        "project_id",
+        "requisition_id",
+        "amount",
+        "date",
+        "check_number",
+        "invoice_number",
+        "payment_number",
+        "payment_method",
+        "status",
+        "notes",
+        "created_at",
+        "updated_at",
+    },
 }
 BC_COMMON = {"@odata.etag", "id", "lastModifiedDateTime"}
 DYNAMICS_FIELDS = {
     "project": BC_COMMON | {"number", "displayName"},
-    "customer": BC_COMMON | {"number", "displayName", "type", "taxRegistrationNumber", "currencyCode",
-                             "country", "city", "email", "phoneNumber", "blocked"},
-    "contract": BC_COMMON | {"number", "externalDocumentNumber", "orderDate", "customerId", "customerNumber",
-                             "customerName", "currencyCode", "totalAmountIncludingTax", "status",
-                             "shortcutDimension1Code"},
-    "invoice": BC_COMMON | {"number", "externalDocumentNumber", "invoiceDate", "dueDate", "customerId",
-                            "customerNumber", "orderId", "orderNumber", "currencyCode",
-                            "totalAmountIncludingTax", "status", "shortcutDimension1Code"},
-    "payment": BC_COMMON | {"journalId", "journalDisplayName", "lineNumber", "customerId", "customerNumber",
-                            "postingDate", "documentNumber", "externalDocumentNumber", "amount",
-                            "appliesToInvoiceId", "appliesToInvoiceNumber", "description", "comment",
-                            "currencyCode"},
+    "customer": BC_COMMON
+    | {
+        "number",
+        "displayName",
+        "type",
+        "taxRegistrationNumber",
+        "currencyCode",
+        "country",
+        "city",
+        "email",
+        "phoneNumber",
+        "blocked",
+    },
+    "contract": BC_COMMON
+    | {
+        "number",
+        "externalDocumentNumber",
+        "orderDate",
+        "customerId",
+        "customerNumber",
+        "customerName",
+        "currencyCode",
+        "totalAmountIncludingTax",
+        "status",
+        "shortcutDimension1Code",
+    },
+    "invoice": BC_COMMON
+    | {
+        "number",
+        "externalDocumentNumber",
+        "invoiceDate",
+        "dueDate",
+        "customerId",
+        "customerNumber",
+        "orderId",
+        "orderNumber",
+        "currencyCode",
+        "totalAmountIncludingTax",
+        "status",
+        "shortcutDimension1Code",
+    },
+    "payment": BC_COMMON
+    | {
+        "journalId",
+        "journalDisplayName",
+        "lineNumber",
+        "customerId",
+        "customerNumber",
+        "postingDate",
+        "documentNumber",
+        "externalDocumentNumber",
+        "amount",
+        "appliesToInvoiceId",
+        "appliesToInvoiceNumber",
+        "description",
+        "comment",
+        "currencyCode",
+    },
 }
 # Closed lists in the conventions: exactly these fields, nothing more.
 DYNAMICS_EXACT = {"project", "contract", "invoice", "payment"}
@@ -81,7 +186,11 @@ def local(usd: str, currency: str) -> Decimal:
 def test_procore_counts(procore: Records) -> None:
     assert list(procore) == list(ENTITY_TYPES)
     assert {k: len(v) for k, v in procore.items()} == {
-        "project": 5, "customer": 4, "contract": 13, "invoice": 8, "payment": 8,
+        "project": 5,
+        "customer": 4,
+        "contract": 13,
+        "invoice": 8,
+        "payment": 8,
     }
     assert sum(map(len, procore.values())) == 38
     assert procore_demo.demo_counts() == {k: len(v) for k, v in procore.items()}
@@ -90,7 +199,11 @@ def test_procore_counts(procore: Records) -> None:
 def test_dynamics_counts(dynamics: Records) -> None:
     assert list(dynamics) == list(ENTITY_TYPES)
     assert {k: len(v) for k, v in dynamics.items()} == {
-        "project": 5, "customer": 4, "contract": 12, "invoice": 7, "payment": 8,
+        "project": 5,
+        "customer": 4,
+        "contract": 12,
+        "invoice": 7,
+        "payment": 8,
     }
     assert sum(map(len, dynamics.values())) == 36
 
@@ -389,5 +502,7 @@ def test_every_demo_record_maps_to_canonical_and_back(platform: str) -> None:
             canonical = mapper.to_canonical(entity_type, record, customer_id=customer_id, context=context)
             assert canonical.external_ids == {platform: str(record["id"])}
             assert mapper.from_canonical(entity_type, canonical, context=context) == record, (
-                platform, entity_type, record["id"],
+                platform,
+                entity_type,
+                record["id"],
             )

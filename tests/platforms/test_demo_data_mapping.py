@@ -1,12 +1,13 @@
 """The demo data set (written by the connect work) maps and round-trips through the canonical model."""
 
+from typing import Any
+
 import pytest
 
 from canonical import Money
 from platforms import MappingContext, get_mapper
-
-procore_demo = pytest.importorskip("platforms.procore.demo_data")
-dynamics_demo = pytest.importorskip("platforms.dynamics.demo_data")
+from platforms.dynamics import demo_data as dynamics_demo
+from platforms.procore import demo_data as procore_demo
 
 DEMO = {"procore": procore_demo, "dynamics": dynamics_demo}
 
@@ -23,11 +24,11 @@ def test_every_demo_record_round_trips(platform):
 
 def test_demo_records_match_across_platforms_by_business_key():
     context = MappingContext(currency="QAR")
-    procore = {
+    procore: dict[str, list[Any]] = {
         entity: [get_mapper("procore").to_canonical(entity, r, customer_id="demo", context=context) for r in records]
         for entity, records in procore_demo.demo_records().items()
     }
-    dynamics = {
+    dynamics: dict[str, list[Any]] = {
         entity: [get_mapper("dynamics").to_canonical(entity, r, customer_id="demo", context=context) for r in records]
         for entity, records in dynamics_demo.demo_records().items()
     }

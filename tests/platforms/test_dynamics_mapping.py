@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ def _read(entity_type: str, record: dict, context: MappingContext | None = None)
     )
 
 
-def _round_trip(entity_type: str, record: dict, **context: str) -> dict:
+def _round_trip(entity_type: str, record: dict, **context: Any) -> dict:
     ctx = MappingContext(**({"currency": "QAR"} | context))
     return DYNAMICS.from_canonical(entity_type, _read(entity_type, record, ctx), context=ctx)
 

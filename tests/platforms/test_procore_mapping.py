@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ def _read(entity_type: str, record: dict, context: MappingContext | None = None)
     return PROCORE.to_canonical(entity_type, record, customer_id=CUSTOMER, context=context or MappingContext())
 
 
-def _round_trip(entity_type: str, record: dict, **context: str) -> dict:
+def _round_trip(entity_type: str, record: dict, **context: Any) -> dict:
     ctx = MappingContext(**context)
     return PROCORE.from_canonical(entity_type, _read(entity_type, record, ctx), context=ctx)
 
