@@ -27,8 +27,17 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _fallback_default(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else _default(value)
+
+
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default)
+    try:
+        return orjson.dumps(value, default=_default)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the standard library does not (slow path,
+        # only for such odd input echoed back, e.g. in provider metadata).
+        return json.dumps(value, default=_fallback_default, ensure_ascii=False).encode()
 
 
 def dumps_text(value: Any) -> str:

@@ -210,11 +210,13 @@ class MappingContext:
     def references(self) -> list[Reference]:
         return [Reference(*row) for row in self._rows]
 
+    # Filter the plain rows (reason is the last item, direction the first) before building
+    # Reference objects: most callers want one side, and building them dominates small records.
     def resolved(self, direction: Direction | None = None) -> list[Reference]:
-        return [ref for ref in self.references if ref.resolved and direction in (None, ref.direction)]
+        return [Reference(*row) for row in self._rows if row[7] is None and direction in (None, row[0])]
 
     def unresolved(self, direction: Direction | None = None) -> list[Reference]:
-        return [ref for ref in self.references if not ref.resolved and direction in (None, ref.direction)]
+        return [Reference(*row) for row in self._rows if row[7] is not None and direction in (None, row[0])]
 
 
 # --- per-record state ------------------------------------------------------------------
@@ -1068,7 +1070,10 @@ def _own_id(record: Mapping[str, Any], reader: Reader, data: dict[str, Any], ent
     native_id = record.get("id")
     if native_id is None:
         # Derived from the content, so the same payload always gets the same id.
-        digest = hashlib.sha256(orjson.dumps(record, default=str, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        try:
+            digest = hashlib.sha256(orjson.dumps(record, default=str, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        except TypeError as error:  # integers beyond 64 bits: no platform sends those
+            raise TransformError(f"unsupported value in the record: {error}", "data") from None
         data["id"] = canonical_id(entity_type, reader.customer_id, reader.platform, f"content:{digest}")
         data["external_ids"] = {}
         return

@@ -33,17 +33,28 @@ EntityType = Literal[
 assert set(EntityType.__args__) == set(ENTITY_TYPES)  # type: ignore[attr-defined]
 
 
+class TransformContext(BaseModel):
+    """What a mapper may need beyond the record (see transform/service.py for the details)."""
+
+    model_config = ConfigDict(extra="forbid")
+    commitmentType: Literal["WorkOrderContract", "PurchaseOrderContract"] | None = Field(
+        default=None, description="Procore contracts without `type`"
+    )
+    currency: str | None = Field(default=None, description="The customer's local (BC) currency, e.g. QAR")
+    targetCurrency: str | None = Field(default=None, description="Write amounts in this currency")
+    customerId: str | None = Field(default=None, description="Namespace of the canonical ids")
+    references: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="{entity_type: {source native id: target native id or {id, number}}}"
+    )
+
+
 class TransformRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: Literal["procore", "dynamics"]
     target: Literal["procore", "dynamics"]
     entity_type: EntityType
     data: dict[str, Any] = Field(description="The record in the source platform's native shape")
-    context: dict[str, Any] | None = Field(
-        default=None,
-        description="Optional: `commitmentType` (Procore contracts), `currency`, `targetCurrency`, `customerId`, "
-        "`references` ({entity_type: {source native id: target native id}})",
-    )
+    context: TransformContext | None = None
 
 
 class TransformMetadata(BaseModel):
@@ -83,7 +94,7 @@ async def transform_record(body: TransformRequest, _key: StatelessKey, request_i
             body.target,
             body.entity_type,
             body.data,
-            body.context,
+            body.context.model_dump(exclude_none=True) if body.context else None,
             request_id=request_id,
             now=dt.datetime.now(dt.UTC),
         )
