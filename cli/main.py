@@ -58,6 +58,22 @@ def worker() -> None:
 
 
 @app.command()
+def emulator(
+    name: Annotated[str, typer.Argument(help="procore or dynamics")],
+    port: Annotated[int | None, typer.Option(help="Port (default PROCORE_/DYNAMICS_EMULATOR_PORT)")] = None,
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+) -> None:
+    """Run a platform API emulator (Procore REST or Business Central OData) seeded with the demo data."""
+    from emulators.runner import run_emulator
+
+    if name not in ("procore", "dynamics"):
+        raise typer.BadParameter("procore or dynamics", param_hint="NAME")
+    settings = get_settings()
+    default = settings.procore_emulator_port if name == "procore" else settings.dynamics_emulator_port
+    run_emulator(name, host, port or default)
+
+
+@app.command()
 def migrate() -> None:
     """Apply database migrations to DATABASE_URL."""
     from store.migrate import upgrade

@@ -73,6 +73,9 @@ class Stack:
         upgrade(database_url)
         self.log("database migrated")
 
+        # The platform emulators, so live mode can be tried end to end (they are on the allow-list).
+        for name, emu_port in (("procore", s.procore_emulator_port), ("dynamics", s.dynamics_emulator_port)):
+            self.spawn(f"{name} emulator", [sys.executable, "-m", "emulators", name, "--port", str(emu_port)], env)
         self.spawn("worker", [sys.executable, "-m", "worker"], env)
         self.spawn(
             "api",
@@ -106,6 +109,8 @@ class Stack:
         if self.temporal is not None:
             self.log(f"  Temporal UI    http://localhost:{s.temporal_ui_port}")
         self.log(f"  Temporal gRPC  {s.temporal_address}")
+        self.log(f"  Procore emulator          http://127.0.0.1:{s.procore_emulator_port}  (control: /_control)")
+        self.log(f"  Business Central emulator http://127.0.0.1:{s.dynamics_emulator_port}  (control: /_control)")
         self.log("Ctrl-C stops everything; data is kept in " + str(data_dir))
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:

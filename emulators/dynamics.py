@@ -1,0 +1,815 @@
+"""Dynamics 365 Business Central API v2.0 (OData v4) emulator, seeded with ``platforms.dynamics.demo_data``.
+
+Faithful to the facts in /work/shared/reference/platform-apis.md §4-5: an Entra-style client
+credentials token endpoint, company-scoped OData URLs with unquoted GUID keys, the collection
+envelope with ``@odata.nextLink`` server paging (``Prefer: odata.maxpagesize``), ``$filter``/
+``$top``/``$skip``/``$select``/``$orderby``/``$count``, a weak ``@odata.etag`` that changes on every
+write, ``If-Match`` rules (400 ``BadRequest_InvalidToken``, 412/409 ``Request_EntityChanged``),
+read-only fields and number series, BC's error body with a CorrelationId, and per-user limits
+(requests per 5-minute sliding window, 5 concurrent, a queue of 95). Simplifications are listed in
+docs/emulators.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from types import MappingProxyType
+from typing import Any, Final, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from emulators.common import (
+    BodyError,
+    Choice,
+    EmulatorCore,
+    EmulatorError,
+    FaultSpec,
+    FieldType,
+    Invalid,
+    JSONResponse,
+    Kind,
+    Record,
+    TokenStatus,
+    build_app,
+    coerce_fields,
+    fault_status,
+    json_object,
+    monotonic_stamp,
+    token_request_params,
+)
+from emulators.odata import (
+    Comparison,
+    ODataError,
+    matches,
+    max_page_size,
+    non_negative,
+    parse_filter,
+    parse_orderby,
+    parse_select,
+    sort_records,
+    timestamp,
+)
+from platforms.dynamics import demo_data
+
+DEFAULT_TENANT: Final = "5d2f4a8e-9c3b-4e71-a6d0-1b8f7e2c9a34"
+DEFAULT_ENVIRONMENT: Final = "production"
+DEFAULT_CLIENT_ID: Final = "structural-bc-client"
+DEFAULT_CLIENT_SECRET: Final = "structural-bc-secret"
+SCOPE: Final = "https://api.businesscentral.dynamics.com/.default"
+COMPANY_ID: Final = demo_data.COMPANY_ID
+ENTITY_CHANGED: Final = "Another user has already changed the record."
+_EMPTY_GUID: Final = demo_data.EMPTY_GUID
+_IF_MATCH: Final = re.compile(r'\*|(W/)?"[^"]*"')
+_SEGMENT: Final = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9.]*)(?:\((?P<key>[^()]*)\))?")
+_GUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_JOURNAL_FILTER_MISSING: Final = "You must specify a journal batch ID or a journal ID to get a journal line."
+
+
+class DynamicsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token_ttl_seconds: float = Field(3599.0, gt=0)
+    conflict_status: Literal[409, 412] = Field(
+        412, description="status of a stale If-Match; sources disagree (platform-apis.md §4.4)"
+    )
+    requests_per_window: int = Field(6000, ge=1, description="per user, sliding window")
+    window_seconds: float = Field(300.0, gt=0)
+    max_concurrent: int = Field(5, ge=1, description="requests processed at once per user")
+    max_queue: int = Field(95, ge=0, description="requests waiting per user before 429")
+    max_page_size: int = Field(20000, ge=1, description="server-driven page size cap")
+    computed_fields_writable: bool = Field(
+        True,
+        description="accept writes to totalAmountIncludingTax and status, which real BC computes from "
+        "lines and changes through actions (post, cancel); neither is emulated",
+    )
+
+
+# ----------------------------------------------------------------------------------------- entity sets
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A reference BC accepts by id or by number and keeps consistent (customerId/customerNumber)."""
+
+    id_field: str
+    number_field: str
+    entity_type: str
+    caption: str
+    copies: Mapping[str, str] = field(default_factory=dict)  # this record's field -> target's field
+
+
+@dataclass(frozen=True)
+class _EntitySet:
+    name: str
+    entity_type: str
+    caption: str  # the table caption BC uses in messages
+    fields: Mapping[str, FieldType] = field(default_factory=dict)
+    computed: Mapping[str, FieldType] = field(default_factory=dict)
+    read_only: frozenset[str] = frozenset()
+    number_series: str | None = None  # set: `number` comes from this No. Series (Manual Nos. off)
+    links: tuple[_Link, ...] = ()
+    patchable: bool = True
+
+    @property
+    def type_name(self) -> str:
+        singular = self.name[:-1] if self.name.endswith("s") else self.name
+        return f"Microsoft.NAV.{singular}"
+
+    def writable(self, settings: DynamicsSettings) -> Mapping[str, FieldType]:
+        return {**self.fields, **self.computed} if settings.computed_fields_writable else self.fields
+
+    def fixed(self, settings: DynamicsSettings) -> set[str]:
+        """Fields a PATCH may not change."""
+        fixed = {"id", "lastModifiedDateTime", "number", *self.read_only}
+        return fixed if settings.computed_fields_writable else fixed | set(self.computed)
+
+
+_CUSTOMER: Final = _Link("customerId", "customerNumber", "customer", "Customer", {"customerName": "displayName"})
+_INVOICE: Final = _Link("appliesToInvoiceId", "appliesToInvoiceNumber", "invoice", "Sales Invoice")
+_DOCUMENT: Final[dict[str, FieldType]] = {
+    "externalDocumentNumber": Kind.TEXT,
+    "postingDate": Kind.DATE,
+    "customerId": Kind.GUID,
+    "customerNumber": Kind.TEXT,
+    "currencyId": Kind.GUID,
+    "currencyCode": Kind.TEXT,
+    "paymentTermsId": Kind.GUID,
+    "shortcutDimension1Code": Kind.TEXT,
+    "shortcutDimension2Code": Kind.TEXT,
+    "discountAmount": Kind.DECIMAL,
+    "email": Kind.TEXT,
+    "phoneNumber": Kind.TEXT,
+}
+_DOCUMENT_TOTALS: Final = frozenset({"customerName", "totalAmountExcludingTax", "totalTaxAmount"})
+
+_SETS: Final = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            # BC Jobs expose only number and displayName through the standard API.
+            _EntitySet("projects", "project", "Job", {"displayName": Kind.TEXT}, number_series="JOB"),
+            _EntitySet(
+                "customers",
+                "customer",
+                "Customer",
+                {
+                    "displayName": Kind.TEXT,
+                    "type": Choice(("Company", "Person")),
+                    "addressLine1": Kind.TEXT,
+                    "addressLine2": Kind.TEXT,
+                    "city": Kind.TEXT,
+                    "state": Kind.TEXT,
+                    "country": Kind.TEXT,
+                    "postalCode": Kind.TEXT,
+                    "phoneNumber": Kind.TEXT,
+                    "email": Kind.TEXT,
+                    "website": Kind.TEXT,
+                    "salespersonCode": Kind.TEXT,
+                    "creditLimit": Kind.DECIMAL,
+                    "taxLiable": Kind.BOOL,
+                    "taxAreaId": Kind.GUID,
+                    "taxRegistrationNumber": Kind.TEXT,
+                    "currencyId": Kind.GUID,
+                    "currencyCode": Kind.TEXT,
+                    "paymentTermsId": Kind.GUID,
+                    "shipmentMethodId": Kind.GUID,
+                    "paymentMethodId": Kind.GUID,
+                    "blocked": Choice((" ", "Ship", "Invoice", "All")),
+                },
+                read_only=frozenset({"balanceDue", "taxAreaDisplayName"}),
+                number_series="CUST",
+            ),
+            _EntitySet(
+                "salesOrders",
+                "contract",
+                "Sales Header",
+                {**_DOCUMENT, "orderDate": Kind.DATE, "requestedDeliveryDate": Kind.DATE},
+                {
+                    "totalAmountIncludingTax": Kind.DECIMAL,
+                    "status": Choice(("Draft", "In Review", "Open", "Released")),
+                },
+                read_only=_DOCUMENT_TOTALS | {"fullyShipped"},
+                links=(_CUSTOMER,),
+            ),
+            _EntitySet(
+                "salesInvoices",
+                "invoice",
+                "Sales Header",
+                {
+                    **_DOCUMENT,
+                    "invoiceDate": Kind.DATE,
+                    "dueDate": Kind.DATE,
+                    "promisedPayDate": Kind.DATE,
+                    "customerPurchaseOrderReference": Kind.TEXT,
+                },
+                {
+                    "totalAmountIncludingTax": Kind.DECIMAL,
+                    "status": Choice((" ", "Draft", "In Review", "Open", "Paid", "Canceled", "Corrective")),
+                },
+                # The order link is set by BC when an order is invoiced, never by a client.
+                read_only=_DOCUMENT_TOTALS | {"orderId", "orderNumber", "remainingAmount"},
+                links=(_CUSTOMER,),
+            ),
+            _EntitySet(
+                "customerPayments",
+                "payment",
+                "Gen. Journal Line",
+                {
+                    "lineNumber": Kind.INT,
+                    "customerId": Kind.GUID,
+                    "customerNumber": Kind.TEXT,
+                    "postingDate": Kind.DATE,
+                    "documentNumber": Kind.TEXT,
+                    "externalDocumentNumber": Kind.TEXT,
+                    "amount": Kind.DECIMAL,
+                    "appliesToInvoiceId": Kind.GUID,
+                    "appliesToInvoiceNumber": Kind.TEXT,
+                    "description": Kind.TEXT,
+                    "comment": Kind.TEXT,
+                },
+                # currencyCode is the demo data's own addition (real BC derives it from the customer).
+                read_only=frozenset({"journalId", "journalDisplayName", "currencyCode"}),
+                links=(_CUSTOMER, _INVOICE),
+            ),
+            _EntitySet(
+                "customerPaymentJournals",
+                "journal",
+                "Gen. Journal Batch",
+                read_only=frozenset({"code", "displayName", "balancingAccountId", "balancingAccountNumber"}),
+                patchable=False,
+            ),
+        )
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What an OData path addresses: a collection, or one entity of it."""
+
+    entity_set: _EntitySet
+    record_id: str | None
+    journal_id: str | None  # payments addressed through their journal
+    context: str  # the part after "$metadata#"
+
+
+def _seed() -> dict[str, list[Record]]:
+    return {**demo_data.demo_records(), "journal": demo_data.payment_journals()}
+
+
+def _correlated(message: str) -> str:
+    return f"{message}  CorrelationId:  {uuid.uuid4()}."
+
+
+class _ODataResponse(JSONResponse):
+    media_type = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false"
+
+
+def _odata(content: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return _ODataResponse(content, status_code=status, headers={"OData-Version": "4.0", **(headers or {})})
+
+
+def _error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    return _odata({"error": {"code": code, "message": _correlated(message)}}, status=status, headers=headers)
+
+
+def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> EmulatorError:
+    return EmulatorError(_error_response(status, code, message, headers))
+
+
+def _entra_error(status: int, error: str, code: int, description: str) -> EmulatorError:
+    trace, correlation = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return EmulatorError(
+        JSONResponse(
+            {
+                "error": error,
+                "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: "
+                f"{correlation} Timestamp: {now}",
+                "error_codes": [code],
+                "timestamp": now,
+                "trace_id": str(trace),
+                "correlation_id": str(correlation),
+            },
+            status_code=status,
+        )
+    )
+
+
+def _literal_of(problem: Invalid) -> str:
+    return problem.value if isinstance(problem.value, str) else str(problem.value).lower()
+
+
+_EDM: Final[Mapping[FieldType, str]] = {
+    Kind.TEXT: "Edm.String",
+    Kind.DECIMAL: "Edm.Decimal",
+    Kind.DATE: "Edm.Date",
+    Kind.BOOL: "Edm.Boolean",
+    Kind.INT: "Edm.Int32",
+    Kind.GUID: "Edm.Guid",
+}
+
+
+# --------------------------------------------------------------------------------------------- state
+
+
+@dataclass
+class _UserLoad:
+    """One user's request history and concurrency, for BC's per-user limits."""
+
+    recent: deque[float] = field(default_factory=deque)
+    active: int = 0  # running plus queued
+    gate: asyncio.Semaphore | None = None
+    gate_size: int = 0
+
+
+class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
+    def __init__(self, settings: DynamicsSettings, clients: Mapping[str, str], tenant: str, environment: str) -> None:
+        self.clients = dict(clients)
+        self.tenant = tenant
+        self.environment = environment
+        self._load: dict[str, _UserLoad] = {}
+        super().__init__(_seed, settings)
+
+    def bump_version(self, entity_type: str, record: Record) -> str:
+        modified = monotonic_stamp(self.clock.datetime(), record.get("lastModifiedDateTime"), 0.001, timestamp)
+        record["lastModifiedDateTime"] = modified
+        record["@odata.etag"] = demo_data.weak_etag(str(record["id"]), modified)
+        return str(record["@odata.etag"])
+
+    # -- limits
+
+    def reset_limits(self) -> None:
+        self._load = {}
+
+    def load(self, client_id: str) -> _UserLoad:
+        load = self._load.setdefault(client_id, _UserLoad())
+        if load.gate is None or load.gate_size != self.settings.max_concurrent:
+            load.gate, load.gate_size = asyncio.Semaphore(self.settings.max_concurrent), self.settings.max_concurrent
+        return load
+
+    def admit(self, load: _UserLoad) -> bool:
+        """Record a request in the sliding window unless the window or the queue is full."""
+        now = self.clock.now()
+        while load.recent and load.recent[0] <= now - self.settings.window_seconds:
+            load.recent.popleft()
+        if len(load.recent) >= self.settings.requests_per_window:
+            return False
+        if load.active >= self.settings.max_concurrent + self.settings.max_queue:
+            return False
+        load.recent.append(now)
+        return True
+
+    # -- faults
+
+    def fault_response(self, spec: FaultSpec) -> Response:
+        status, retry_after = fault_status(spec)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        return _error_response(status, _status_code(status), _status_message(status), headers)
+
+    # -- requests
+
+    def authorize(self, request: Request, tenant: str) -> None:
+        status, token = self.tokens.check(request.headers.get("authorization"))
+        # A token is good for the tenant it was issued in, and only there.
+        if status is TokenStatus.VALID and token and token.audience == tenant.lower() == self.tenant.lower():
+            return
+        message = (
+            "The access token has expired."
+            if status is TokenStatus.EXPIRED
+            else "The server has rejected the client credentials."
+        )
+        raise _error(
+            401,
+            "Authentication_InvalidCredentials",
+            message,
+            {
+                "WWW-Authenticate": f'Bearer authorization_uri="https://login.microsoftonline.com/{self.tenant}'
+                f'/oauth2/authorize", resource_id="https://api.businesscentral.dynamics.com"'
+            },
+        )
+
+    def target(self, path: str) -> _Target | None:
+        """Resolve ``companies(...)/...``; ``None`` for the ``companies`` collection itself."""
+        segments: list[tuple[str, str | None]] = []
+        for part in path.strip("/").split("/"):
+            match = _SEGMENT.fullmatch(part)
+            if match is None:
+                raise _error(400, "BadRequest", "Bad Request - Error in query syntax.")
+            key = match.group("key")
+            if key is not None and not _GUID.fullmatch(key):
+                # Keys are bare GUIDs: BC rejects quoted ('...') or malformed keys.
+                raise _error(400, "BadRequest", f"Bad Request - Error in query syntax: invalid key ({key}).")
+            segments.append((match.group("name"), key.lower() if key else None))
+        (first, company), rest = segments[0], segments[1:]
+        if first != "companies":
+            raise _not_found_segment(first)
+        if company is None and not rest:
+            return None
+        if company != COMPANY_ID:
+            raise _error(404, "Internal_CompanyNotFound", f"Cannot find company '{company}'.")
+        if not rest:
+            raise _error(405, "BadRequest_MethodNotAllowed", "A company is read through the companies set.")
+        context = f"companies({company})"
+        journal_id = None
+        if len(rest) == 2:
+            # The one nested collection served: a payment journal's lines.
+            (parent, journal_id), rest = rest[0], rest[1:]
+            if parent != "customerPaymentJournals" or journal_id is None or rest[0][0] != "customerPayments":
+                raise _not_found_segment(rest[0][0])
+            if self.record("journal", journal_id) is None:
+                raise _record_not_found(_SETS["customerPaymentJournals"], journal_id)
+            context += f"/customerPaymentJournals({journal_id})"
+        if len(rest) != 1:
+            raise _not_found_segment(rest[-1][0])
+        name, record_id = rest[0]
+        entity_set = _SETS.get(name)
+        if entity_set is None:
+            raise _not_found_segment(name)
+        return _Target(entity_set, record_id, journal_id, f"{context}/{name}")
+
+    def entity(self, target: _Target) -> Record:
+        assert target.record_id is not None
+        record = self.record(target.entity_set.entity_type, target.record_id)
+        if record is None or (target.journal_id is not None and record.get("journalId") != target.journal_id):
+            raise _record_not_found(target.entity_set, target.record_id)
+        return record
+
+    def properties(self, entity_set: _EntitySet) -> set[str]:
+        declared = {*entity_set.fields, *entity_set.computed, *entity_set.read_only, "id", "lastModifiedDateTime"}
+        if entity_set.number_series:
+            declared.add("number")
+        stored = {k for r in self.records.get(entity_set.entity_type, {}).values() for k in r}
+        return (declared | stored) - {"@odata.etag"}
+
+    def known(self, entity_set: _EntitySet, names: list[str]) -> None:
+        for name in names:
+            if name not in self.properties(entity_set):
+                raise _error(
+                    400,
+                    "BadRequest",
+                    f"Could not find a property named '{name}' on type '{entity_set.type_name}'.",
+                )
+
+    # -- reads
+
+    def collection(self, request: Request, target: _Target, base: str) -> Response:
+        query = request.query_params
+        entity_set = target.entity_set
+        try:
+            comparisons = parse_filter(query["$filter"]) if "$filter" in query else []
+            order = parse_orderby(query["$orderby"]) if "$orderby" in query else []
+            select = parse_select(query["$select"]) if "$select" in query else None
+            skip = non_negative(query.get("$skip"), "$skip") or 0
+            top = non_negative(query.get("$top"), "$top")
+            offset = non_negative(query.get("$skiptoken"), "$skiptoken") or 0
+        except ODataError as exc:
+            raise _error(400, "BadRequest", str(exc)) from exc
+        if "$expand" in query:
+            raise _error(400, "BadRequest", "$expand is not supported by the emulator.")
+        self.known(entity_set, [c.field for c in comparisons] + [name for name, _ in order] + (select or []))
+        rows = list(self.records[entity_set.entity_type].values())
+        if entity_set.name == "customerPayments":
+            rows = self._journal_lines(rows, target, comparisons)
+        try:
+            rows = [r for r in rows if all(matches(r, c) for c in comparisons)]
+        except ODataError as exc:
+            raise _error(400, "BadRequest", str(exc)) from exc
+        rows = sort_records(rows, order) if order else rows
+        count = len(rows)
+        rows = rows[skip:] if top is None else rows[skip : skip + top]
+        preferred = max_page_size(request.headers.get("prefer"))
+        size = min(preferred or self.settings.max_page_size, self.settings.max_page_size)
+        page = rows[offset : offset + size]
+        body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{target.context}"}
+        if query.get("$count") == "true":
+            body["@odata.count"] = count
+        body["value"] = [_selected(r, select) for r in page]
+        if offset + size < len(rows):
+            body["@odata.nextLink"] = _next_link(request, offset + size)
+        headers = {"Preference-Applied": f"odata.maxpagesize={size}"} if preferred else {}
+        return _odata(body, headers=headers)
+
+    def _journal_lines(self, rows: list[Record], target: _Target, comparisons: list[Comparison]) -> list[Record]:
+        # Journal lines are only readable within one journal batch: through the journal's path or
+        # with a journal filter (the standard API page errors otherwise).
+        if target.journal_id is not None:
+            return [r for r in rows if r.get("journalId") == target.journal_id]
+        if not any(c.field in ("journalId", "journalDisplayName") and c.op == "eq" for c in comparisons):
+            raise _error(400, "Application_DialogException", _JOURNAL_FILTER_MISSING)
+        return rows
+
+    def entity_response(self, target: _Target, record: Record, base: str, select: list[str] | None) -> Response:
+        body = {"@odata.context": f"{base}/$metadata#{target.context}/$entity", **_selected(record, select)}
+        return _odata(body, headers={"ETag": str(record["@odata.etag"])})
+
+    # -- writes
+
+    async def patch(self, request: Request, target: _Target, base: str) -> Response:
+        entity_set = target.entity_set
+        if target.record_id is None:
+            raise _error(
+                405,
+                "BadRequest_MethodNotAllowed",
+                f"'PATCH' requests for '{entity_set.name}' of EdmType 'Collection' are not allowed within "
+                "Microsoft Dynamics 365 Business Central OData web services.",
+            )
+        record = self.entity(target)
+        if not entity_set.patchable:
+            raise _error(405, "BadRequest_MethodNotAllowed", f"'PATCH' is not supported for '{entity_set.name}'.")
+        if_match = (request.headers.get("if-match") or "").strip()
+        if not _IF_MATCH.fullmatch(if_match):
+            raise _error(
+                400,
+                "BadRequest_InvalidToken",
+                "Could not validate the client concurrency token required by the service. Please provide a "
+                "valid token in the client request.",
+            )
+        try:
+            body = await json_object(request)
+        except BodyError as exc:
+            raise _error(400, "BadRequest", f"Invalid request body: {exc}") from exc
+        # Clients often echo annotations (@odata.etag) back; OData ignores them in a PATCH body.
+        body = {k: v for k, v in body.items() if not k.startswith("@")}
+        self.known(entity_set, list(body))
+        values = self._validated(entity_set, record, body)
+        if if_match != "*" and if_match != record["@odata.etag"]:
+            raise _error(self.settings.conflict_status, "Request_EntityChanged", ENTITY_CHANGED)
+        self._link(entity_set, record, values)
+        self.apply(entity_set.entity_type, record, values, source="api", method="PATCH", path=request.url.path)
+        return self.entity_response(target, record, base, None)
+
+    def _validated(self, entity_set: _EntitySet, record: Record, body: dict[str, Any]) -> dict[str, Any]:
+        writable = entity_set.writable(self.settings)
+        for name in entity_set.fixed(self.settings) & body.keys():
+            # Sending a read-only field back unchanged is harmless (clients PATCH what they read).
+            if body[name] == record.get(name):
+                continue
+            if name == "number" and entity_set.number_series:
+                raise _error(
+                    400,
+                    "Application_DialogException",
+                    "You may not enter numbers manually. If you want to enter numbers manually, please "
+                    f"activate Manual Nos. in No. Series {entity_set.number_series}.",
+                )
+            raise _error(400, "BadRequest_InvalidOperation", f"Control '{name}' is read-only.")
+        clean, invalid = coerce_fields({k: v for k, v in body.items() if k in writable}, writable, nullable=False)
+        for problem in invalid:
+            if isinstance(problem.expected, Choice):
+                raise _error(
+                    400,
+                    "Application_EvaluateException",
+                    f'The value "{_literal_of(problem)}" can\'t be evaluated into type {problem.field}.',
+                )
+            raise _error(
+                400,
+                "BadRequest",
+                f"Cannot convert the literal '{_literal_of(problem)}' to the expected type "
+                f"'{_EDM.get(problem.expected, 'Edm.String')}'.",
+            )
+        return clean
+
+    def _link(self, entity_set: _EntitySet, record: Record, values: dict[str, Any]) -> None:
+        """Resolve id/number reference pairs both ways, as BC's API pages do."""
+        for link in entity_set.links:
+            if link.id_field not in values and link.number_field not in values:
+                continue
+            by_id, by_number = values.get(link.id_field), values.get(link.number_field)
+            if by_id == _EMPTY_GUID or by_number == "":
+                target: Record | None = {"id": _EMPTY_GUID, "number": ""}
+            else:
+                target = None
+                if by_id is not None:
+                    target = self.record(link.entity_type, by_id)
+                    if target is None:
+                        raise _dialog(f'The "{link.id_field}" does not match to a {link.caption}.')
+                if by_number is not None:
+                    named = next(
+                        (r for r in self.records[link.entity_type].values() if r.get("number") == by_number), None
+                    )
+                    if named is None:
+                        raise _dialog(f'The "{link.number_field}" does not match to a {link.caption}.')
+                    if target is not None and named is not target:
+                        raise _dialog(f"The {link.caption.lower()} values do not match to a specific {link.caption}.")
+                    target = named
+            assert target is not None
+            values[link.id_field], values[link.number_field] = target["id"], target["number"]
+            for mine, theirs in link.copies.items():
+                if mine in record:
+                    values[mine] = target.get(theirs, "")
+
+
+def _not_found_segment(segment: str) -> EmulatorError:
+    return _error(404, "BadRequest_NotFound", f"Resource not found for the segment '{segment}'.")
+
+
+def _dialog(message: str) -> EmulatorError:
+    return _error(400, "Application_DialogException", message)
+
+
+def _record_not_found(entity_set: _EntitySet, record_id: str) -> EmulatorError:
+    return _error(
+        404,
+        "Internal_RecordNotFound",
+        f"The {entity_set.caption} does not exist. Identification fields and values: Id='{record_id}'",
+    )
+
+
+def _status_code(status: int) -> str:
+    codes = {429: "Application_TooManyRequests", 500: "Internal_ServerError"}
+    return codes.get(status, HTTPStatus(status).phrase.replace(" ", ""))
+
+
+def _status_message(status: int) -> str:
+    if status == 429:
+        return "Too many requests reached."
+    return HTTPStatus(status).description or HTTPStatus(status).phrase
+
+
+def _selected(record: Record, select: list[str] | None) -> Record:
+    if select is None:
+        return record
+    return {"@odata.etag": record["@odata.etag"], **{name: record.get(name) for name in select}}
+
+
+def _next_link(request: Request, offset: int) -> str:
+    items = [(k, v) for k, v in request.query_params.multi_items() if k != "$skiptoken"]
+    items.append(("$skiptoken", str(offset)))
+    query = "&".join(f"{quote(k, safe='$')}={quote(v, safe=chr(39) + '$(),:-.')}" for k, v in items)
+    return str(request.url.replace(query=query))
+
+
+# --------------------------------------------------------------------------------------- rate limits
+
+
+class _UserLimitsMiddleware:
+    """BC's per-user limits: a sliding request window, 5 requests at a time and a bounded queue."""
+
+    def __init__(self, app: ASGIApp, *, core: DynamicsEmulator) -> None:
+        self.app = app
+        self.core = core
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = self.core.tokens.client_of(scope) if scope["type"] == "http" else None
+        if client is None or not scope["path"].startswith("/v2.0/"):
+            await self.app(scope, receive, send)
+            return
+        load = self.core.load(client)
+        if not self.core.admit(load):
+            # BC documents Retry-After only for 502/503; a 429 just says to back off.
+            await _error_response(429, _status_code(429), _status_message(429))(scope, receive, send)
+            return
+        gate = load.gate
+        assert gate is not None
+        load.active += 1
+        try:
+            async with gate:
+                await self.app(scope, receive, send)
+        finally:
+            load.active -= 1
+
+
+# ---------------------------------------------------------------------------------------------- app
+
+
+def _router(core: DynamicsEmulator) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/{tenant}/oauth2/v2.0/token")
+    async def token(tenant: str, request: Request) -> Response:
+        params = await token_request_params(request)
+        if tenant.lower() != core.tenant.lower():
+            raise _entra_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
+        if params.get("grant_type") != "client_credentials":
+            raise _entra_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+        client_id = params.get("client_id", "")
+        if client_id not in core.clients:
+            raise _entra_error(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory '{tenant}'.",
+            )
+        if core.clients[client_id] != params.get("client_secret"):
+            raise _entra_error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+        if params.get("scope") != SCOPE:
+            raise _entra_error(
+                400,
+                "invalid_scope",
+                1002012,
+                f"The provided value for scope {params.get('scope', '')} is not valid. This emulator issues "
+                f"tokens for {SCOPE} only.",
+            )
+        ttl = core.settings.token_ttl_seconds
+        issued = core.tokens.issue(client_id, ttl, audience=core.tenant.lower())
+        return JSONResponse(
+            {"token_type": "Bearer", "expires_in": int(ttl), "ext_expires_in": int(ttl), "access_token": issued.value}
+        )
+
+    @router.api_route(
+        "/v2.0/{tenant}/{environment}/api/v2.0/{odata_path:path}",
+        methods=["GET", "PATCH", "POST", "PUT", "DELETE"],
+    )
+    async def odata(tenant: str, environment: str, odata_path: str, request: Request) -> Response:
+        core.authorize(request, tenant)
+        if environment != core.environment:
+            raise _error(404, "BadRequest_NotFound", f"Environment '{environment}' was not found.")
+        base = str(request.base_url).rstrip("/") + f"/v2.0/{tenant}/{environment}/api/v2.0"
+        target = core.target(odata_path)
+        if request.method not in ("GET", "PATCH"):
+            raise _error(
+                405,
+                "BadRequest_MethodNotAllowed",
+                f"'{request.method}' requests are not supported by the Business Central emulator.",
+            )
+        if target is None:
+            if request.method != "GET":
+                raise _error(405, "BadRequest_MethodNotAllowed", "The companies set is read-only.")
+            return _odata({"@odata.context": f"{base}/$metadata#companies", "value": [_company(core)]})
+        if request.method == "PATCH":
+            return await core.patch(request, target, base)
+        if target.record_id is None:
+            return core.collection(request, target, base)
+        select = request.query_params.get("$select")
+        try:
+            names = parse_select(select) if select else None
+        except ODataError as exc:
+            raise _error(400, "BadRequest", str(exc)) from exc
+        core.known(target.entity_set, names or [])
+        return core.entity_response(target, core.entity(target), base, names)
+
+    return router
+
+
+def _company(core: DynamicsEmulator) -> Record:
+    return {
+        "id": COMPANY_ID,
+        "systemVersion": "26.0.0.0",
+        "name": demo_data.COMPANY_NAME,
+        "displayName": demo_data.COMPANY_NAME,
+        "businessProfileId": "",
+        "systemCreatedAt": "2025-01-05T06:00:00Z",
+        "systemCreatedBy": _EMPTY_GUID,
+        "systemModifiedAt": "2025-01-05T06:00:00Z",
+        "systemModifiedBy": _EMPTY_GUID,
+    }
+
+
+def _http_error(request: Request, status: int, detail: str) -> Response:
+    if status == 404:
+        segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        return _error_response(404, "BadRequest_NotFound", f"Resource not found for the segment '{segment}'.")
+    if status == 405:
+        return _error_response(405, "BadRequest_MethodNotAllowed", f"'{request.method}' is not allowed here.")
+    return _error_response(status, "BadRequest", detail)
+
+
+def create_dynamics_app(
+    *,
+    conflict_status: Literal[409, 412] = 412,
+    token_ttl_seconds: float = 3599.0,
+    clients: Mapping[str, str] | None = None,
+    tenant: str = DEFAULT_TENANT,
+    environment: str = DEFAULT_ENVIRONMENT,
+    requests_per_window: int = 6000,
+    window_seconds: float = 300.0,
+    max_concurrent: int = 5,
+    max_queue: int = 95,
+    max_page_size: int = 20000,
+    computed_fields_writable: bool = True,
+) -> FastAPI:
+    """A fresh, isolated Business Central emulator seeded with the demo data.
+
+    API base: ``/v2.0/{tenant}/{environment}/api/v2.0/companies({COMPANY_ID})``; tokens from
+    ``POST /{tenant}/oauth2/v2.0/token`` with ``scope=SCOPE``. The state object is
+    ``app.state.core`` (a ``DynamicsEmulator``).
+    """
+    settings = DynamicsSettings(
+        token_ttl_seconds=token_ttl_seconds,
+        conflict_status=conflict_status,
+        requests_per_window=requests_per_window,
+        window_seconds=window_seconds,
+        max_concurrent=max_concurrent,
+        max_queue=max_queue,
+        max_page_size=max_page_size,
+        computed_fields_writable=computed_fields_writable,
+    )
+    core = DynamicsEmulator(settings, clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, tenant, environment)
+    return build_app(
+        core,
+        _router(core),
+        title="Business Central emulator",
+        http_error=_http_error,
+        outer_middleware=[(_UserLimitsMiddleware, {"core": core})],
+    )

@@ -1,0 +1,724 @@
+"""Procore REST v1.0 emulator, seeded with ``platforms.procore.demo_data``.
+
+Faithful to the facts in /work/shared/reference/platform-apis.md §2-3: DMSA client-credentials
+tokens that expire, the ``Procore-Company-Id`` header on every call, ``page``/``per_page`` with
+``Link``/``Total``/``Per-Page`` headers, ``filters[...]``, an hourly plus a 10-second spike rate
+window reported in ``X-Rate-Limit-*`` headers on every response, last-writer-wins PATCH (no ETags)
+that moves ``updated_at``, records locked by ``origin_id``, and error bodies in the several shapes
+Procore really uses. What is simplified is listed in docs/emulators.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from http import HTTPStatus
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulators.common import (
+    BodyError,
+    Choice,
+    EmulatorCore,
+    EmulatorError,
+    FaultSpec,
+    FieldType,
+    FixedWindow,
+    Invalid,
+    JSONResponse,
+    Kind,
+    Record,
+    TokenStatus,
+    build_app,
+    coerce_fields,
+    fault_status,
+    json_object,
+    monotonic_stamp,
+    parse_timestamp,
+    retry_after_seconds,
+    token_request_params,
+)
+from platforms.procore import demo_data
+
+DEFAULT_CLIENT_ID: Final = "structural-procore-client"
+DEFAULT_CLIENT_SECRET: Final = "structural-procore-secret"
+COMPANY_ID: Final = demo_data.COMPANY_ID
+MISSING_COMPANY_HEADER: Final = "Missing Procore-Company-Id header!"
+# The legacy 429 text (platform-apis.md §2.6); the current docs show no body.
+RATE_LIMITED: Final = "You have surpassed the max number of requests for an hour. Please wait until your limit resets."
+_API: Final = "/rest/v1.0"
+
+
+class ProcoreRateLimit(BaseModel):
+    """Requests per DMSA client: an hourly window and a short spike window, both fixed windows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hourly: int = Field(3600, ge=1, description="requests per hourly window (legacy default 3,600)")
+    spike: int = Field(100, ge=1, description="requests per spike window (Procore's docs show 25)")
+    hourly_seconds: float = Field(3600.0, gt=0)
+    spike_seconds: float = Field(10.0, gt=0)
+    retry_after_on_429: bool = Field(True, description="send Retry-After with 429 (the docs disagree)")
+
+
+class ProcoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token_ttl_seconds: float = Field(5400.0, gt=0)
+    rate_limit: ProcoreRateLimit = Field(default_factory=ProcoreRateLimit)
+    default_per_page: int = Field(100, ge=1)
+    computed_fields_writable: bool = Field(
+        True,
+        description="accept writes to totals Procore computes from line items (grand_total, "
+        "total_claimed_amount); line items are not emulated, so this is the only way to change them",
+    )
+
+
+# ------------------------------------------------------------------------------------------ resources
+
+_ORIGIN: Final[dict[str, FieldType]] = {
+    "origin_id": Kind.LOOSE_TEXT,
+    "origin_code": Kind.TEXT,
+    "origin_data": Kind.TEXT,
+}
+_ADDRESS: Final[dict[str, FieldType]] = {
+    "address": Kind.TEXT,
+    "city": Kind.TEXT,
+    "state_code": Kind.TEXT,
+    "country_code": Kind.TEXT,
+    "zip": Kind.LOOSE_TEXT,
+}
+_COMMITMENT: Final[dict[str, FieldType]] = {
+    "number": Kind.LOOSE_TEXT,
+    "title": Kind.TEXT,
+    "description": Kind.TEXT,
+    "executed": Kind.BOOL,
+    "private": Kind.BOOL,
+    "accounting_method": Choice(("amount", "unit")),
+    "retainage_percent": Kind.DECIMAL_TEXT,
+    "contract_date": Kind.DATE,
+    "contract_start_date": Kind.DATE,
+    "contract_estimated_completion_date": Kind.DATE,
+    "execution_date": Kind.DATE,
+    "vendor_id": Kind.INT,
+    **_ORIGIN,
+}
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """One v1.0 resource: its URL segment, the demo entity type behind it and its writable fields."""
+
+    path: str
+    entity_type: str
+    model: str  # the Rails model, as in "Couldn't find Requisition with 'id'=1"
+    body_key: str | None  # the write body's wrapper key; None: read-only resource
+    fields: Mapping[str, FieldType] = field(default_factory=dict)
+    computed: Mapping[str, FieldType] = field(default_factory=dict)
+    project_scoped: bool = True
+    commitment_type: str | None = None  # the two commitment resources share the contract records
+    query_filters: tuple[str, ...] = ()  # plain query parameters that filter the list
+    locked_noun: str | None = None  # set: editing a record carrying an origin_id gives 422
+
+    def writable(self, settings: ProcoreSettings) -> Mapping[str, FieldType]:
+        return {**self.fields, **self.computed} if settings.computed_fields_writable else self.fields
+
+    def holds(self, record: Record) -> bool:
+        return self.commitment_type is None or record.get("type") == self.commitment_type
+
+
+_RESOURCES: Final = MappingProxyType(
+    {
+        r.path: r
+        for r in (
+            _Resource(
+                "projects",
+                "project",
+                "Project",
+                "project",
+                {
+                    "name": Kind.TEXT,
+                    "project_number": Kind.LOOSE_TEXT,
+                    "description": Kind.TEXT,
+                    "active": Kind.BOOL,
+                    "start_date": Kind.DATE,
+                    "completion_date": Kind.DATE,
+                    **_ADDRESS,
+                    **_ORIGIN,
+                },
+                project_scoped=False,
+            ),
+            _Resource(
+                "vendors",
+                "customer",
+                "Vendor",
+                "vendor",
+                {
+                    "name": Kind.TEXT,
+                    "legal_name": Kind.TEXT,
+                    "trade_name": Kind.TEXT,
+                    "abbreviated_name": Kind.TEXT,
+                    "business_id": Kind.LOOSE_TEXT,
+                    "is_active": Kind.BOOL,
+                    "email_address": Kind.TEXT,
+                    "business_phone": Kind.TEXT,
+                    "mobile_phone": Kind.TEXT,
+                    "fax_number": Kind.TEXT,
+                    "website": Kind.TEXT,
+                    "license_number": Kind.TEXT,
+                    **_ADDRESS,
+                    **_ORIGIN,
+                },
+                project_scoped=False,
+            ),
+            _Resource(
+                "work_order_contracts",
+                "contract",
+                "WorkOrderContract",
+                "work_order_contract",
+                {
+                    **_COMMITMENT,
+                    "status": Choice(
+                        ("Draft", "Out For Bid", "Out For Signature", "Approved", "Complete", "Terminated", "Void")
+                    ),
+                },
+                {"grand_total": Kind.DECIMAL_TEXT},
+                commitment_type=demo_data.WORK_ORDER,
+            ),
+            _Resource(
+                "purchase_order_contracts",
+                "contract",
+                "PurchaseOrderContract",
+                "purchase_order_contract",
+                {
+                    **_COMMITMENT,
+                    "status": Choice(
+                        ("Draft", "Processing", "Submitted", "Partially Received", "Received", "Approved", "Closed")
+                    ),
+                },
+                {"grand_total": Kind.DECIMAL_TEXT},
+                commitment_type=demo_data.PURCHASE_ORDER,
+            ),
+            # The read-only union of both commitment kinds; each record carries its `type`.
+            _Resource("commitments", "contract", "Commitment", None),
+            _Resource(
+                "requisitions",
+                "invoice",
+                "Requisition",
+                "requisition",
+                {
+                    # The request takes an integer invoice number; the response returns a string.
+                    "invoice_number": Kind.LOOSE_TEXT,
+                    "status": Choice(
+                        (
+                            "draft",
+                            "under_review",
+                            "revise_and_resubmit",
+                            "approved",
+                            "approved_as_noted",
+                            "pending_owner_approval",
+                        )
+                    ),
+                    "period_id": Kind.INT,
+                    "billing_date": Kind.DATE,
+                    "requisition_start": Kind.DATE,
+                    "requisition_end": Kind.DATE,
+                    "payment_date": Kind.DATE,
+                    "final": Kind.BOOL,
+                    "origin_id": Kind.LOOSE_TEXT,
+                    "origin_data": Kind.TEXT,
+                },
+                {"total_claimed_amount": Kind.DECIMAL_TEXT},
+                locked_noun="invoice",
+            ),
+            _Resource(
+                "contract_payments",
+                "payment",
+                "ContractPayment",
+                "contract_payment",
+                {
+                    "amount": Kind.DECIMAL_TEXT,
+                    "date": Kind.DATE,
+                    "check_number": Kind.LOOSE_TEXT,
+                    "invoice_number": Kind.LOOSE_TEXT,
+                    "invoice_date": Kind.DATE,
+                    "payment_number": Kind.INT,
+                    "draw_request_number": Kind.INT,
+                    "payment_method": Choice(("check", "credit_card", "electronic", "ach")),
+                    "status": Choice(("pending", "processing", "paid", "failed", "void")),
+                    "notes": Kind.TEXT,
+                    **_ORIGIN,
+                },
+                query_filters=("contract_id",),
+                locked_noun="payment",
+            ),
+        )
+    }
+)
+
+# Rails' validation messages, per expected type.
+_MESSAGES: Final[Mapping[FieldType, str]] = {
+    Kind.DECIMAL_TEXT: "is not a number",
+    Kind.INT: "is not a number",
+    Kind.DATE: "is not a valid date",
+    Kind.BOOL: "must be true or false",
+}
+
+
+def _project_id_of(record: Record) -> Any:
+    project = record.get("project")
+    return project.get("id") if isinstance(project, dict) else record.get("project_id")
+
+
+def _error(status: int, body: Any) -> EmulatorError:
+    return EmulatorError(JSONResponse(body, status_code=status))
+
+
+def _not_found(detail: str) -> EmulatorError:
+    return _error(404, {"message": "Not Found", "error": detail})
+
+
+def _int_param(text: str | None, default: int) -> int:
+    # Procore falls back to its defaults for a missing or unusable page/per_page.
+    try:
+        value = int(text) if text is not None else default
+    except ValueError:
+        return default
+    return value if value >= 1 else default
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # Procore prints timestamps to the second
+
+
+# --------------------------------------------------------------------------------------------- state
+
+
+class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
+    def __init__(self, settings: ProcoreSettings, clients: Mapping[str, str], company_id: int) -> None:
+        self.clients = dict(clients)
+        self.company_id = company_id
+        self._windows: dict[str, tuple[FixedWindow, FixedWindow]] = {}
+        super().__init__(demo_data.demo_records, settings)
+
+    def bump_version(self, entity_type: str, record: Record) -> str:
+        record["updated_at"] = monotonic_stamp(self.clock.datetime(), record.get("updated_at"), 1.0, _stamp)
+        return str(record["updated_at"])
+
+    # -- rate limits
+
+    def reset_limits(self) -> None:
+        self._windows = {}
+
+    def hit(self, client_id: str) -> tuple[FixedWindow, bool]:
+        """Count one request; the window the headers should report and whether it is exceeded."""
+        limits = self.settings.rate_limit
+        hourly, spike = self._windows.setdefault(
+            client_id,
+            (FixedWindow(limits.hourly, limits.hourly_seconds), FixedWindow(limits.spike, limits.spike_seconds)),
+        )
+        now = self.clock.now()
+        # Failed and rejected calls count too (platform-apis.md §2.6).
+        hourly.hit(now)
+        spike.hit(now)
+        if hourly.exceeded:
+            return hourly, True
+        if spike.exceeded:
+            return spike, True
+        # The headers report whichever window runs out first.
+        return (hourly if hourly.remaining < spike.remaining else spike), False
+
+    def rate_headers(self, limit: int, remaining: int, reset_at: float) -> dict[str, str]:
+        return {
+            "X-Rate-Limit-Limit": str(limit),
+            "X-Rate-Limit-Remaining": str(remaining),
+            "X-Rate-Limit-Reset": str(math.ceil(reset_at)),
+        }
+
+    def rate_limited(self, headers: dict[str, str], reset_at: float, retry_after: int | None) -> Response:
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        elif self.settings.rate_limit.retry_after_on_429:
+            headers["Retry-After"] = retry_after_seconds(reset_at, self.clock.now())
+        return PlainTextResponse(RATE_LIMITED, status_code=429, headers=headers)
+
+    # -- faults
+
+    def fault_response(self, spec: FaultSpec) -> Response:
+        status, retry_after = fault_status(spec)
+        if status == 429:
+            # An injected 429 looks like the spike window running out.
+            seconds = retry_after or self.settings.rate_limit.spike_seconds
+            reset_at = self.clock.now() + seconds
+            headers = self.rate_headers(self.settings.rate_limit.spike, 0, reset_at)
+            return self.rate_limited(headers, reset_at, retry_after)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        return JSONResponse({"error": HTTPStatus(status).phrase}, status_code=status, headers=headers)
+
+    # -- request checks
+
+    def authorize(self, request: Request, *, company: bool = True) -> None:
+        status, _ = self.tokens.check(request.headers.get("authorization"))
+        if status is not TokenStatus.VALID:
+            description = {
+                TokenStatus.MISSING: "The access token is missing",
+                TokenStatus.INVALID: "The access token is invalid",
+                TokenStatus.EXPIRED: "The access token expired",
+            }[status]
+            # Procore's OAuth server is Doorkeeper: RFC 6750 challenge plus an OAuth error body.
+            raise EmulatorError(
+                JSONResponse(
+                    {"error": "invalid_token", "error_description": description},
+                    status_code=401,
+                    headers={
+                        "WWW-Authenticate": f'Bearer realm="Doorkeeper", error="invalid_token", '
+                        f'error_description="{description}"'
+                    },
+                )
+            )
+        if not company:
+            return
+        header = request.headers.get("procore-company-id", "").strip()
+        if not header:
+            raise EmulatorError(PlainTextResponse(MISSING_COMPANY_HEADER, status_code=400))
+        if header != str(self.company_id):
+            raise _error(403, {"error": "App is not connected to this company"})
+
+    def resource(self, path: str) -> _Resource:
+        resource = _RESOURCES.get(path)
+        if resource is None:
+            raise _not_found(f"No route matches {_API}/{path}")
+        return resource
+
+    def project(self, project_id: int) -> Record:
+        project = self.record("project", str(project_id))
+        if project is None:
+            raise _not_found(f"Couldn't find Project with 'id'={project_id}")
+        return project
+
+    def find(self, resource: _Resource, record_id: str, project_id: str | None) -> Record:
+        record = self.record(resource.entity_type, record_id)
+        if (
+            record is None
+            or not resource.holds(record)
+            or (project_id is not None and resource.project_scoped and str(_project_id_of(record)) != project_id)
+        ):
+            raise _not_found(f"Couldn't find {resource.model} with 'id'={record_id}")
+        return record
+
+    # -- lists
+
+    def listing(self, request: Request, resource: _Resource, project_id: int | None) -> Response:
+        rows = [r for r in self.records[resource.entity_type].values() if resource.holds(r)]
+        if resource.project_scoped:
+            if project_id is None:
+                raise _error(400, {"error": "project_id is missing"})
+            self.project(project_id)
+            rows = [r for r in rows if _project_id_of(r) == project_id]
+        rows = _filtered(rows, request, resource)
+        rows.sort(key=lambda r: int(r["id"]))
+        return self.page(request, rows)
+
+    def page(self, request: Request, rows: list[Record]) -> Response:
+        per_page = _int_param(request.query_params.get("per_page"), self.settings.default_per_page)
+        page = _int_param(request.query_params.get("page"), 1)
+        last = max(1, math.ceil(len(rows) / per_page))
+
+        def url(number: int) -> str:
+            return str(request.url.include_query_params(page=number, per_page=per_page))
+
+        links = []
+        if page > 1:
+            links += [("first", 1), ("prev", min(page - 1, last))]
+        if page < last:
+            links += [("next", page + 1), ("last", last)]
+        headers = {"Total": str(len(rows)), "Per-Page": str(per_page)}
+        if links:
+            headers["Link"] = ", ".join(f'<{url(number)}>; rel="{rel}"' for rel, number in links)
+        return JSONResponse(rows[(page - 1) * per_page : page * per_page], headers=headers)
+
+    # -- writes
+
+    async def update(self, request: Request, resource: _Resource, record_id: str) -> Response:
+        if resource.body_key is None:
+            raise _not_found(f"No route matches [PATCH] {request.url.path}")
+        record = self.find(resource, record_id, request.query_params.get("project_id"))
+        try:
+            body = await json_object(request)
+        except BodyError as exc:
+            raise _error(400, {"error": str(exc)}) from exc
+        payload = body.get(resource.body_key)
+        if not isinstance(payload, dict):
+            raise _error(400, {"error": f"param is missing or the value is empty: {resource.body_key}"})
+        if resource.locked_noun and record.get("origin_id") not in (None, ""):
+            raise _error(
+                422, {"error": f"The {resource.locked_noun} is not editable because it has been synced with ERP"}
+            )
+        writable = resource.writable(self.settings)
+        # Rails strong parameters: unknown and read-only attributes are dropped, not rejected.
+        clean, invalid = coerce_fields({k: v for k, v in payload.items() if k in writable}, writable, nullable=True)
+        if invalid:
+            raise _error(422, {"errors": _messages(invalid)})
+        self.derive(resource, record, clean)
+        self.apply(resource.entity_type, record, clean, source="api", method="PATCH", path=request.url.path)
+        return JSONResponse(record)
+
+    def derive(self, resource: _Resource, record: Record, values: dict[str, Any]) -> None:
+        """Fields Procore computes from the written ones."""
+        if resource.entity_type == "project" and ({"name", "project_number"} & values.keys()):
+            name = values.get("name", record.get("name"))
+            number = values.get("project_number", record.get("project_number"))
+            values["display_name"] = f"{number} - {name}" if number else name
+        if "vendor_id" in values:
+            vendor = self.record("customer", str(values.pop("vendor_id")))
+            if vendor is None:
+                raise _error(422, {"errors": {"vendor": ["must exist"]}})
+            values["vendor"] = {"id": vendor["id"], "company": vendor["name"]}
+
+
+def _messages(invalid: list[Invalid]) -> dict[str, list[str]]:
+    return {
+        problem.field: [
+            "is not included in the list"
+            if isinstance(problem.expected, Choice)
+            else _MESSAGES.get(problem.expected, "is invalid")
+        ]
+        for problem in invalid
+    }
+
+
+_UNKNOWN: Final = object()  # a filter attribute the resource does not have: the filter is ignored
+
+
+def _filter_value(record: Record, name: str, resource: _Resource) -> Any:
+    if name in record:
+        return record[name]
+    # filters[vendor_id] on a commitment means its nested vendor.id.
+    nested = record.get(name.removesuffix("_id"))
+    if name.endswith("_id") and isinstance(nested, dict):
+        return nested.get("id")
+    # An attribute of the resource that this record leaves out (origin_id on the demo payments) is null.
+    return None if name in resource.fields or name in resource.computed else _UNKNOWN
+
+
+def _as_filter_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _filtered(rows: list[Record], request: Request, resource: _Resource) -> list[Record]:
+    """``filters[attr]=v``, ``filters[attr][]=v`` (any of), ``filters[updated_at]=from...to``."""
+    wanted: dict[str, set[str]] = {}
+    for key, value in request.query_params.multi_items():
+        name = key.removeprefix("filters[").removesuffix("[]").removesuffix("]") if key.startswith("filters[") else None
+        if name is None and key in resource.query_filters:
+            name = key
+        if name:
+            wanted.setdefault(name, set()).add(value)
+    for name, values in wanted.items():
+        if name in ("updated_at", "created_at") and any("..." in v for v in values):
+            rows = [r for r in rows if any(_in_range(r.get(name), v) for v in values)]
+        elif name != "include_deleted":  # nothing is ever deleted here
+            # Unknown attributes are ignored, as Procore ignores filters it does not support.
+            rows = [
+                r
+                for r in rows
+                if (v := _filter_value(r, name, resource)) is _UNKNOWN
+                or (v is not None and _as_filter_text(v) in values)
+            ]
+    return rows
+
+
+def _in_range(stamp: Any, bounds: str) -> bool:
+    start, _, end = bounds.partition("...")
+    try:
+        moment = parse_timestamp(str(stamp))
+        return (not start or parse_timestamp(start) <= moment) and (not end or moment <= parse_timestamp(end))
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------------------- rate limits
+
+
+class _RateLimitMiddleware:
+    """Counts every authenticated REST call and stamps the ``X-Rate-Limit-*`` headers on its response."""
+
+    def __init__(self, app: ASGIApp, *, core: ProcoreEmulator) -> None:
+        self.app = app
+        self.core = core
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = self.core.tokens.client_of(scope) if scope["type"] == "http" else None
+        if client is None or not scope["path"].startswith("/rest/"):
+            await self.app(scope, receive, send)
+            return
+        window, exceeded = self.core.hit(client)
+        headers = self.core.rate_headers(window.limit, window.remaining, window.reset_at)
+        if exceeded:
+            await self.core.rate_limited(headers, window.reset_at, None)(scope, receive, send)
+            return
+        extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                # An injected 429 already carries its own (exhausted) figures.
+                added = [(k, v) for k, v in extra if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# ---------------------------------------------------------------------------------------------- app
+
+
+def _router(core: ProcoreEmulator) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/oauth/token")
+    async def token(request: Request) -> Response:
+        params = await token_request_params(request)
+        grant = params.get("grant_type")
+        if not grant:
+            raise _error(400, {"error": "invalid_request", "error_description": "Missing grant_type"})
+        if grant != "client_credentials":
+            raise _error(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "The authorization grant type is not supported by the authorization server.",
+                },
+            )
+        client_id = params.get("client_id", "")
+        if not client_id or core.clients.get(client_id) != params.get("client_secret"):
+            raise _error(
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": "Client authentication failed due to unknown client, no client "
+                    "authentication included, or unsupported authentication method.",
+                },
+            )
+        ttl = core.settings.token_ttl_seconds
+        issued = core.tokens.issue(client_id, ttl)
+        return JSONResponse(
+            {
+                "access_token": issued.value,
+                "token_type": "bearer",
+                "expires_in": int(ttl),
+                "created_at": int(issued.issued_at),
+            }
+        )
+
+    @router.get("/oauth/token/info")
+    async def token_info(request: Request) -> Response:
+        core.authorize(request, company=False)
+        _, issued = core.tokens.check(request.headers.get("authorization"))
+        assert issued is not None
+        return JSONResponse(
+            {
+                "resource_owner_id": None,
+                "scope": [],
+                "expires_in": max(0, int(issued.expires_at - core.clock.now())),
+                "application": {"uid": issued.client_id},
+                "created_at": int(issued.issued_at),
+            }
+        )
+
+    @router.post("/oauth/revoke")
+    async def revoke(request: Request) -> Response:
+        # Answers 200 even for an unknown token (RFC 7009, and Procore's docs).
+        core.tokens.revoke((await token_request_params(request)).get("token", ""))
+        return JSONResponse({})
+
+    @router.get(f"{_API}/companies")
+    async def companies(request: Request) -> Response:
+        core.authorize(request)
+        return JSONResponse(
+            [{"id": core.company_id, "name": demo_data.COMPANY_NAME, "is_active": True, "my_company": False}]
+        )
+
+    @router.get(f"{_API}/projects/{{project_id}}/{{path}}")
+    async def project_list(project_id: str, path: str, request: Request) -> Response:
+        core.authorize(request)
+        resource = core.resource(path)
+        if not resource.project_scoped or not project_id.isdigit():
+            raise _not_found(f"No route matches {request.url.path}")
+        return core.listing(request, resource, int(project_id))
+
+    @router.get(f"{_API}/companies/{{company_id}}/{{path}}")
+    async def company_list(company_id: str, path: str, request: Request) -> Response:
+        core.authorize(request)
+        resource = core.resource(path)
+        if resource.project_scoped:
+            raise _not_found(f"No route matches {request.url.path}")
+        if company_id != str(core.company_id):
+            raise _error(403, {"error": "App is not connected to this company"})
+        return core.listing(request, resource, None)
+
+    @router.get(f"{_API}/{{path}}")
+    async def flat_list(path: str, request: Request) -> Response:
+        core.authorize(request)
+        resource = core.resource(path)
+        project_id = request.query_params.get("project_id")
+        if project_id is not None and not project_id.isdigit():
+            raise _not_found(f"Couldn't find Project with 'id'={quote(project_id)}")
+        return core.listing(request, resource, int(project_id) if project_id else None)
+
+    @router.get(f"{_API}/{{path}}/{{record_id}}")
+    async def show(path: str, record_id: str, request: Request) -> Response:
+        core.authorize(request)
+        resource = core.resource(path)
+        return JSONResponse(core.find(resource, record_id, request.query_params.get("project_id")))
+
+    @router.patch(f"{_API}/{{path}}/{{record_id}}")
+    async def update(path: str, record_id: str, request: Request) -> Response:
+        core.authorize(request)
+        return await core.update(request, core.resource(path), record_id)
+
+    return router
+
+
+def _http_error(request: Request, status: int, detail: str) -> Response:
+    if status == 404:
+        return JSONResponse({"message": "Not Found", "error": f"No route matches {request.url.path}"}, status_code=404)
+    return JSONResponse({"error": detail}, status_code=status)
+
+
+def create_procore_app(
+    *,
+    token_ttl_seconds: float = 5400.0,
+    rate_limit: ProcoreRateLimit | None = None,
+    clients: Mapping[str, str] | None = None,
+    company_id: int = COMPANY_ID,
+    default_per_page: int = 100,
+    computed_fields_writable: bool = True,
+) -> FastAPI:
+    """A fresh, isolated Procore emulator seeded with the demo data.
+
+    ``clients`` maps DMSA client ids to secrets (default: ``DEFAULT_CLIENT_ID`` /
+    ``DEFAULT_CLIENT_SECRET``). The state object is ``app.state.core`` (a ``ProcoreEmulator``).
+    """
+    settings = ProcoreSettings(
+        token_ttl_seconds=token_ttl_seconds,
+        rate_limit=rate_limit or ProcoreRateLimit(),
+        default_per_page=default_per_page,
+        computed_fields_writable=computed_fields_writable,
+    )
+    core = ProcoreEmulator(settings, clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, company_id)
+    return build_app(
+        core,
+        _router(core),
+        title="Procore emulator",
+        http_error=_http_error,
+        outer_middleware=[(_RateLimitMiddleware, {"core": core})],
+    )
