@@ -1,0 +1,127 @@
+"""Business Central API v2.0 connector: Entra client credentials, OData paging, If-Match writes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from canonical.jsonio import dumps, loads
+from platforms.http import PlatformError, RetryableError, StaleError, Token, raise_for
+
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
+ENTITY_SETS = {
+    "project": "projects",
+    "customer": "customers",
+    "contract": "salesOrders",
+    "invoice": "salesInvoices",
+    "payment": "customerPayments",
+}
+PAGE_SIZE = 1000
+# OData annotations are metadata, not fields: never sent back in a PATCH.
+READ_ONLY = {"@odata.etag", "@odata.context", "id", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
+
+
+class DynamicsClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        tenant: str,
+        environment: str,
+        company_id: str,
+        client_id: str,
+        client_secret: str,
+    ) -> None:
+        self._http = http
+        self._root = base_url.rstrip("/")
+        self._tenant = tenant
+        self._api = f"{self._root}/v2.0/{tenant}/{environment}/api/v2.0/companies({company_id})"
+        self._client_id = client_id
+        self._secret = client_secret
+        self._token: Token | None = None
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, **kwargs)
+        except httpx.TimeoutException as err:
+            raise RetryableError(f"Business Central did not answer in time ({method})") from err
+        except httpx.TransportError as err:
+            raise RetryableError(f"Business Central connection failed ({method}): {err}") from err
+
+    async def _auth(self) -> dict[str, str]:
+        if self._token is None or not self._token.valid():
+            resp = await self._send(
+                "POST",
+                f"{self._root}/{self._tenant}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self._client_id,
+                    "client_secret": self._secret,
+                    "scope": SCOPE,
+                },
+            )
+            raise_for(resp)
+            body = resp.json()
+            self._token = Token(body["access_token"], time.monotonic() + float(body.get("expires_in", 3599)))
+        return {"Authorization": f"Bearer {self._token.value}", "Accept": "application/json"}
+
+    async def request(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        resp = await self._send(method, url, headers={**await self._auth(), **(headers or {})}, **kwargs)
+        if resp.status_code == 401:
+            self._token = None
+            resp = await self._send(method, url, headers={**await self._auth(), **(headers or {})}, **kwargs)
+        return resp
+
+    async def collection(self, path: str) -> AsyncIterator[dict[str, Any]]:
+        url: str | None = f"{self._api}/{path}"
+        while url:
+            resp = await self.request("GET", url, headers={"Prefer": f"odata.maxpagesize={PAGE_SIZE}"})
+            raise_for(resp)
+            body = loads(resp.text)
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise PlatformError("unexpected Business Central collection body")
+            for record in body["value"]:
+                yield record
+            url = body.get("@odata.nextLink")
+
+    async def records(self, entity_type: str) -> AsyncIterator[dict[str, Any]]:
+        if entity_type == "payment":
+            # Payments are journal lines: read them journal by journal, as BC requires.
+            journals = [j["id"] async for j in self.collection("customerPaymentJournals")]
+            for journal in journals:
+                async for record in self.collection(f"customerPaymentJournals({journal})/customerPayments"):
+                    yield record
+            return
+        async for record in self.collection(ENTITY_SETS[entity_type]):
+            yield record
+
+    async def get(self, entity_type: str, record_id: str) -> dict[str, Any]:
+        resp = await self.request("GET", f"{self._api}/{ENTITY_SETS[entity_type]}({record_id})")
+        raise_for(resp)
+        value: dict[str, Any] = loads(resp.text)
+        return value
+
+    async def patch(self, entity_type: str, record_id: str, fields: dict[str, Any], etag: str) -> dict[str, Any]:
+        """PATCH with If-Match; StaleError when the record changed since `etag` was read."""
+        body = {k: v for k, v in fields.items() if k not in READ_ONLY}
+        resp = await self.request(
+            "PATCH",
+            f"{self._api}/{ENTITY_SETS[entity_type]}({record_id})",
+            headers={"If-Match": etag, "Content-Type": "application/json"},
+            content=dumps(body),
+        )
+        if resp.status_code in (409, 412):
+            # 412 per the product docs, 409 Request_EntityChanged per BC itself: both mean stale,
+            # except a 409 that is about something else (duplicate key), which is a rejection.
+            text = resp.text
+            if resp.status_code == 412 or "Request_EntityChanged" in text:
+                raise StaleError("Another user has already changed the record.", status=resp.status_code)
+        raise_for(resp)
+        value: dict[str, Any] = loads(resp.text)
+        return value

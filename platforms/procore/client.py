@@ -1,0 +1,121 @@
+"""Procore REST v1.0 connector: OAuth client credentials, company header, page/per_page paging."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from canonical.jsonio import dumps, loads
+from platforms.http import PlatformError, RetryableError, Token, raise_for
+
+# Resource path (v1.0) and the JSON key of its write body, per canonical entity type.
+RESOURCES = {
+    "project": ("projects", "project"),
+    "customer": ("vendors", "vendor"),
+    "invoice": ("requisitions", "requisition"),
+    "payment": ("contract_payments", "contract_payment"),
+}
+COMMITMENTS = {
+    "WorkOrderContract": ("work_order_contracts", "work_order_contract"),
+    "PurchaseOrderContract": ("purchase_order_contracts", "purchase_order_contract"),
+}
+PER_PAGE = 100
+
+
+class ProcoreClient:
+    def __init__(
+        self, http: httpx.AsyncClient, *, base_url: str, client_id: str, client_secret: str, company_id: str
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._client_id = client_id
+        self._secret = client_secret
+        self._company = str(company_id)
+        self._token: Token | None = None
+
+    async def _auth(self) -> dict[str, str]:
+        if self._token is None or not self._token.valid():
+            resp = await self._send(
+                "POST",
+                f"{self._base}/oauth/token",
+                data={"grant_type": "client_credentials", "client_id": self._client_id, "client_secret": self._secret},
+            )
+            raise_for(resp)
+            body = resp.json()
+            self._token = Token(body["access_token"], time.monotonic() + float(body.get("expires_in", 3600)))
+        return {"Authorization": f"Bearer {self._token.value}", "Procore-Company-Id": self._company}
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, **kwargs)
+        except httpx.TimeoutException as err:
+            raise RetryableError(f"Procore did not answer in time ({method} {url})") from err
+        except httpx.TransportError as err:
+            raise RetryableError(f"Procore connection failed ({method} {url}): {err}") from err
+
+    async def request(self, method: str, path: str, *, json_body: Any = None, **kwargs: Any) -> httpx.Response:
+        extra = {"Content-Type": "application/json"} if json_body is not None else {}
+        if json_body is not None:
+            kwargs["content"] = dumps(json_body)
+        resp = await self._send(method, f"{self._base}{path}", headers={**await self._auth(), **extra}, **kwargs)
+        if resp.status_code == 401:  # token expired early or revoked: one fresh token, once
+            self._token = None
+            resp = await self._send(method, f"{self._base}{path}", headers={**await self._auth(), **extra}, **kwargs)
+        raise_for(resp)
+        return resp
+
+    async def pages(self, path: str, params: dict[str, Any] | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+        page = 1
+        while True:
+            resp = await self.request("GET", path, params={**(params or {}), "page": page, "per_page": PER_PAGE})
+            records = loads(resp.text)
+            if not isinstance(records, list):
+                raise PlatformError(f"unexpected Procore list body for {path}")
+            if records:
+                yield records
+            if 'rel="next"' not in resp.headers.get("Link", ""):
+                return
+            page += 1
+
+    async def records(self, entity_type: str) -> AsyncIterator[dict[str, Any]]:
+        """Every record of a canonical entity type, in a stable order (resumable by count)."""
+        company = {"company_id": self._company}
+        if entity_type in ("project", "customer"):
+            async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", company):
+                for record in batch:
+                    yield record
+            return
+        project_ids = [p["id"] async for p in self.records("project")]
+        for project_id in project_ids:
+            if entity_type == "contract":
+                for kind, (path, _) in COMMITMENTS.items():
+                    async for batch in self.pages(f"/rest/v1.0/{path}", {"project_id": project_id}):
+                        for record in batch:
+                            yield {**record, "type": record.get("type") or kind}
+            else:
+                async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", {"project_id": project_id}):
+                    for record in batch:
+                        yield record
+
+    def _resource(self, entity_type: str, record: dict[str, Any]) -> tuple[str, str]:
+        if entity_type == "contract":
+            return COMMITMENTS[record.get("type") or "WorkOrderContract"]
+        return RESOURCES[entity_type]
+
+    async def get(self, entity_type: str, record: dict[str, Any]) -> dict[str, Any]:
+        path, _ = self._resource(entity_type, record)
+        resp = await self.request("GET", f"/rest/v1.0/{path}/{record['id']}")
+        value: dict[str, Any] = loads(resp.text)
+        return value
+
+    async def patch(self, entity_type: str, record: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        path, key = self._resource(entity_type, record)
+        body = {key: fields}
+        if record.get("project_id") or (record.get("project") or {}).get("id"):
+            body["project_id"] = record.get("project_id") or record["project"]["id"]
+        resp = await self.request("PATCH", f"/rest/v1.0/{path}/{record['id']}", json_body=body)
+        value: dict[str, Any] = loads(resp.text)
+        return value
