@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     # Bounded waits for dependency probes, so /health answers even when a dependency hangs.
     health_timeout_seconds: float = 2.0
 
+    # Live mode. Fernet key for platform credentials at rest (unset: a local key file in DATA_DIR).
+    credentials_key: str | None = None
+    # Base URLs (scheme://host:port prefixes) live connections may use; the emulators by default.
+    live_base_url_allowlist: str = (
+        "http://127.0.0.1:8101,http://localhost:8101,http://127.0.0.1:8102,http://localhost:8102"
+    )
+    # Live writes per second per platform, for the whole worker fleet (Procore: 3600/h with a
+    # 10 s spike window; Business Central: 6000 per 5 min per user).
+    procore_requests_per_second: float = 5.0
+    dynamics_requests_per_second: float = 15.0
+    procore_emulator_port: int = 8101
+    dynamics_emulator_port: int = 8102
+
     # Shortest re-seed interval a customer may schedule (a re-seed is a full destructive connect).
     reseed_min_interval_seconds: int = 300
 
@@ -54,6 +67,14 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_origin.split(",") if o.strip()]
+
+    @property
+    def live_allowlist(self) -> list[str]:
+        return [u.strip().rstrip("/") for u in self.live_base_url_allowlist.split(",") if u.strip()]
+
+    def base_url_allowed(self, url: str) -> bool:
+        url = url.rstrip("/")
+        return any(url == allowed or url.startswith(allowed + "/") for allowed in self.live_allowlist)
 
     def require_database_url(self) -> str:
         if not self.database_url:

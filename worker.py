@@ -29,11 +29,12 @@ from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
 from activities.temporal_setup import ensure_search_attributes
 from models.maintenance import MaintenanceInput
+from platforms.live import Connectors
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 from workflows.connect import ConnectWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
-from workflows.propagate import PropagateWorkflow
+from workflows.propagate import PropagateWorkflow, platform_queue
 from workflows.reseed import ScheduledReseedWorkflow
 
 log = logging.getLogger("structural.worker")
@@ -49,12 +50,27 @@ async def connect_temporal(settings: Settings) -> Client:
     )
 
 
-def build_workers(client: Client, engine: AsyncEngine, *, task_queue: str) -> list[Worker]:
+def build_workers(client: Client, engine: AsyncEngine, settings: Settings, connectors: Connectors) -> list[Worker]:
     """All workers of this process (tests call this too, so they run the production wiring)."""
+    task_queue = settings.task_queue
     sessionmaker = make_sessionmaker(engine)
     maintenance = MaintenanceActivities(sessionmaker)
     connect = ConnectActivities(engine, sessionmaker)
-    propagate = PropagateActivities(sessionmaker)
+    propagate = PropagateActivities(sessionmaker, connectors)
+    # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
+    platform_workers = [
+        Worker(
+            client,
+            task_queue=platform_queue(task_queue, platform),
+            activities=[propagate.fan_out],
+            max_task_queue_activities_per_second=rate,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        for platform, rate in (
+            ("procore", settings.procore_requests_per_second),
+            ("dynamics", settings.dynamics_requests_per_second),
+        )
+    ]
     main = Worker(
         client,
         task_queue=task_queue,
@@ -73,7 +89,7 @@ def build_workers(client: Client, engine: AsyncEngine, *, task_queue: str) -> li
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
-    return [main]
+    return [main, *platform_workers]
 
 
 async def ensure_maintenance_schedule(client: Client, task_queue: str) -> None:
@@ -100,7 +116,8 @@ async def serve(settings: Settings) -> None:
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
     await ensure_maintenance_schedule(client, settings.task_queue)
-    workers = build_workers(client, engine, task_queue=settings.task_queue)
+    connectors = Connectors(settings)
+    workers = build_workers(client, engine, settings, connectors)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,6 +132,7 @@ async def serve(settings: Settings) -> None:
             for w in workers:
                 tg.create_task(w.shutdown())
     finally:
+        await connectors.close()
         await engine.dispose()
 
 

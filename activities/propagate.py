@@ -8,6 +8,8 @@ at most once" (platform_writes unique key) and "never regress" (applied_version)
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,15 +29,18 @@ from models.propagate import (
     RecordOutcomeResult,
     Reference,
 )
-from propagation.logic import apply_patch, build_id_map, reference_report, render_for_target
+from platforms.http import RejectedError, RetryableError
+from platforms.live import Connectors, write_with_concurrency_check
+from propagation.logic import apply_patch, build_id_map, reference_report, render_for_target, render_view
 from store import propagate as q
 
 REFERENCE_FIELDS = ("project_id", "customer_id", "contract_id", "invoice_id", "employee_id")
 
 
 class PropagateActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], connectors: Connectors | None = None) -> None:
         self._sessionmaker = sessionmaker
+        self._connectors = connectors
 
     @activity.defn
     async def apply_canonical_update(self, params: PropagateInput) -> CanonicalUpdateResult:
@@ -70,7 +75,8 @@ class PropagateActivities:
             else:
                 version, updated, data = done.canonical_version, list(done.updated_fields or []), done.canonical_after
             targets = await q.fan_out_targets(session, customer, params.canonical_id, params.source_platform)
-        return CanonicalUpdateResult(version=version, updated_fields=updated, data=data, targets=targets)
+            modes = await q.connection_modes(session, customer, targets)
+        return CanonicalUpdateResult(version=version, updated_fields=updated, data=data, targets=targets, modes=modes)
 
     @activity.defn
     async def mirror_source(self, params: MirrorInput) -> MirrorResult:
@@ -106,6 +112,7 @@ class PropagateActivities:
                 raise ApplicationError(
                     f"{params.entity_type} is not mapped on {params.platform}", type="NotMapped", non_retryable=True
                 )
+            live = await q.connection_modes(session, customer, [params.platform]) == {params.platform: "live"}
             if target.applied_version >= params.version:
                 # A newer propagation already brought this record past our version (and included
                 # our fields): writing ours now would regress it.
@@ -117,6 +124,8 @@ class PropagateActivities:
                     superseded=True,
                     error=f"superseded: version {target.applied_version} already written",
                 )
+            elif live:
+                result = await self._write_live(session, customer, params, target)
             else:
                 result = await self._write_sandbox(session, customer, params, target)
             await q.save_target(
@@ -178,6 +187,102 @@ class PropagateActivities:
             platform_id=platform_id,
             data=_text(record),
             canonical_view=view,
+            resolved=[Reference(**_ref(r)) for r in resolved],
+            unresolved=[Reference(**_ref(r)) for r in unresolved],
+        )
+
+    async def _write_live(
+        self, session: AsyncSession, customer: uuid.UUID, params: FanOutInput, target: Any
+    ) -> FanOutResult:
+        """Write to the customer's platform over HTTP, holding the record's row lock so writes to one
+        record are serialised. Concurrency: BC PATCH with If-Match = the stored ETag; Procore
+        read-compare-write on `updated_at`. A stale token or a moved `updated_at` makes us read the
+        record: if it already holds what we meant to write (an earlier attempt applied it and lost the
+        response) the write is synced, otherwise it is a conflict and nothing is overwritten."""
+        if self._connectors is None:
+            raise ApplicationError(
+                "live connectors are not configured on this worker", type="NotConfigured", non_retryable=True
+            )
+        stored: dict[str, Any] = target.data
+        fields = await q.fields_between(session, customer, params.canonical_id, target.applied_version, params.version)
+        snapshot = await q.snapshot_at(session, customer, params.canonical_id, params.version)
+        if snapshot is None:
+            raise ApplicationError("propagation snapshot missing", type="Inconsistent", non_retryable=True)
+        refs = {snapshot[f] for f in REFERENCE_FIELDS if isinstance(snapshot.get(f), str)}
+        id_map = build_id_map(params.platform, await q.native_ids(session, customer, params.platform, refs))
+        base = dict(stored)
+        try:
+            intended, _, context = render_for_target(
+                params.platform,
+                params.entity_type,
+                stored,
+                snapshot,
+                fields,
+                customer_id=params.customer_id,
+                id_map=id_map,
+            )
+        except TransformError as err:
+            return FanOutResult(
+                platform=params.platform,
+                status="failed",
+                platform_id=target.platform_id,
+                live=True,
+                error=f"cannot map to {params.platform}: {err}",
+            )
+        changes = {k: v for k, v in intended.items() if base.get(k) != v and not k.startswith("@odata")}
+        client = await self._connectors.client(session, customer, params.platform)
+        try:
+            remote, status = await write_with_concurrency_check(
+                client, params.platform, params.entity_type, base, changes, overwrite=params.overwrite
+            )
+        except RetryableError as err:
+            raise ApplicationError(
+                err.message,
+                type="PlatformUnavailable",
+                next_retry_delay=timedelta(seconds=err.retry_after) if err.retry_after else None,
+            ) from err
+        except RejectedError as err:
+            return FanOutResult(
+                platform=params.platform, status="failed", platform_id=target.platform_id, live=True, error=err.message
+            )
+        if status == "conflict":
+            return FanOutResult(
+                platform=params.platform,
+                status="conflict",
+                platform_id=target.platform_id,
+                live=True,
+                conflict_data=dumps_text(remote),
+                error="The record was changed on the platform since it was last read; nothing was "
+                "overwritten. Propagate again with overwrite=true to replace it.",
+            )
+        record = {**stored, **remote}
+        await q.write_platform_object(
+            session,
+            target.row_id,
+            record,
+            params.version,
+            etag=remote.get("@odata.etag"),
+            remote_updated_at=remote.get("updated_at"),
+        )
+        if status == "written":
+            await q.log_write(
+                session,
+                customer_id=customer,
+                propagation_id=params.propagation_id,
+                platform=params.platform,
+                platform_id=target.platform_id,
+                version=params.version,
+                fields=sorted(fields),
+            )
+        view = render_view(params.platform, params.entity_type, record, params.customer_id, id_map)
+        resolved, unresolved = reference_report(params.platform, context)
+        return FanOutResult(
+            platform=params.platform,
+            status="synced",
+            platform_id=target.platform_id,
+            data=_text(record),
+            canonical_view=view,
+            live=True,
             resolved=[Reference(**_ref(r)) for r in resolved],
             unresolved=[Reference(**_ref(r)) for r in unresolved],
         )

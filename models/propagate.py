@@ -21,6 +21,10 @@ class PropagateInput(BaseModel):
     native_patch: dict[str, Any] | None = None
     request: dict[str, Any] = Field(default_factory=dict, description="the API request, for the record")
     idempotency_key: str | None = None
+    # Live mode: write even over a remote change (resolves a conflict the caller has looked at).
+    overwrite: bool = False
+    # Live mode: how long the first pass waits before reporting unfinished writes as `pending`.
+    response_window_seconds: float = 10.0
 
 
 class CanonicalUpdateResult(BaseModel):
@@ -28,6 +32,7 @@ class CanonicalUpdateResult(BaseModel):
     updated_fields: list[str]
     data: dict[str, Any]
     targets: list[str] = Field(description="platforms to fan out to (mapped, connected, not the source)")
+    modes: dict[str, str] = Field(default_factory=dict, description="connection mode per target platform")
 
 
 class MirrorInput(BaseModel):
@@ -51,6 +56,7 @@ class FanOutInput(BaseModel):
     entity_type: str
     platform: str
     version: int
+    overwrite: bool = False
 
 
 class Reference(BaseModel):

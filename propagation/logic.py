@@ -159,6 +159,19 @@ def render_for_target(
     return record, canonical_view.model_dump(mode="json"), context
 
 
+def render_view(
+    platform: str, entity_type: str, record: Mapping[str, Any], customer_id: str, id_map: IdMap
+) -> dict[str, Any]:
+    """The canonical view of a platform record (what `propagated[p].canonical_view` shows)."""
+    view = get_mapper(platform).to_canonical(
+        entity_type,
+        record,
+        customer_id=customer_id,
+        context=MappingContext(currency=currency_of(platform, record), id_map=id_map),
+    )
+    return view.model_dump(mode="json")
+
+
 def reference_report(platform: str, context: MappingContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     resolved = [r.as_dict() for r in context.resolved("from_canonical")]
     unresolved = [r.as_dict() for r in context.unresolved("from_canonical")]

@@ -161,6 +161,14 @@ async def fan_out_targets(
     return [r.platform for r in rows]
 
 
+async def connection_modes(session: AsyncSession, customer_id: uuid.UUID, platforms: list[str]) -> dict[str, str]:
+    rows = await session.execute(
+        text("SELECT platform, mode FROM connections WHERE customer_id = :c AND platform = ANY(:p)"),
+        {"c": customer_id, "p": platforms},
+    )
+    return {r.platform: r.mode for r in rows}
+
+
 async def lock_target(session: AsyncSession, customer_id: uuid.UUID, canonical_id: str, platform: str) -> Any:
     """The target platform record of a fan-out, locked for this transaction."""
     return (

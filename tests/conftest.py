@@ -14,11 +14,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -27,6 +29,10 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from devstack.postgres import EmbeddedPostgres, start_embedded
 from devstack.temporal import temporal_binary
+from emulators.dynamics import create_dynamics_app
+from emulators.procore import create_procore_app
+from emulators.runner import serve_in_thread
+from platforms.live import Connectors
 from settings import Settings
 from store.customers import create_customer
 from store.engine import make_engine, make_sessionmaker
@@ -88,14 +94,32 @@ def temporal_address(temporal_client: Client) -> str:
     return temporal_client.service_client.config.target_host
 
 
+@dataclass
+class Emulators:
+    procore_url: str
+    dynamics_url: str
+    procore: Any  # the FastAPI apps, for their state in assertions
+    dynamics: Any
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str, temporal_address: str, tmp_root: Path) -> Settings:
+def emulators() -> Iterator[Emulators]:
+    """Both platform emulators over real HTTP (uvicorn threads), seeded with the demo data."""
+    procore, dynamics = create_procore_app(), create_dynamics_app()
+    with serve_in_thread(procore) as purl, serve_in_thread(dynamics) as durl:
+        yield Emulators(purl, durl, procore, dynamics)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, temporal_address: str, tmp_root: Path, emulators: Emulators) -> Settings:
     return Settings(
         database_url=database_url,
         temporal_address=temporal_address,
         data_dir=tmp_root / "data",
         task_queue=f"test-main-{uuid.uuid4().hex[:8]}",
         reseed_min_interval_seconds=1,
+        live_base_url_allowlist=f"{emulators.procore_url},{emulators.dynamics_url}",
+        credentials_key=Fernet.generate_key().decode(),
     )
 
 
@@ -114,12 +138,14 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture(scope="session")
 async def worker(temporal_client: Client, engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
     """The production worker wiring (worker.build_workers), running in this process."""
-    workers = build_workers(temporal_client, engine, task_queue=settings.task_queue)
+    connectors = Connectors(settings)
+    workers = build_workers(temporal_client, engine, settings, connectors)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     yield
     for w in workers:
         await w.shutdown()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await connectors.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -46,6 +47,20 @@ FAN_OUT_RETRY = RetryPolicy(
     non_retryable_error_types=["NotMapped", "Inconsistent"],
 )
 REPLAY_WINDOW = timedelta(days=7)
+# Live writes retry throttling and outages (honouring Retry-After) for up to an hour.
+LIVE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=0,
+    non_retryable_error_types=["NotMapped", "Inconsistent", "NotConfigured"],
+)
+LIVE_WRITE_DEADLINE = timedelta(hours=1)
+
+
+def platform_queue(main_queue: str, platform: str) -> str:
+    """The task queue of one platform's live calls, next to the deployment's main queue."""
+    return f"{main_queue}-{platform}"
 
 
 def propagate_workflow_id(customer_id: str, propagation_id: str) -> str:
@@ -118,45 +133,78 @@ class PropagateWorkflow:
     async def _fan_out(self, params: PropagateInput, update: CanonicalUpdateResult, platforms: list[str]) -> None:
         self._pass += 1
         self._phase = f"fan-out pass {self._pass}"
-
-        async def one(platform: str) -> FanOutResult:
-            try:
-                return await workflow.execute_activity_method(
-                    PropagateActivities.fan_out,
-                    FanOutInput(
-                        propagation_id=params.propagation_id,
-                        customer_id=params.customer_id,
-                        canonical_id=params.canonical_id,
-                        entity_type=params.entity_type,
-                        platform=platform,
-                        version=update.version,
-                    ),
-                    start_to_close_timeout=timedelta(seconds=10),
-                    retry_policy=FAN_OUT_RETRY,
-                    summary=f"fan out to {platform}",
-                )
-            except ActivityError as err:
-                cause = err.cause
-                message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-                return FanOutResult(platform=platform, status="failed", error=message)
-
-        for outcome in await asyncio.gather(*(one(p) for p in platforms)):
+        tasks = {p: asyncio.ensure_future(self._one(params, update, p)) for p in platforms}
+        live = [p for p in platforms if update.modes.get(p) == "live"]
+        if live and self._response is None and tasks:
+            # Live writes may take long (throttling, retries): the caller gets an answer within the
+            # response window, unfinished writes reported `pending`, and they complete in the background.
+            await workflow.wait(list(tasks.values()), timeout=params.response_window_seconds)
+            if not all(t.done() for t in tasks.values()):
+                for platform, task in tasks.items():
+                    self._outcomes[platform] = (
+                        task.result() if task.done() else FanOutResult(platform=platform, status="pending", live=True)
+                    )
+                await self._record(params, [])
+        for outcome in await asyncio.gather(*tasks.values()):
             self._outcomes[outcome.platform] = outcome
+
+    async def _one(self, params: PropagateInput, update: CanonicalUpdateResult, platform: str) -> FanOutResult:
+        live = update.modes.get(platform) == "live"
+        try:
+            return await workflow.execute_activity_method(
+                PropagateActivities.fan_out,
+                FanOutInput(
+                    propagation_id=params.propagation_id,
+                    customer_id=params.customer_id,
+                    canonical_id=params.canonical_id,
+                    entity_type=params.entity_type,
+                    platform=platform,
+                    version=update.version,
+                    overwrite=params.overwrite,
+                ),
+                # Each platform's live calls go through its own task queue, rate limited server-side.
+                task_queue=platform_queue(workflow.info().task_queue, platform) if live else None,
+                start_to_close_timeout=timedelta(seconds=30 if live else 10),
+                schedule_to_close_timeout=LIVE_WRITE_DEADLINE if live else None,
+                retry_policy=LIVE_RETRY if live else FAN_OUT_RETRY,
+                summary=f"fan out to {platform}" + (" (live)" if live else ""),
+            )
+        except ActivityError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            return FanOutResult(platform=platform, status="failed", error=message, live=live)
 
     async def _record(self, params: PropagateInput, failed: list[str]) -> None:
         assert self._update is not None
         update = self._update
+        statuses = {o.status for o in self._outcomes.values()}
         if not update.updated_fields:
             outcome = "noop"
         elif failed:
             outcome = "partial"
+        elif "conflict" in statuses:
+            outcome = "conflict"
+        elif "pending" in statuses:
+            outcome = "pending"
         else:
             outcome = "synced"
-        propagated = {
-            p: {"platform_id": o.platform_id, "data": o.data, "canonical_view": o.canonical_view}
-            for p, o in sorted(self._outcomes.items())
-            if o.status == "synced"
-        }
+        propagated: dict[str, dict[str, Any]] = {}
+        for p, o in sorted(self._outcomes.items()):
+            if o.live:
+                # Live connections report every attempted write with its status (the seed's writeStatus).
+                entry: dict[str, Any] = {
+                    "platform_id": o.platform_id,
+                    "data": o.data,
+                    "canonical_view": o.canonical_view,
+                    "writeStatus": o.status,
+                }
+                if o.error and o.status in ("failed", "conflict"):
+                    entry["writeError"] = o.error
+                if o.conflict_data is not None:
+                    entry["conflictData"] = o.conflict_data
+                propagated[p] = entry
+            elif o.status == "synced":
+                propagated[p] = {"platform_id": o.platform_id, "data": o.data, "canonical_view": o.canonical_view}
         resolved = [r.model_dump(exclude_none=True) for o in self._outcomes.values() for r in o.resolved]
         unresolved = [r.model_dump(exclude_none=True) for o in self._outcomes.values() for r in o.unresolved]
         response = PropagateResponse(

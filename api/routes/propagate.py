@@ -53,12 +53,24 @@ class PropagateRequest(BaseModel):
     canonical_id: str | None = Field(default=None, description="Required when `format` is `canonical`")
     platform: Literal["procore", "dynamics"] | None = Field(default=None, description="Required in platform mode")
     platform_id: str | None = Field(default=None, min_length=1, description="Required in platform mode")
+    overwrite: bool = Field(
+        default=False,
+        description="Live mode: write even though the platform record changed since it was "
+        "read (resolves a reported conflict)",
+    )
 
 
 class PropagatedEntry(BaseModel):
     platform_id: str | None
     data: dict[str, Any] | None
     canonical_view: dict[str, Any] | None
+    writeStatus: Literal["pending", "synced", "conflict", "failed"] | None = Field(
+        default=None, description="Live connections only: the outbound write's status"
+    )
+    writeError: str | None = Field(default=None, description="Live: why the write failed or conflicted")
+    conflictData: dict[str, Any] | None = Field(
+        default=None, description="Live: the remote record as read after a concurrency rejection"
+    )
 
 
 class PropagationResult(BaseModel):
@@ -66,7 +78,7 @@ class PropagationResult(BaseModel):
     canonical: dict[str, Any]
     propagated: dict[str, PropagatedEntry]
     references: dict[str, list[dict[str, Any]]]
-    status: Literal["synced", "partial", "noop"]
+    status: Literal["synced", "partial", "noop", "pending", "conflict"]
     failed: dict[str, str] = Field(default_factory=dict, description="Platforms that failed, with the reason")
 
 
@@ -192,6 +204,7 @@ async def propagate(
         native_patch=native_patch,
         request={**body.model_dump(mode="json"), "hash": request_hash},
         idempotency_key=idempotency_key,
+        overwrite=body.overwrite,
     )
     start = WithStartWorkflowOperation(
         PropagateWorkflow.run,
@@ -227,7 +240,10 @@ def _public(response: PropagateResponse | dict[str, Any]) -> dict[str, Any]:
     """The response with native records as JSON (they travel as exact JSON text)."""
     body = response.model_dump(mode="json") if isinstance(response, PropagateResponse) else dict(response)
     body["propagated"] = {
-        platform: {**entry, "data": loads(entry["data"]) if isinstance(entry.get("data"), str) else entry.get("data")}
+        platform: {
+            key: loads(value) if key in ("data", "conflictData") and isinstance(value, str) else value
+            for key, value in entry.items()
+        }
         for platform, entry in body.get("propagated", {}).items()
     }
     return body
