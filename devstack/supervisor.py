@@ -154,7 +154,10 @@ def run_stack(settings: Settings) -> int:
     def _on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt.
     signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         stack.start()
         while True:
