@@ -51,6 +51,7 @@ class SeedInput(BaseModel):
     entity_type: str
     generation: int
     dataset: str = "demo"
+    mode: Literal["sandbox", "live"] = "sandbox"
 
 
 class SeedResult(BaseModel):

@@ -105,3 +105,21 @@ async def write_with_concurrency_check(
     if not overwrite and remote.get("updated_at") != stored.get("updated_at"):
         return remote, "conflict"
     return await client.patch(entity_type, dict(stored), changes), "written"
+
+
+async def live_batches(client: ProcoreClient | DynamicsClient, entity_type: str, *, skip: int,
+                       size: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """A live platform's records of one type in batches, after the first `skip` (already committed
+    by an earlier attempt: platforms list in a stable order, so a retry resumes where it stopped)."""
+    batch: list[dict[str, Any]] = []
+    seen = 0
+    async for record in client.records(entity_type):
+        seen += 1
+        if seen <= skip:
+            continue
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -78,6 +78,7 @@ class ConnectWorkflow:
                         entity_type=entity_type,
                         generation=generation,
                         dataset=params.dataset,
+                        mode=params.mode,
                     ),
                     start_to_close_timeout=timedelta(minutes=30),
                     # A killed worker is noticed within seconds, and the retry resumes the stream.
