@@ -110,7 +110,7 @@ async def ensure_maintenance_schedule(client: Client, task_queue: str) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    engine = make_engine(settings.require_database_url())
+    engine = make_engine(settings.require_database_url(), pre_ping=False)
     client = await connect_temporal(settings)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:

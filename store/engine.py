@@ -20,15 +20,16 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     return create_async_engine(
         normalize_url(url),
         json_serializer=lambda v: dumps(v).decode(),
         json_deserializer=loads,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # A dead server (restart, failover) must not poison the pool for the next request.
-        pool_pre_ping=True,
+        # A dead server (restart, failover) must not poison the pool for the next request. Workers
+        # skip it (a round trip per checkout): their activities retry on a dropped connection anyway.
+        pool_pre_ping=pre_ping,
         # Bounded connect so /health and requests fail fast instead of hanging on a dead socket.
         connect_args={"connect_timeout": 3},
     )

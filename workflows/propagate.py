@@ -229,7 +229,9 @@ class PropagateWorkflow:
             RecordOutcomeInput(
                 propagation_id=params.propagation_id,
                 status=outcome,
-                outcomes=list(self._outcomes.values()),
+                # record_outcome stores only what is not synced (synced targets recorded themselves),
+                # so the history does not carry every native record twice.
+                outcomes=[o for o in self._outcomes.values() if o.status != "synced"],
                 response=response.model_dump(mode="json"),
             ),
             start_to_close_timeout=timedelta(seconds=10),

@@ -1,0 +1,1 @@
+"""Propagate benchmark (GitHub issue 5): see bench/propagate/run.py."""

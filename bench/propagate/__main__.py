@@ -1,0 +1,3 @@
+from bench.propagate.run import main
+
+main()
