@@ -55,7 +55,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     task_queue = settings.task_queue
     sessionmaker = make_sessionmaker(engine)
     maintenance = MaintenanceActivities(sessionmaker)
-    connect = ConnectActivities(engine, sessionmaker)
+    connect = ConnectActivities(engine, sessionmaker, connectors)
     propagate = PropagateActivities(sessionmaker, connectors)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+import orjson
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from canonical.jsonio import dumps_text
+from canonical.errors import TransformError
+from canonical.jsonio import dumps
+from canonical.models import CanonicalModel
 from models.connect import (
     ActivateInput,
     ActivateResult,
@@ -25,13 +33,21 @@ from models.connect import (
     SeedResult,
 )
 from platforms import get_mapper
-from platforms.base import IdMap, MappingContext
+from platforms.base import IdMap, MappingContext, NumberRef, Ref, TableMapper
+from platforms.http import RejectedError, RetryableError
+from platforms.live import Connectors, live_batches
 from platforms.sources import sandbox_records, validate_dataset
 from reconcile.keys import business_keys
 from reconcile.matching import match
 from store import connect as q
 
+# Rows per COPY transaction: a killed worker loses at most one batch, and a retry resumes after
+# the last committed one.
 BATCH_SIZE = 5000
+# Records mapped per step of the seed pipeline, and how many encoded chunks may wait for the
+# COPY: together they bound the memory a seed holds (a few MB), whatever the data set's size.
+CHUNK_SIZE = 1000
+QUEUE_CHUNKS = 2
 # Entity types whose canonical form references earlier types (resolved while seeding).
 REFERENCED_TYPES = {
     "project": (),
@@ -40,25 +56,270 @@ REFERENCED_TYPES = {
     "invoice": ("project", "customer", "contract"),
     "payment": ("project", "customer", "contract", "invoice"),
 }
+# Referenced by business number rather than id (BC documents name the job by its number).
+NUMBERED_TYPES = ("project",)
 # Matched by more than one kind of key (tax id, then name): the in-memory matcher applies the
 # full rule set. Every other type has exactly one key, so a SQL join is the same rule and faster.
 MULTI_KEY_TYPES = {"customer"}
 
 
-def _batches(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    while batch := list(islice(records, size)):
-        yield batch
+_T = TypeVar("_T")
 
 
-def _dumps(value: Any) -> str:
-    # Exact decimals as JSON numbers (BC amounts), never strings or floats.
-    return dumps_text(value)
+async def _put(queue: asyncio.Queue[Any], item: Any, consumer: asyncio.Task[None]) -> None:
+    """Put `item`, or raise the consumer's error if it failed meanwhile (it would never take it)."""
+    putting = asyncio.ensure_future(queue.put(item))
+    await asyncio.wait({putting, consumer}, return_when=asyncio.FIRST_COMPLETED)
+    if not putting.done():
+        putting.cancel()
+        consumer.result()  # raises
+        raise RuntimeError("the COPY writer stopped early")
+
+
+# --- COPY text -------------------------------------------------------------------------
+#
+# The seed writes PostgreSQL's COPY text format itself: one bytes object per batch, streamed with
+# a single write. psycopg's per-value adaptation (`write_row`) cost more than mapping a record.
+
+_NULL = b"\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> bytes:
+    """One text field of a COPY row (None is NULL)."""
+    if value is None:
+        return _NULL
+    return (value if type(value) is str else str(value)).translate(_COPY_ESCAPES).encode()
+
+
+def _copy_json(document: bytes) -> bytes:
+    # orjson escapes every control character inside strings, so a backslash is the only byte
+    # COPY would interpret.
+    return document.replace(b"\\", b"\\\\")
+
+
+def _copy_text_array(items: Sequence[str]) -> bytes:
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return _copy_text("{" + ",".join(quoted) + "}")
+
+
+def _json_default(value: Any) -> Any:
+    """What `model_dump(mode="json")` makes of the canonical field types orjson does not know."""
+    if isinstance(value, BaseModel):  # Money
+        return value.model_dump(mode="json")
+    if isinstance(value, Decimal):  # hours: a string, never a binary float
+        return str(value)
+    raise TypeError
+
+
+def _metadata_default(value: Any) -> Any:
+    """Provider metadata: native Decimals become JSON numbers (CanonicalModel's serializer)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
+    raise TypeError
+
+
+def canonical_json(canonical: CanonicalModel) -> bytes:
+    """`dumps(canonical.model_dump(mode="json", exclude={"external_ids"}))`, several times faster.
+
+    The fields are serialised straight from the model's values; provider metadata (always the
+    last field) separately, with native Decimals as numbers. Any other type takes pydantic's path.
+    """
+    values = canonical.__dict__.copy()
+    try:
+        del values["external_ids"]
+        metadata = values.pop("provider_metadata")
+        head = orjson.dumps(values, default=_json_default)
+        return head[:-1] + b',"provider_metadata":' + orjson.dumps(metadata, default=_metadata_default) + b"}"
+    except (KeyError, TypeError, orjson.JSONEncodeError):
+        return dumps(canonical.model_dump(mode="json", exclude={"external_ids"}))
+
+
+class References:
+    """Resolves the references a seed batch carries to canonical ids, one batch at a time.
+
+    A reference resolves to the canonical object the referenced record was linked to, which may
+    have been created by the other platform. Records this platform created keep the id the
+    mapper derives anyway, so only types with links (mappings with `origin` false) are looked up:
+    per batch, the ids it carries that a bounded cache does not hold (one unique-index lookup
+    each). The worker never holds a whole platform's ids.
+
+    Needs the mapper's reference fields (a `TableMapper`); for any other mapper every reference of
+    the referenced types is loaded once (`complete`).
+    """
+
+    CACHE_SIZE = 50_000
+
+    def __init__(self, customer: uuid.UUID, platform: str, entity_type: str, generation: int) -> None:
+        self._args = (customer, platform, generation)
+        self._platform = platform
+        self._referenced = REFERENCED_TYPES[entity_type]
+        mapper = get_mapper(platform)
+        self.complete = not isinstance(mapper, TableMapper)
+        codecs = mapper.specs[entity_type].codecs if isinstance(mapper, TableMapper) else ()
+        self._by_id = [c for c in codecs if isinstance(c, Ref) and c.entity_type in self._referenced]
+        self._by_number = [
+            c for c in codecs if isinstance(c, NumberRef) and c.entity_type in self._referenced and c.entity_type in NUMBERED_TYPES
+        ]
+        self._linked: set[str] = set()
+        self._all: list[tuple[str, str, str, str | None]] | None = None
+        # Oldest first. (entity type, native id) -> canonical id, None when not mapped;
+        # number -> [(native id, canonical id)].
+        self._ids: dict[tuple[str, str], str | None] = {}
+        self._numbers: dict[str, list[tuple[str, str]]] = {}
+
+    async def prepare(self, conn: AsyncConnection) -> None:
+        if not self._referenced:
+            return
+        if self.complete:
+            self._all = await q.reference_rows(conn, *self._args, self._referenced)
+        else:
+            self._linked = set(await q.linked_types(conn, *self._args, self._referenced))
+        await conn.rollback()
+
+    def wanted(self, batch: Sequence[Mapping[str, Any]]) -> tuple[set[tuple[str, str]], set[str]]:
+        """The (entity type, native id) pairs and the numbers of linked types the batch references.
+        Pure (runs in the mapping thread)."""
+        pairs: set[tuple[str, str]] = set()
+        numbers: set[str] = set()
+        for codec in self._by_id:
+            if codec.entity_type not in self._linked:
+                continue
+            key, entity_type, native_of = codec.key, codec.entity_type, codec.native_of
+            for native in batch:
+                try:
+                    value = native_of(native.get(key))
+                except TransformError:
+                    continue  # mapping the record reports it
+                text = _id_text(value)
+                if text is not None:
+                    pairs.add((entity_type, text))
+        for number_codec in self._by_number:
+            if number_codec.entity_type not in self._linked:
+                continue
+            for native in batch:
+                text = _id_text(native.get(number_codec.key) or None)
+                if text is not None:
+                    numbers.add(text)
+        return pairs, numbers
+
+    async def id_map(self, conn: AsyncConnection, wanted: tuple[set[tuple[str, str]], set[str]]) -> IdMap:
+        """The links a chunk's references (`wanted`) resolve through: cached, else looked up."""
+        platform = self._platform
+        id_map = IdMap()
+        if self._all is not None:
+            for ref_type, native_id, cid, number in self._all:
+                id_map.add(platform, ref_type, cid, native_id, number=number)
+            return id_map
+        pairs, numbers = wanted
+        cached_ids, cached_numbers = self._ids, self._numbers
+        ids = {p: cached_ids[p] for p in pairs if p in cached_ids}
+        by_number = {n: cached_numbers[n] for n in numbers if n in cached_numbers}
+        missing = [p for p in pairs if p not in ids]
+        missing_numbers = sorted(n for n in numbers if n not in by_number)
+        if missing or missing_numbers:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            new_ids: dict[tuple[str, str], str | None] = dict.fromkeys(missing)
+            for entity_type, native_id, cid in await q.references_by_id(
+                driver, *self._args, [t for t, _ in missing], [i for _, i in missing]
+            ):
+                new_ids[entity_type, native_id] = cid
+            new_numbers: dict[str, list[tuple[str, str]]] = {n: [] for n in missing_numbers}
+            for number, native_id, number_cid in await q.references_by_number(
+                driver, *self._args, NUMBERED_TYPES[0], missing_numbers
+            ):
+                new_numbers[number].append((native_id, number_cid))
+            await driver.rollback()  # reads only; no transaction left open while the chunk is mapped
+            ids.update(new_ids)
+            by_number.update(new_numbers)
+            _remember(cached_ids, new_ids, self.CACHE_SIZE)
+            _remember(cached_numbers, new_numbers, self.CACHE_SIZE)
+        add = id_map.add
+        for (ref_type, ref_id), ref_cid in ids.items():
+            if ref_cid is not None:
+                add(platform, ref_type, ref_cid, ref_id)
+        for number, records in by_number.items():
+            for native_id, number_cid in records:
+                add(platform, NUMBERED_TYPES[0], number_cid, native_id, number=number)
+        return id_map
+
+
+def _remember(cache: dict[Any, Any], new: dict[Any, Any], size: int) -> None:
+    """Add `new` and evict the oldest entries beyond `size`. (The chunk being resolved holds what it
+    needs in its own dict, so evicting is always safe.)"""
+    cache.update(new)
+    for key in list(islice(cache, max(0, len(cache) - size))):
+        del cache[key]
+
+
+def _id_text(value: Any) -> str | None:
+    # platforms.base reads native ids and numbers as text the same way.
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str | int):
+        return str(value)
+    return None
+
+
+class RowEncoder:
+    """Maps native records and encodes them as COPY text rows of `platform_objects`. Pure."""
+
+    def __init__(self, customer: uuid.UUID, platform: str, entity_type: str, generation: int) -> None:
+        self._customer_id = str(customer)
+        self._platform = platform
+        self._entity_type = entity_type
+        self._mapper = get_mapper(platform)
+        self._head = b"\t".join((_copy_text(str(customer)), _copy_text(platform), _copy_text(entity_type), b""))
+        self._generation = b"\t" + str(generation).encode() + b"\t"
+
+    def encode(self, batch: Sequence[dict[str, Any]], context: MappingContext) -> bytes:
+        """COPY text of the batch, columns as in `store.connect.PLATFORM_OBJECT_COPY_COLUMNS`."""
+        to_canonical = self._mapper.to_canonical
+        platform, entity_type, customer_id = self._platform, self._entity_type, self._customer_id
+        head, generation, tab = self._head, self._generation, b"\t"
+        parts: list[bytes] = []
+        append = parts.append
+        for native in batch:
+            canonical = to_canonical(entity_type, native, customer_id=customer_id, context=context)
+            keys = business_keys(platform, entity_type, native)
+            append(head)
+            append(_copy_text(str(native["id"])))
+            append(generation)
+            append(_copy_json(dumps(native)))  # exact decimals as JSON numbers (BC amounts)
+            append(tab)
+            append(_copy_json(canonical_json(canonical)))
+            append(tab)
+            append(_copy_text(keys[0]) if keys else _NULL)
+            append(tab)
+            append(_copy_text_array(keys))
+            append(tab)
+            append(_copy_text(native.get("@odata.etag")))
+            append(tab)
+            append(_copy_text(native.get("updated_at") or native.get("lastModifiedDateTime")))
+            append(b"\n")
+        return b"".join(parts)
+
+
+async def _next_live_page(pages: AsyncIterator[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The next page, with platform failures as Temporal retries (Retry-After honoured) or a
+    non-retryable failure for a refusal (bad credentials, missing permission)."""
+    try:
+        return await anext(pages, [])
+    except RetryableError as err:
+        delay = timedelta(seconds=err.retry_after) if err.retry_after else None
+        raise ApplicationError(err.message, type="PlatformUnavailable", next_retry_delay=delay) from err
+    except RejectedError as err:
+        raise ApplicationError(err.message, type="PlatformRejected", non_retryable=True) from err
 
 
 class ConnectActivities:
-    def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession],
+                 connectors: Connectors | None = None) -> None:
         self._engine = engine
         self._sessionmaker = sessionmaker
+        self._connectors = connectors
+        self._mapping_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-mapping")
 
     @activity.defn
     async def begin_connect(self, params: BeginConnectInput) -> BeginConnectResult:
@@ -72,7 +333,8 @@ class ConnectActivities:
         """Stream one entity type of the platform into `platform_objects` (generation `params.generation`).
 
         Commits per batch and resumes after the rows an earlier attempt committed: the source is
-        deterministic, so the first N records are exactly the N rows already there.
+        deterministic, so the first N records are exactly the N rows already there. Batches are
+        mapped in a worker thread while the previous one is copied, and committed in order.
         """
         customer = uuid.UUID(params.customer_id)
         platform, entity_type, generation = params.platform, params.entity_type, params.generation
@@ -82,44 +344,94 @@ class ConnectActivities:
             # Retrying cannot fix a bad request; fail the connect at once.
             raise ApplicationError(str(err), type="InvalidDataset", non_retryable=True) from err
         async with self._sessionmaker() as session:
-            await q.refresh_statistics(session)
             already = await q.seeded_count(session, customer, platform, entity_type, generation)
-            refs = await q.reference_rows(session, customer, platform, generation, REFERENCED_TYPES[entity_type])
-        # References resolve to the canonical objects the referenced records were linked to, which
-        # may have been created by the other platform (so their ids are not this platform's).
-        id_map = IdMap()
-        for ref_type, native_id, cid, number in refs:
-            id_map.add(platform, ref_type, cid, native_id, number=number)
-        context = MappingContext(id_map=id_map)
-        mapper = get_mapper(platform)
+        references = References(customer, platform, entity_type, generation)
+        encoder = RowEncoder(customer, platform, entity_type, generation)
         records = islice(sandbox_records(platform, entity_type, params.dataset), already, None)
-        done = already
-        for batch in _batches(records, BATCH_SIZE):
-            rows = []
-            for native in batch:
-                canonical = mapper.to_canonical(entity_type, native, customer_id=params.customer_id, context=context)
-                data = canonical.model_dump(mode="json", exclude={"external_ids"})
-                keys = business_keys(platform, entity_type, native)
-                rows.append(
-                    (
-                        customer,
-                        platform,
-                        entity_type,
-                        str(native["id"]),
-                        generation,
-                        _dumps(native),
-                        _dumps(data),
-                        keys[0] if keys else None,
-                        keys,
-                        native.get("@odata.etag"),
-                        native.get("updated_at") or native.get("lastModifiedDateTime"),
-                    )
-                )
-            async with self._engine.begin() as conn:
-                await q.copy_platform_objects(conn, rows)
-            done += len(rows)
-            activity.heartbeat({"seeded": done})
-        return SeedResult(count=done)
+
+        live_pages = await self._live_pages(params, customer, already) if params.mode == "live" else None
+
+        def take_sandbox() -> tuple[list[dict[str, Any]], tuple[set[tuple[str, str]], set[str]]]:
+            chunk = list(islice(records, CHUNK_SIZE))
+            return chunk, references.wanted(chunk)
+
+        async def take() -> tuple[list[dict[str, Any]], tuple[set[tuple[str, str]], set[str]]]:
+            if live_pages is None:
+                return await self._in_thread(take_sandbox)
+            chunk = await _next_live_page(live_pages)
+            return chunk, references.wanted(chunk)
+
+        # Three stages overlap: a chunk is generated, mapped and encoded in the mapping thread while
+        # the references of the next one are looked up and the previous ones stream into PostgreSQL,
+        # each on its own connection. The writer commits every BATCH_SIZE rows, in order, so the
+        # committed rows are always a prefix of the source; at most QUEUE_CHUNKS encoded chunks wait.
+        queue: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
+        committed = [already]
+        writer = asyncio.create_task(self._write_batches(queue, committed))
+        resolving: asyncio.Task[IdMap] | None = None
+        try:
+            async with self._engine.connect() as lookups:
+                await references.prepare(lookups)
+                chunk, wanted = await take()
+                id_map = await references.id_map(lookups, wanted)
+                while chunk:
+                    upcoming, wanted = await take()
+                    if upcoming:
+                        resolving = asyncio.create_task(references.id_map(lookups, wanted))
+                    data = await self._in_thread(encoder.encode, chunk, MappingContext(id_map=id_map))
+                    await _put(queue, (data, len(chunk)), writer)
+                    chunk, data = upcoming, b""
+                    if resolving is not None:
+                        id_map, resolving = await resolving, None
+            await _put(queue, None, writer)
+            await writer
+            async with self._sessionmaker() as session:
+                # Reconciliation and the next seed plan their statements knowing these rows exist.
+                await q.refresh_statistics(session, "platform_objects", grown_by=committed[0] - already)
+                await session.commit()
+        finally:
+            # On failure or cancellation the open batch rolls back: a retry resumes after the last commit.
+            for task in (resolving, writer):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(*(t for t in (resolving, writer) if t is not None), return_exceptions=True)
+        return SeedResult(count=committed[0])
+
+    async def _live_pages(self, params: SeedInput, customer: uuid.UUID,
+                          already: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """Live: page through the platform's API (resuming after the rows already committed)."""
+        if self._connectors is None:
+            raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
+        async with self._sessionmaker() as session:
+            try:
+                client = await self._connectors.client(session, customer, params.platform)
+            except RejectedError as err:
+                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        return live_batches(client, params.entity_type, skip=already, size=CHUNK_SIZE)
+
+    async def _write_batches(self, queue: asyncio.Queue[tuple[bytes, int] | None], committed: list[int]) -> None:
+        """COPY the encoded chunks from `queue` (None ends), committing every BATCH_SIZE rows."""
+        finished = False
+        while not finished:
+            rows = 0
+            async with self._engine.begin() as conn, q.platform_objects_copy(conn) as copy:
+                while rows < BATCH_SIZE:
+                    item = await queue.get()
+                    if item is None:
+                        finished = True
+                        break
+                    data, count = item
+                    await copy.write(data)
+                    rows += count
+            if rows:
+                committed[0] += rows
+                activity.heartbeat({"seeded": committed[0]})
+
+    async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run CPU-bound work in this activity object's mapping thread (the event loop keeps
+        streaming COPY data and serving Temporal meanwhile). One thread: with the GIL more would
+        not map faster, and one allocator arena keeps the worker's memory flat."""
+        return await asyncio.get_running_loop().run_in_executor(self._mapping_thread, fn, *args)
 
     @activity.defn
     async def reconcile_entities(self, params: ReconcileInput) -> ReconcileResult:
@@ -127,25 +439,33 @@ class ConnectActivities:
         customer = uuid.UUID(params.customer_id)
         args = (customer, params.platform, params.entity_type, params.generation)
         async with self._sessionmaker() as session:
-            await q.refresh_statistics(session)
+            await q.plan_for_bulk(session)
+            total: int | None
             if params.entity_type in MULTI_KEY_TYPES:
                 mine, theirs, their_canonical, own_ids = await q.keyed_records(session, *args)
                 pairs = match(mine, theirs)
                 links = [(m, their_canonical[t]) for m, t in pairs]
                 linked = await q.insert_links(session, *args, links, own_ids)
+                total = len(mine)
             else:
-                linked = await q.link_by_single_key(session, *args)
-            created = await q.create_unlinked(session, *args)
+                linked, total = await q.link_by_single_key(session, *args)
+            # When every record linked, there is nothing to create (and no anti-join to run).
+            created = await q.create_unlinked(session, *args) if total is None or linked < total else 0
+            await session.commit()
+            await q.refresh_statistics(session, "entity_mappings", "canonical_objects", grown_by=linked + created)
             await session.commit()
         return ReconcileResult(linked=linked, created=created)
 
     @activity.defn
     async def activate_connection(self, params: ActivateInput) -> ActivateResult:
         async with self._sessionmaker() as session:
-            await q.refresh_statistics(session)
+            await q.plan_for_bulk(session)
             deleted = await q.activate(
                 session, uuid.UUID(params.customer_id), params.platform, params.generation, params.counts
             )
+            await session.commit()
+            # Activation deleted the previous generation: readers (the API) plan with fresh statistics.
+            await q.refresh_statistics(session)
             await session.commit()
         return ActivateResult(canonical_deleted=deleted)
 
@@ -155,3 +475,4 @@ class ConnectActivities:
             await q.mark_error(session, uuid.UUID(params.customer_id), params.platform, params.error)
             await session.commit()
         return FailConnectResult()
+

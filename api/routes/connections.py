@@ -18,8 +18,11 @@ from api.errors import ApiError, ErrorType, json_response
 from api.schemas import error_responses
 from api.timefmt import iso_millis
 from models.connect import PLURAL, SEED_ORDER, ConnectInput
-from scheduling.connect import ConnectConflict, start_connect
+from scheduling.connect import ConnectConflict, is_running, start_connect
+from store.connections import configure
+from store.credentials import encrypt
 from store.objects import list_active_connections, list_objects
+from workflows.connect import connect_workflow_id
 
 router = APIRouter(tags=["Connections"])
 
@@ -38,9 +41,23 @@ EntityTypeParam = Literal[
 ]
 
 
+class LiveSettings(BaseModel):
+    """How to reach the customer's own platform account (live mode)."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = Field(description="API base URL, e.g. https://api.procore.com (must be on the allow-list)")
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1, description="Stored encrypted; never returned")
+    company_id: str | None = Field(default=None, description="Procore company id / BC company id (GUID)")
+    tenant: str | None = Field(default=None, description="Business Central: Entra tenant")
+    environment: str | None = Field(default=None, description="Business Central: environment, e.g. production")
+
+
 class ConnectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     platform: Literal["procore", "dynamics"] = Field(description="The platform to connect")
+    mode: Literal["sandbox", "live"] = Field(default="sandbox", description="`live` reads the customer's own account")
+    settings: LiveSettings | None = Field(default=None, description="Required in live mode")
 
 
 class ConnectResultData(BaseModel):
@@ -111,11 +128,42 @@ class ObjectsEnvelope(BaseModel):
     "is connected. Re-connecting is a destructive reset of that platform's data. Answers when the "
     "ConnectWorkflow has finished.",
 )
-async def connect(body: ConnectRequest, key: CurrentKey, temporal: TemporalDep, settings: SettingsDep) -> Response:
+async def connect(
+    body: ConnectRequest, key: CurrentKey, temporal: TemporalDep, settings: SettingsDep, session: SessionDep
+) -> Response:
+    live: dict[str, Any] | None = None
+    secret: bytes | None = None
+    if body.mode == "live":
+        if key.mode == "demo":
+            raise ApiError(ErrorType.AUTHORIZATION_ERROR, "Demo keys cannot create live connections")
+        if body.settings is None:
+            raise ApiError(ErrorType.VALIDATION_ERROR, "settings are required when mode is live")
+        if not settings.base_url_allowed(body.settings.base_url):
+            raise ApiError(
+                ErrorType.AUTHORIZATION_ERROR,
+                "settings.base_url is not on this deployment's allow-list (LIVE_BASE_URL_ALLOWLIST)",
+            )
+        if body.platform == "procore" and not body.settings.company_id:
+            raise ApiError(ErrorType.VALIDATION_ERROR, "settings.company_id is required for Procore")
+        if body.platform == "dynamics" and not (
+            body.settings.tenant and body.settings.environment and body.settings.company_id
+        ):
+            raise ApiError(
+                ErrorType.VALIDATION_ERROR,
+                "settings.tenant, settings.environment and settings.company_id are required for Dynamics",
+            )
+        live = body.settings.model_dump(exclude={"client_id", "client_secret"})
+        secret = encrypt(settings, {"client_id": body.settings.client_id, "client_secret": body.settings.client_secret})
+    elif body.settings is not None:
+        raise ApiError(ErrorType.VALIDATION_ERROR, "settings are only accepted when mode is live")
+    if await is_running(temporal, connect_workflow_id(str(key.customer_id), body.platform)):
+        raise ApiError(ErrorType.CONFLICT_ERROR, f"A connect for {body.platform} is already running")
+    await configure(session, key.customer_id, body.platform, mode=body.mode, live=live, credentials=secret)
+    await session.commit()
     try:
         handle = await start_connect(
             temporal,
-            ConnectInput(customer_id=str(key.customer_id), platform=body.platform),
+            ConnectInput(customer_id=str(key.customer_id), platform=body.platform, mode=body.mode),
             task_queue=settings.task_queue,
         )
     except ConnectConflict as err:

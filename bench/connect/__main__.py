@@ -1,0 +1,3 @@
+from bench.connect.run import main
+
+main()

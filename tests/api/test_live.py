@@ -1,0 +1,188 @@
+"""Live mode against the emulators over real HTTP: connect, write, conflicts, lost responses, throttling."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from emulators.dynamics import DEFAULT_CLIENT_ID as BC_ID
+from emulators.dynamics import DEFAULT_CLIENT_SECRET as BC_SECRET
+from emulators.dynamics import DEFAULT_TENANT
+from emulators.procore import DEFAULT_CLIENT_ID as PC_ID
+from emulators.procore import DEFAULT_CLIENT_SECRET as PC_SECRET
+from platforms.dynamics.demo_data import COMPANY_ID as BC_COMPANY
+from store.customers import create_customer
+from tests.api.test_connect import TYPES, links
+from tests.helpers import auth
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+PAYMENT_PROCORE = "1823456"
+PAYMENT_DYNAMICS = "a34e74db-53c7-4368-8fe7-bb87c83c7902"
+
+
+def live_settings(emulators: Any, platform: str) -> dict[str, Any]:
+    if platform == "procore":
+        return {
+            "base_url": emulators.procore_url,
+            "client_id": PC_ID,
+            "client_secret": PC_SECRET,
+            "company_id": "4271100",
+        }
+    return {
+        "base_url": emulators.dynamics_url,
+        "client_id": BC_ID,
+        "client_secret": BC_SECRET,
+        "tenant": DEFAULT_TENANT,
+        "environment": "production",
+        "company_id": BC_COMPANY,
+    }
+
+
+async def control(emulators: Any, platform: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    base = emulators.procore_url if platform == "procore" else emulators.dynamics_url
+    async with httpx.AsyncClient(base_url=base) as client:
+        resp = await client.request(method, f"/_control{path}", **kwargs)
+    assert resp.status_code < 400, resp.text
+    return resp
+
+
+@pytest.fixture
+async def live(api: httpx.AsyncClient, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+    for platform in ("procore", "dynamics"):
+        await control(emulators, platform, "POST", "/reset")
+    async with sessionmaker() as s:
+        created = await create_customer(s, name=f"live-{uuid.uuid4().hex[:6]}", environment="test")
+        await s.commit()
+    h = auth(created.api_key)
+    for platform in ("procore", "dynamics"):
+        resp = await api.post(
+            "/api/v1/connect",
+            headers=h,
+            json={"platform": platform, "mode": "live", "settings": live_settings(emulators, platform)},
+        )
+        assert resp.status_code == 200, resp.text
+    return created.api_key
+
+
+async def canonical_payment(api: httpx.AsyncClient, h: dict[str, str]) -> str:
+    resp = await api.get("/api/v1/objects", params={"platform": "procore", "entity_type": "payment"}, headers=h)
+    return str(next(o for o in resp.json()["data"] if o["id"] == PAYMENT_PROCORE)["canonical_id"])
+
+
+async def writes(emulators: Any, platform: str, record_id: str) -> list[dict[str, Any]]:
+    resp = await control(
+        emulators,
+        platform,
+        "GET",
+        "/writes",
+        params={"entity_type": "payment", "record_id": record_id, "source": "api"},
+    )
+    body = resp.json()
+    return list(body["writes"] if isinstance(body, dict) else body)
+
+
+async def propagate(
+    api: httpx.AsyncClient, h: dict[str, str], cid: str, data: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    resp = await api.post(
+        "/api/v1/propagate", headers=h, json={"canonical_id": cid, "entity_type": "payment", "data": data, **extra}
+    )
+    assert resp.status_code == 200, resp.text
+    result: dict[str, Any] = resp.json()["data"]
+    return result
+
+
+async def test_live_connect_matches_sandbox(api: httpx.AsyncClient, live: str, demo_key: str) -> None:
+    resp = await api.get("/api/v1/connections", headers=auth(live))
+    assert resp.status_code == 200, resp.text
+    conns = resp.json()["data"]["connections"]
+    assert {(c["platform"], c["mode"], c["entities_synced"]) for c in conns} == {
+        ("procore", "live", 38),
+        ("dynamics", "live", 36),
+    }
+    for platform in ("procore", "dynamics"):
+        assert (
+            await api.post("/api/v1/connect", json={"platform": platform}, headers=auth(demo_key))
+        ).status_code == 200
+    assert await links(api, live) == await links(api, demo_key)
+    assert {t for t, _, _ in await links(api, live)} == set(TYPES)
+
+
+async def test_live_propagate_writes_the_platform(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
+    cid = await canonical_payment(api, auth(live))
+    body = await propagate(
+        api, auth(live), cid, {"amount": {"amount": 175000000, "currency": "USD"}, "notes": "Updated payment amount"}
+    )
+    dyn = body["propagated"]["dynamics"]
+    assert dyn["writeStatus"] == "synced", dyn
+    remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+    assert remote["description"] == "Updated payment amount"
+    assert Decimal(str(remote["amount"])) == Decimal("6370000")
+    assert body["propagated"]["procore"]["writeStatus"] == "synced"
+    remote_pc = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+    assert remote_pc["amount"] in ("1750000.00", "1750000.0") and remote_pc["notes"] == "Updated payment amount"
+    assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 1
+
+
+async def test_out_of_band_edit_is_a_conflict(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
+    cid = await canonical_payment(api, auth(live))
+    await control(
+        emulators,
+        "dynamics",
+        "PATCH",
+        f"/records/payment/{PAYMENT_DYNAMICS}",
+        json={"fields": {"description": "edited by a human in BC"}},
+    )
+    body = await propagate(api, auth(live), cid, {"notes": "ours"})
+    dyn = body["propagated"]["dynamics"]
+    assert dyn["writeStatus"] == "conflict" and dyn["writeError"]
+    assert dyn["conflictData"]["description"] == "edited by a human in BC"
+    remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+    assert remote["description"] == "edited by a human in BC"  # nothing overwritten
+    assert await writes(emulators, "dynamics", PAYMENT_DYNAMICS) == []
+    # the caller looked at it and overwrites explicitly
+    body = await propagate(api, auth(live), cid, {"notes": "ours, really"}, overwrite=True)
+    assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
+    remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+    assert remote["description"] == "ours, really"
+
+
+async def test_lost_response_is_synced_with_one_write(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
+    cid = await canonical_payment(api, auth(live))
+    await control(
+        emulators, "dynamics", "POST", "/faults", json={"kind": "drop_after_apply", "count": 1, "method": "PATCH"}
+    )
+    body = await propagate(api, auth(live), cid, {"notes": "applied once"})
+    assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
+    assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 1
+
+
+@pytest.mark.parametrize("kind", ["rate_limit", "unavailable"])
+async def test_throttling_and_outages_are_retried(api: httpx.AsyncClient, live: str, emulators: Any, kind: str) -> None:
+    cid = await canonical_payment(api, auth(live))
+    await control(
+        emulators, "dynamics", "POST", "/faults", json={"kind": kind, "count": 2, "method": "PATCH", "retry_after": 1}
+    )
+    body = await propagate(api, auth(live), cid, {"notes": f"after {kind}"})
+    assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
+    remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+    assert remote["description"] == f"after {kind}"
+
+
+async def test_platform_validation_error_is_failed(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
+    cid = await canonical_payment(api, auth(live))
+    # an ERP integration claimed the Procore payment: Procore refuses edits with 422
+    await control(
+        emulators, "procore", "PATCH", f"/records/payment/{PAYMENT_PROCORE}", json={"fields": {"origin_id": "ERP-1"}}
+    )
+    # the lock edit itself moved updated_at (a conflict); overwrite to reach Procore's validation
+    body = await propagate(api, auth(live), cid, {"notes": "locked?"}, overwrite=True)
+    pc = body["propagated"]["procore"]
+    assert pc["writeStatus"] == "failed" and "422" in pc["writeError"]
+    assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
