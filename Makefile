@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SRC := api emulators activities workflows models canonical platforms transform reconcile store devstack cli scheduling propagation worker.py settings.py
 
-.PHONY: run test lint install install-dev bench bench-transform clean-data
+.PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,17 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(SRC) tests bench
 
-bench: bench-transform
+## Benchmarks (each prints its ratios against a baseline measured in the same run).
+bench: bench-transform bench-connect bench-propagate
 
 bench-transform: install-dev
 	$(BIN)/python -m bench.transform
+
+bench-connect: install-dev
+	$(BIN)/python -m bench.connect
+
+bench-propagate: install-dev
+	$(BIN)/python -m bench.propagate
 
 ## Delete local data (embedded PostgreSQL and Temporal dev server state).
 clean-data:

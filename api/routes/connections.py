@@ -120,6 +120,7 @@ class ObjectsEnvelope(BaseModel):
     responses=error_responses(
         ErrorType.VALIDATION_ERROR,
         ErrorType.AUTHENTICATION_ERROR,
+        ErrorType.AUTHORIZATION_ERROR,
         ErrorType.CONFLICT_ERROR,
         ErrorType.UNSUPPORTED_MEDIA_TYPE,
     ),

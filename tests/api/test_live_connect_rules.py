@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,14 +45,17 @@ async def test_base_url_must_be_allow_listed(
         assert "allow-list" in resp.json()["error"]["message"]
 
 
-async def test_live_settings_validation(api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_live_settings_validation(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], emulators: Any
+) -> None:
     key = await _test_key(sessionmaker)
+    live = {**LIVE, "base_url": emulators.procore_url}  # allow-listed, so the other rules are reached
     assert_error(
         await api.post("/api/v1/connect", headers=auth(key), json={"platform": "procore", "mode": "live"}),
         400,
         "VALIDATION_ERROR",
     )
-    no_company = {k: v for k, v in LIVE.items() if k != "company_id"}
+    no_company = {k: v for k, v in live.items() if k != "company_id"}
     assert_error(
         await api.post(
             "/api/v1/connect", headers=auth(key), json={"platform": "procore", "mode": "live", "settings": no_company}
@@ -61,13 +65,15 @@ async def test_live_settings_validation(api: httpx.AsyncClient, sessionmaker: as
     )
     assert_error(
         await api.post(
-            "/api/v1/connect", headers=auth(key), json={"platform": "dynamics", "mode": "live", "settings": LIVE}
+            "/api/v1/connect",
+            headers=auth(key),
+            json={"platform": "dynamics", "mode": "live", "settings": {**live, "base_url": emulators.dynamics_url}},
         ),
         400,
         "VALIDATION_ERROR",
     )
     assert_error(
-        await api.post("/api/v1/connect", headers=auth(key), json={"platform": "procore", "settings": LIVE}),
+        await api.post("/api/v1/connect", headers=auth(key), json={"platform": "procore", "settings": live}),
         400,
         "VALIDATION_ERROR",
     )

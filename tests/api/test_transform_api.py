@@ -90,8 +90,9 @@ async def test_commitment_type_rule(api: httpx.AsyncClient, demo_key: str) -> No
     assert "context.commitmentType" in err["message"]
     ok = await post(api, demo_key, {**body, "context": {"commitmentType": "WorkOrderContract"}})
     assert ok.status_code == 200, ok.text
+    # an unknown commitment type is a malformed request (the context schema lists the two)
     assert_error(
-        await post(api, demo_key, {**body, "context": {"commitmentType": "Subcontract"}}), 422, "TRANSFORM_ERROR"
+        await post(api, demo_key, {**body, "context": {"commitmentType": "Subcontract"}}), 400, "VALIDATION_ERROR"
     )
 
 
