@@ -29,6 +29,7 @@ from models.propagate import (
     RecordOutcomeResult,
     Reference,
 )
+from platforms.base import MappingContext
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors, write_with_concurrency_check
 from propagation.logic import apply_patch, build_id_map, reference_report, render_for_target, render_view
@@ -140,12 +141,19 @@ class PropagateActivities:
             )
         return result
 
-    async def _write_sandbox(
-        self, session: AsyncSession, customer: uuid.UUID, params: FanOutInput, target: object
-    ) -> FanOutResult:
-        applied_version: int = target.applied_version  # type: ignore[attr-defined]
-        stored: dict[str, object] = target.data  # type: ignore[attr-defined]
-        platform_id: str = target.platform_id  # type: ignore[attr-defined]
+    async def _render(
+        self,
+        session: AsyncSession,
+        customer: uuid.UUID,
+        params: FanOutInput,
+        stored: dict[str, Any],
+        applied_version: int,
+        *,
+        live: bool,
+    ) -> tuple[dict[str, Any], dict[str, Any], MappingContext, set[str]] | FanOutResult:
+        """The target record after this propagation: every field changed since the version the record
+        last saw, from this propagation's snapshot, in the platform's currency and ids. A record that
+        cannot be expressed on the platform is a failed outcome (retrying will not help)."""
         fields = await q.fields_between(session, customer, params.canonical_id, applied_version, params.version)
         snapshot = await q.snapshot_at(session, customer, params.canonical_id, params.version)
         if snapshot is None:
@@ -163,13 +171,21 @@ class PropagateActivities:
                 id_map=id_map,
             )
         except TransformError as err:
-            # The data cannot be expressed on this platform: retrying will not help.
             return FanOutResult(
-                platform=params.platform,
-                status="failed",
-                platform_id=platform_id,
-                error=f"cannot map to {params.platform}: {err}",
+                platform=params.platform, status="failed", live=live, error=f"cannot map to {params.platform}: {err}"
             )
+        return record, view, context, fields
+
+    async def _write_sandbox(
+        self, session: AsyncSession, customer: uuid.UUID, params: FanOutInput, target: object
+    ) -> FanOutResult:
+        applied_version: int = target.applied_version  # type: ignore[attr-defined]
+        stored: dict[str, object] = target.data  # type: ignore[attr-defined]
+        platform_id: str = target.platform_id  # type: ignore[attr-defined]
+        rendered = await self._render(session, customer, params, stored, applied_version, live=False)
+        if isinstance(rendered, FanOutResult):
+            return rendered.model_copy(update={"platform_id": platform_id})
+        record, view, context, fields = rendered
         await q.write_platform_object(session, target.row_id, record, params.version)  # type: ignore[attr-defined]
         await q.log_write(
             session,
@@ -204,31 +220,11 @@ class PropagateActivities:
                 "live connectors are not configured on this worker", type="NotConfigured", non_retryable=True
             )
         stored: dict[str, Any] = target.data
-        fields = await q.fields_between(session, customer, params.canonical_id, target.applied_version, params.version)
-        snapshot = await q.snapshot_at(session, customer, params.canonical_id, params.version)
-        if snapshot is None:
-            raise ApplicationError("propagation snapshot missing", type="Inconsistent", non_retryable=True)
-        refs = {snapshot[f] for f in REFERENCE_FIELDS if isinstance(snapshot.get(f), str)}
-        id_map = build_id_map(params.platform, await q.native_ids(session, customer, params.platform, refs))
         base = dict(stored)
-        try:
-            intended, _, context = render_for_target(
-                params.platform,
-                params.entity_type,
-                stored,
-                snapshot,
-                fields,
-                customer_id=params.customer_id,
-                id_map=id_map,
-            )
-        except TransformError as err:
-            return FanOutResult(
-                platform=params.platform,
-                status="failed",
-                platform_id=target.platform_id,
-                live=True,
-                error=f"cannot map to {params.platform}: {err}",
-            )
+        rendered = await self._render(session, customer, params, stored, target.applied_version, live=True)
+        if isinstance(rendered, FanOutResult):
+            return rendered.model_copy(update={"platform_id": target.platform_id})
+        intended, _, context, fields = rendered
         changes = {k: v for k, v in intended.items() if base.get(k) != v and not k.startswith("@odata")}
         client = await self._connectors.client(session, customer, params.platform)
         try:
@@ -274,7 +270,7 @@ class PropagateActivities:
                 version=params.version,
                 fields=sorted(fields),
             )
-        view = render_view(params.platform, params.entity_type, record, params.customer_id, id_map)
+        view = render_view(params.platform, params.entity_type, record, params.customer_id, context.id_map)
         resolved, unresolved = reference_report(params.platform, context)
         return FanOutResult(
             platform=params.platform,
