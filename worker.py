@@ -28,6 +28,7 @@ from activities.connect import ConnectActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
 from activities.temporal_setup import ensure_search_attributes
+from activities.webhook import WebhookActivities
 from models.maintenance import MaintenanceInput
 from platforms.live import Connectors
 from settings import Settings, get_settings
@@ -36,10 +37,13 @@ from workflows.connect import ConnectWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
 from workflows.reseed import ScheduledReseedWorkflow
+from workflows.webhook import WebhookWorkflow
 
 log = logging.getLogger("structural.worker")
 
-WORKFLOWS: list[type] = [ConnectWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow]
+WORKFLOWS: list[type] = [
+    ConnectWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow, WebhookWorkflow,
+]
 
 
 async def connect_temporal(settings: Settings) -> Client:
@@ -57,6 +61,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     maintenance = MaintenanceActivities(sessionmaker)
     connect = ConnectActivities(engine, sessionmaker, connectors)
     propagate = PropagateActivities(sessionmaker, connectors)
+    webhooks = WebhookActivities(sessionmaker, connectors)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [
         Worker(
@@ -86,6 +91,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             propagate.mirror_source,
             propagate.fan_out,
             propagate.record_outcome,
+            webhooks.fetch_change,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

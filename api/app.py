@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 
 from api.errors import ApiError, ErrorType, error_response
 from api.middleware import RequestContextMiddleware
-from api.routes import connections, demo, health, propagate, schedules, transform
+from api.routes import connections, demo, health, propagate, schedules, transform, webhooks
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 
@@ -159,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, demo, connections, propagate, schedules, transform):
+    for module in (health, demo, connections, propagate, schedules, transform, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(RequestContextMiddleware)
     # Added last = outermost, so CORS preflights are answered before the 415 check.

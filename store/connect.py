@@ -5,6 +5,8 @@ Helpers never commit; each activity owns one transaction (or one per batch while
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -281,9 +283,29 @@ async def platform_objects_copy(conn: AsyncConnection) -> AsyncIterator[AsyncCop
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    if os.environ.get("BENCH_SNDBUF", "1") == "1":
+        _deepen_send_buffer(driver.pgconn.socket)
     columns = ", ".join(PLATFORM_OBJECT_COPY_COLUMNS)
     async with driver.cursor() as cur, cur.copy(f"COPY platform_objects ({columns}) FROM STDIN") as copy:
         yield copy
+
+
+COPY_SEND_BUFFER = 4 << 20
+
+
+def _deepen_send_buffer(fd: int) -> None:
+    """Let a local COPY queue seconds, not milliseconds, of rows in the kernel.
+
+    The seed maps rows in a thread while the event loop feeds the COPY; the loop gets the GIL back
+    only every few milliseconds, and a Unix socket's default buffer (~200 kB) is about what the
+    server parses in that time, so it would sit idle between refills. The kernel caps the size at
+    net.core.wmem_max. TCP sockets are left to the kernel's autotuning."""
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        if sock.family == socket.AF_UNIX and sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) < COPY_SEND_BUFFER:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, COPY_SEND_BUFFER)
+    finally:
+        sock.close()
 
 
 ACTIVE_OTHER = """
@@ -409,23 +431,26 @@ async def insert_links(
     (an object this platform created on an earlier connect) keeps this platform its origin."""
     if not links:
         return 0
+    # One statement over arrays (not one INSERT per link): customers number thousands.
     await session.execute(
         text(
-            "INSERT INTO entity_mappings (customer_id, canonical_id, platform, entity_type, platform_id, "
-            "generation, origin) VALUES (:c, :cid, :p, :t, :pid, :g, :origin)"
+            """
+            INSERT INTO entity_mappings (customer_id, canonical_id, platform, entity_type, platform_id,
+                                         generation, origin)
+            SELECT :c, l.canonical_id, :p, :t, l.platform_id, :g, l.origin
+              FROM unnest(CAST(:pids AS text[]), CAST(:cids AS text[]), CAST(:origins AS boolean[]))
+                   AS l(platform_id, canonical_id, origin)
+            """
         ),
-        [
-            {
-                "c": customer_id,
-                "cid": cid,
-                "p": platform,
-                "t": entity_type,
-                "pid": pid,
-                "g": generation,
-                "origin": cid == own_ids.get(pid),
-            }
-            for pid, cid in links
-        ],
+        {
+            "c": customer_id,
+            "p": platform,
+            "t": entity_type,
+            "g": generation,
+            "pids": [pid for pid, _ in links],
+            "cids": [cid for _, cid in links],
+            "origins": [cid == own_ids.get(pid) for pid, cid in links],
+        },
     )
     return len(links)
 
@@ -439,9 +464,15 @@ async def create_unlinked(
     until activation, so readers keep a consistent view while the seed runs.
     """
     params = {"c": customer_id, "p": platform, "t": entity_type, "g": generation}
+    # Ids derive from this platform's native ids, so only objects this platform created before can
+    # collide. A first connect has none of this type: it skips the per-row conflict check.
+    existing = await session.execute(
+        text("SELECT EXISTS (SELECT 1 FROM canonical_objects WHERE customer_id = :c AND entity_type = :t)"), params
+    )
+    conflicts = "ON CONFLICT (customer_id, id) DO NOTHING" if existing.scalar_one() else ""
     await session.execute(
         text(
-            """
+            f"""
             INSERT INTO canonical_objects (customer_id, id, entity_type, data)
             SELECT po.customer_id, po.canonical_data->>'id', po.entity_type, po.canonical_data
               FROM platform_objects po
@@ -449,7 +480,7 @@ async def create_unlinked(
                AND NOT EXISTS (SELECT 1 FROM entity_mappings m WHERE m.customer_id = po.customer_id
                                  AND m.platform = po.platform AND m.entity_type = po.entity_type
                                  AND m.platform_id = po.platform_id AND m.generation = po.generation)
-            ON CONFLICT (customer_id, id) DO NOTHING
+            {conflicts}
             """
         ),
         params,

@@ -283,6 +283,19 @@ class PlatformWrite(Base):
     )
 
 
+class WebhookDelivery(Base):
+    """Deliveries already accepted: platforms retry and duplicate webhooks, we act once."""
+
+    __tablename__ = "webhook_deliveries"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    delivery_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    received_at: Mapped[datetime] = _now()
+
+
 class RateLimitHit(Base):
     """Sliding-window log shared by every API process (not process memory)."""
 

@@ -1,0 +1,89 @@
+"""Webhook follow-up: fetch the changed record from the platform and turn it into a platform-mode change."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from models.propagate import PropagateInput
+from models.webhook import FetchChangeResult, WebhookEvent
+from platforms.dynamics.client import DynamicsClient
+from platforms.http import RejectedError, RetryableError
+from platforms.live import Connectors
+from propagation.logic import READ_ONLY_NATIVE, PatchError, platform_patch_to_canonical
+from store import propagate as q
+
+
+class WebhookActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], connectors: Connectors | None) -> None:
+        self._sessionmaker = sessionmaker
+        self._connectors = connectors
+
+    @activity.defn
+    async def fetch_change(self, event: WebhookEvent) -> FetchChangeResult:
+        """What changed on the platform record, as a platform-mode propagation (None when nothing did)."""
+        if self._connectors is None:
+            raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
+        customer = uuid.UUID(event.customer_id)
+        async with self._sessionmaker() as session:
+            record = await q.resolve_platform_record(session, customer, event.platform, event.platform_id)
+            if record is None:
+                return FetchChangeResult(reason="the record is not mapped (unknown to this connection)")
+            entity = await q.load_canonical(session, customer, record.canonical_id)
+            try:
+                client = await self._connectors.client(session, customer, event.platform)
+            except RejectedError as err:
+                return FetchChangeResult(reason=err.message)
+        stored: dict[str, Any] = record.native
+        try:
+            if isinstance(client, DynamicsClient):
+                remote = await client.get(record.entity_type, event.platform_id)
+            else:
+                remote = await client.get(record.entity_type, stored)
+        except RetryableError as err:
+            raise ApplicationError(err.message, type="PlatformUnavailable") from err
+        except RejectedError as err:
+            return FetchChangeResult(reason=f"could not read the record: {err.message}")
+        skip = READ_ONLY_NATIVE.get(event.platform, frozenset())
+        native_patch = {
+            k: v for k, v in remote.items() if k not in skip and not k.startswith("@odata") and stored.get(k) != v
+        }
+        if not native_patch or entity is None:
+            return FetchChangeResult(reason="no change")
+        try:
+            patch = platform_patch_to_canonical(
+                event.platform,
+                record.entity_type,
+                stored,
+                native_patch,
+                customer_id=event.customer_id,
+                current=entity.data,
+            )
+        except PatchError as err:
+            return FetchChangeResult(reason=f"change cannot be applied: {err}")
+        propagation_id = (
+            "prop_"
+            + hashlib.sha256(f"{event.customer_id}|webhook|{event.platform}|{event.delivery_key}".encode()).hexdigest()[
+                :24
+            ]
+        )
+        return FetchChangeResult(
+            reason="changed",
+            propagate=PropagateInput(
+                propagation_id=propagation_id,
+                customer_id=event.customer_id,
+                canonical_id=record.canonical_id,
+                entity_type=record.entity_type,
+                format="platform",
+                canonical_patch=patch,
+                source_platform=event.platform,
+                source_platform_id=event.platform_id,
+                native_patch=native_patch,
+                request={"webhook": event.model_dump(), "hash": None},
+            ),
+        )

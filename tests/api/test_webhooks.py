@@ -1,0 +1,111 @@
+"""Webhook intake: Procore thin events and the BC handshake/batches, fetched and propagated once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.api.test_conventions import assert_error
+from tests.api.test_live import PAYMENT_DYNAMICS, PAYMENT_PROCORE, control, live  # noqa: F401 - fixture
+from tests.helpers import auth, wait_for
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def _payment(api: httpx.AsyncClient, key: str, platform: str, native_id: str) -> dict[str, Any]:
+    resp = await api.get("/api/v1/objects", params={"platform": platform, "entity_type": "payment"}, headers=auth(key))
+    obj: dict[str, Any] = next(o for o in resp.json()["data"] if o["id"] == native_id)
+    return obj
+
+
+async def test_procore_event_is_fetched_and_propagated_once(
+    api: httpx.AsyncClient, live: str, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]  # noqa: F811
+) -> None:
+    # somebody edits the payment in Procore; Procore then sends its thin event
+    await control(
+        emulators,
+        "procore",
+        "PATCH",
+        f"/records/payment/{PAYMENT_PROCORE}",
+        json={"fields": {"notes": "edited in Procore"}},
+    )
+    event = {
+        "resource_name": "Contract Payments",
+        "resource_id": int(PAYMENT_PROCORE),
+        "event_type": "update",
+        "ulid": f"01J{uuid.uuid4().hex[:20].upper()}",
+        "company_id": 4271100,
+    }
+    resp = await api.post("/api/v1/webhooks/procore", json=event, headers=auth(live))
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["data"]["accepted"] == 1
+
+    async def arrived() -> bool:
+        remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+        return bool(remote["description"] == "edited in Procore")
+
+    await wait_for(arrived, within=30)
+    canonical = await _payment(api, live, "procore", PAYMENT_PROCORE)
+    assert canonical["data"]["notes"] == "edited in Procore"
+    assert canonical["platform_data"]["notes"] == "edited in Procore"  # source mirror
+
+    again = await api.post("/api/v1/webhooks/procore", json=event, headers=auth(live))
+    assert again.status_code == 202 and again.json()["data"] == {"accepted": 0, "duplicates": 1, "ignored": 0}
+    async with sessionmaker() as s:
+        count = (
+            await s.execute(
+                text("SELECT count(*) FROM propagations WHERE canonical_id = :c"), {"c": canonical["canonical_id"]}
+            )
+        ).scalar_one()
+    assert count == 1
+
+
+async def test_procore_event_needs_the_key(api: httpx.AsyncClient) -> None:
+    event = {"resource_name": "Contract Payments", "resource_id": 1, "event_type": "update", "ulid": "x"}
+    assert_error(await api.post("/api/v1/webhooks/procore", json=event), 401, "AUTHENTICATION_ERROR")
+
+
+async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, emulators: Any) -> None:  # noqa: F811
+    handshake = await api.post("/api/v1/webhooks/dynamics", params={"validationToken": "tok-123"})
+    assert handshake.status_code == 200 and handshake.text == "tok-123"
+    await control(
+        emulators,
+        "dynamics",
+        "PATCH",
+        f"/records/payment/{PAYMENT_DYNAMICS}",
+        json={"fields": {"description": "edited in BC"}},
+    )
+    batch = {
+        "value": [
+            {
+                "subscriptionId": "s1",
+                "clientState": live,
+                "changeType": "updated",
+                "resource": f"api/v2.0/companies(00000000-0000-0000-0000-000000000001)/customerPayments({PAYMENT_DYNAMICS})",
+                "lastModifiedDateTime": "2026-11-23T10:00:00Z",
+            },
+            {
+                "subscriptionId": "s1",
+                "clientState": live,
+                "changeType": "deleted",
+                "resource": "api/v2.0/companies(00000000-0000-0000-0000-000000000001)/customers(00000000-0000-0000-0000-000000000002)",
+                "lastModifiedDateTime": "2026-11-23T10:00:00Z",
+            },
+        ]
+    }
+    resp = await api.post("/api/v1/webhooks/dynamics", json=batch)
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["data"] == {"accepted": 1, "duplicates": 0, "ignored": 1}
+
+    async def arrived() -> bool:
+        remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+        return bool(remote["notes"] == "edited in BC")
+
+    await wait_for(arrived, within=30)
+    bad = {"value": [{**batch["value"][0], "clientState": "sk_test_nope", "subscriptionId": "s2"}]}
+    assert_error(await api.post("/api/v1/webhooks/dynamics", json=bad), 401, "AUTHENTICATION_ERROR")
