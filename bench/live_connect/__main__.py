@@ -1,0 +1,3 @@
+from bench.live_connect.run import main
+
+main()
