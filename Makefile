@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SRC := api emulators activities workflows models canonical platforms transform reconcile store devstack cli scheduling propagation worker.py settings.py
 
-.PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate clean-data
+.PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate bench-live-connect clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ lint: install-dev
 	$(BIN)/mypy $(SRC) tests bench
 
 ## Benchmarks (each prints its ratios against a baseline measured in the same run).
-bench: bench-transform bench-connect bench-propagate
+bench: bench-transform bench-connect bench-propagate bench-live-connect
 
 bench-transform: install-dev
 	$(BIN)/python -m bench.transform
@@ -44,6 +44,9 @@ bench-connect: install-dev
 
 bench-propagate: install-dev
 	$(BIN)/python -m bench.propagate
+
+bench-live-connect: install-dev
+	$(BIN)/python -m bench.live_connect
 
 ## Delete local data (embedded PostgreSQL and Temporal dev server state).
 clean-data:
