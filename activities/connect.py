@@ -396,7 +396,7 @@ class ConnectActivities:
             await writer
             async with self._sessionmaker() as session:
                 # Reconciliation and the next seed plan their statements knowing these rows exist.
-                await q.refresh_statistics(session, "platform_objects", grown_by=committed[0] - already)
+                await q.refresh_statistics(session, {"platform_objects": committed[0] - already})
                 await session.commit()
         finally:
             # On failure or cancellation the open batch rolls back: a retry resumes after the last commit.
@@ -461,7 +461,8 @@ class ConnectActivities:
             # When every record linked, there is nothing to create (and no anti-join to run).
             created = await q.create_unlinked(session, *args) if total is None or linked < total else 0
             await session.commit()
-            await q.refresh_statistics(session, "entity_mappings", "canonical_objects", grown_by=linked + created)
+            # The next seed's reference lookups choose their index by these statistics.
+            await q.refresh_statistics(session, {"entity_mappings": linked + created})
             await session.commit()
         return ReconcileResult(linked=linked, created=created)
 
@@ -472,9 +473,6 @@ class ConnectActivities:
             deleted = await q.activate(
                 session, uuid.UUID(params.customer_id), params.platform, params.generation, params.counts
             )
-            await session.commit()
-            # Activation deleted the previous generation: readers (the API) plan with fresh statistics.
-            await q.refresh_statistics(session)
             await session.commit()
         return ActivateResult(canonical_deleted=deleted)
 

@@ -260,7 +260,7 @@ class PropagateActivities:
             etag=remote.get("@odata.etag"),
             remote_updated_at=remote.get("updated_at"),
         )
-        if status == "written":
+        if status in ("written", "recovered"):  # a recovered write is ours, its response lost
             await q.log_write(
                 session,
                 customer_id=customer,

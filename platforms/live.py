@@ -85,9 +85,10 @@ async def write_with_concurrency_check(
 ) -> tuple[dict[str, Any], str]:
     """Write `changes` to the record last seen as `stored`.
 
-    Returns (the remote record afterwards, "written" | "already" | "conflict"): "already" when the
-    record holds our values already (an earlier attempt applied them), "conflict" when somebody
-    else changed it (then the remote record, untouched)."""
+    Returns (the remote record afterwards, status): "written"; "recovered" when the record changed
+    since we read it and holds exactly our values (an earlier attempt applied them and lost the
+    response: an effective write of ours); "already" when there was nothing to change; "conflict"
+    when somebody else changed it (then the remote record, untouched)."""
     if isinstance(client, DynamicsClient):
         record_id = str(stored["id"])
         if not changes:
@@ -97,11 +98,11 @@ async def write_with_concurrency_check(
             return await client.patch(entity_type, record_id, changes, etag), "written"
         except StaleError:
             remote = await client.get(entity_type, record_id)
-            return remote, ("already" if _holds(remote, changes) else "conflict")
+            return remote, ("recovered" if _holds(remote, changes) else "conflict")
     # Procore has no ETags: read, compare updated_at with what we saw, then write (last writer wins).
     remote = await client.get(entity_type, dict(stored))
     if _holds(remote, changes):
-        return remote, "already"
+        return remote, ("already" if remote.get("updated_at") == stored.get("updated_at") else "recovered")
     if not overwrite and remote.get("updated_at") != stored.get("updated_at"):
         return remote, "conflict"
     return await client.patch(entity_type, dict(stored), changes), "written"

@@ -40,8 +40,11 @@ def _procore_id(entity_type: str, i: int) -> int:
     return _PROCORE_BASE[entity_type] * 10**8 + i
 
 
+_GUID_PREFIX = {entity_type: f"{code:08x}-5e17-4000-8000-" for entity_type, code in _GUID_CODE.items()}
+
+
 def _guid(entity_type: str, i: int) -> str:
-    return f"{_GUID_CODE[entity_type]:08x}-5e17-4000-8000-{i:012x}"
+    return f"{_GUID_PREFIX[entity_type]}{i:012x}"
 
 
 def _usd_cents(i: int) -> int:

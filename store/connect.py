@@ -85,7 +85,6 @@ async def seeded_count(
 _STATISTICS_COLUMNS = {
     "platform_objects": "customer_id, platform, entity_type, platform_id, generation, match_key",
     "entity_mappings": "customer_id, canonical_id, platform, entity_type, platform_id, generation",
-    "canonical_objects": "customer_id, id, entity_type",
 }
 # ANALYZE samples 300 rows per unit of statistics target: 3,000 rows instead of the default
 # 30,000, which took a second on a million-row platform_objects and ~50 ms this way. Plenty for
@@ -93,24 +92,22 @@ _STATISTICS_COLUMNS = {
 _STATISTICS_TARGET = 10
 
 
-async def refresh_statistics(session: AsyncSession, *tables: str, grown_by: int | None = None) -> None:
-    """ANALYZE the key columns of `tables` (default all three) after a bulk load. Commit after it.
+async def refresh_statistics(session: AsyncSession, grown: dict[str, int]) -> None:
+    """ANALYZE the key columns of the tables a bulk step grew by more than a tenth. Commit after it.
 
     A bulk load leaves the planner believing a new customer has no rows, and it then picks plans
     that are quadratic in the batch size (a nested loop over what it thinks is one row, an index on
-    the customer alone for each lookup). With `grown_by` (rows the step added), only the tables it
-    grew by more than a tenth are analyzed: autovacuum's own threshold, applied at once instead of
-    within a minute. A customer small against the table is estimated well enough meanwhile."""
-    await session.execute(text(f"SET LOCAL default_statistics_target = {_STATISTICS_TARGET}"))
-    names = tables or tuple(_STATISTICS_COLUMNS)
-    if grown_by is not None:
-        rows = await session.execute(
-            text("SELECT relname, reltuples FROM pg_class WHERE oid = ANY(CAST(:t AS regclass[]))"),
-            {"t": list(names)},
-        )
-        sizes = {r.relname: float(r.reltuples) for r in rows}
-        names = tuple(t for t in names if grown_by > 0.1 * max(sizes.get(t, -1.0), 0.0) or sizes.get(t, -1.0) < 0)
-    for table in names:
+    the customer alone for each lookup). `grown` maps each table to the rows the step added; a
+    tenth is autovacuum's own threshold, applied at once instead of within a minute (a customer
+    small against the table is estimated well enough meanwhile)."""
+    rows = await session.execute(
+        text("SELECT relname, reltuples FROM pg_class WHERE oid = ANY(CAST(:t AS regclass[]))"), {"t": list(grown)}
+    )
+    sizes = {r.relname: float(r.reltuples) for r in rows}
+    stale = [t for t, added in grown.items() if added > 0 and (sizes.get(t, -1.0) <= 0 or added > 0.1 * sizes[t])]
+    if stale:
+        await session.execute(text(f"SET LOCAL default_statistics_target = {_STATISTICS_TARGET}"))
+    for table in stale:
         await session.execute(text(f"ANALYZE {table} ({_STATISTICS_COLUMNS[table]})"))
 
 
@@ -544,11 +541,13 @@ async def activate(
         ),
         {**params, "counts": _json(counts)},
     )
+    # Older generations (the previous active one; `begin_seeding` removed the rest). `<` is checked
+    # inside the identity index; `<>` could only be checked on every row of the platform.
     await session.execute(
-        text("DELETE FROM entity_mappings WHERE customer_id = :c AND platform = :p AND generation <> :g"), params
+        text("DELETE FROM entity_mappings WHERE customer_id = :c AND platform = :p AND generation < :g"), params
     )
     await session.execute(
-        text("DELETE FROM platform_objects WHERE customer_id = :c AND platform = :p AND generation <> :g"), params
+        text("DELETE FROM platform_objects WHERE customer_id = :c AND platform = :p AND generation < :g"), params
     )
     orphans = await session.execute(
         text(

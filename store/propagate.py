@@ -338,6 +338,8 @@ async def save_target(
                SET status = EXCLUDED.status, platform_id = EXCLUDED.platform_id, data = EXCLUDED.data,
                    error = EXCLUDED.error, conflict_data = EXCLUDED.conflict_data,
                    attempts = propagation_targets.attempts + 1, updated_at = now()
+             -- a late interim `pending` report never overwrites a final outcome
+             WHERE propagation_targets.status = 'pending' OR EXCLUDED.status <> 'pending'
             """
         ),
         {
