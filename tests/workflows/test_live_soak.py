@@ -1,0 +1,286 @@
+"""Bounded fault soak on loopback: 300 live propagations against both emulators while they inject
+throttling, outages, 500s, lost responses and out-of-band edits, and the worker is SIGKILLed twice.
+
+Every propagation ends final (synced, conflict with its conflict data, or failed with an error),
+none is lost, and no platform record receives an effective write more often than our database says
+we wrote it (each notes value lands at most once per record)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from api.app import create_app
+from settings import Settings
+from store.customers import create_customer
+from tests.api.test_live import control, live_settings
+from tests.helpers import auth, make_client
+from workflows.propagate import propagate_workflow_id
+
+ROOT = Path(__file__).resolve().parents[2]
+PROPAGATIONS = 300
+CONCURRENCY = 6
+FAULT_EVERY = 20
+KILL_AT = (12.0, 35.0)  # seconds into the run
+SETTLE_SECONDS = 180
+NOTES_FIELD = {"procore": "notes", "dynamics": "description"}
+
+# (platform, fault body) injected in turn every FAULT_EVERY requests; None = an out-of-band edit.
+FAULTS: list[tuple[str, dict[str, Any] | None]] = [
+    ("dynamics", {"kind": "unavailable", "count": 1, "method": "PATCH", "retry_after": 1}),
+    ("procore", {"kind": "unavailable", "count": 1, "method": "PATCH", "retry_after": 1}),
+    ("dynamics", {"kind": "rate_limit", "count": 1, "method": "PATCH", "retry_after": 1}),
+    ("dynamics", {"kind": "error", "count": 1, "method": "PATCH", "status": 500}),
+    ("procore", {"kind": "rate_limit", "count": 1, "retry_after": 1}),
+    ("dynamics", {"kind": "drop_after_apply", "count": 1, "method": "PATCH"}),
+    ("dynamics", None),
+    ("procore", None),
+]
+
+
+def _start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TASK_QUEUE": queue,
+        "LIVE_BASE_URL_ALLOWLIST": settings.live_base_url_allowlist,
+        "CREDENTIALS_KEY": settings.credentials_key or "",
+        "LOG_LEVEL": "warning",
+    }
+    return subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env)
+
+
+async def _rows(sm: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> list[Any]:
+    async with sm() as s:
+        return list((await s.execute(text(sql), params)).all())
+
+
+async def _completed(client: Client, customer: str, pid: str) -> bool:
+    desc = await client.get_workflow_handle(propagate_workflow_id(customer, pid)).describe()
+    return desc.status == WorkflowExecutionStatus.COMPLETED
+
+
+async def _diagnose(client: Client, sm: async_sessionmaker[AsyncSession], customer: str, ids: list[str]) -> None:
+    """Print where the unfinished propagations stand (on failure only)."""
+    for pid in ids[:6]:
+        desc = await client.get_workflow_handle(propagate_workflow_id(customer, pid)).describe()
+        rows = await _rows(
+            sm,
+            "SELECT p.status, t.platform, t.status AS t_status, t.attempts, "
+            "(SELECT count(*) FROM platform_writes w WHERE w.propagation_id = p.id AND w.platform = t.platform) AS w "
+            "FROM propagations p JOIN propagation_targets t ON t.propagation_id = p.id WHERE p.id = :id",
+            id=pid,
+        )
+        print(f"soak: unfinished {pid}: workflow {desc.status}, db {[tuple(r) for r in rows]}")
+
+
+async def _explain_extra_writes(
+    sm: async_sessionmaker[AsyncSession], customer: str, platform: str, record: str, field: str, log: list[Any]
+) -> None:
+    """Print the logged writes to `record` our database does not account for (on failure only)."""
+    rows = await _rows(
+        sm,
+        "SELECT p.request->'data'->>'notes' AS notes, t.status, t.error, t.attempts, "
+        "(SELECT count(*) FROM platform_writes w WHERE w.propagation_id = p.id AND w.platform = :p) AS w "
+        "FROM propagations p JOIN propagation_targets t ON t.propagation_id = p.id AND t.platform = :p "
+        "WHERE p.customer_id = :c",
+        c=customer,
+        p=platform,
+    )
+    by_notes = {r.notes: r for r in rows}
+    for w in log:
+        if str(w["record_id"]) != record:
+            continue
+        notes = w["changes"].get(field, {}).get("new")
+        r = by_notes.get(notes)
+        if r is None or not r.w:
+            print(f"soak: unaccounted {platform} write {w['seq']} {w['changes']} -> {tuple(r) if r else None}")
+
+
+@pytest.mark.timeout(600)
+async def test_live_fault_soak(
+    temporal_client: Client, settings: Settings, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    started = time.monotonic()
+    for platform in ("procore", "dynamics"):
+        await control(emulators, platform, "POST", "/reset")
+    queue = f"soak-{uuid.uuid4().hex[:8]}"
+    worker = _start_worker(settings, queue)
+    local = settings.model_copy(update={"task_queue": queue, "propagate_wait_seconds": 5.0})
+    app = create_app(local)
+    async with sessionmaker() as s:
+        created = await create_customer(s, name=f"soak-{uuid.uuid4().hex[:6]}", environment="test")
+        await s.execute(
+            text("UPDATE customers SET propagate_rate_limit = 100000 WHERE id = :c"), {"c": created.customer_id}
+        )
+        await s.commit()
+    customer, h = str(created.customer_id), auth(created.api_key)
+    try:
+        async with app.router.lifespan_context(app), make_client(app) as api:
+            for platform in ("procore", "dynamics"):
+                resp = await api.post(
+                    "/api/v1/connect",
+                    headers=h,
+                    json={"platform": platform, "mode": "live", "settings": live_settings(emulators, platform)},
+                )
+                assert resp.status_code == 200, resp.text
+            payments = (
+                await api.get("/api/v1/objects", params={"platform": "procore", "entity_type": "payment"}, headers=h)
+            ).json()["data"]
+            linked = {
+                p["canonical_id"]: {m["platform"]: m["platform_id"] for m in p["mappings"]}
+                for p in payments
+                if {m["platform"] for m in p["mappings"]} == {"procore", "dynamics"}
+            }
+            entities = sorted(linked)[:CONCURRENCY]
+            assert len(entities) >= 3, linked
+            print(f"\nsoak: connected in {time.monotonic() - started:.1f}s, {len(entities)} payments linked")
+
+            work: asyncio.Queue[int] = asyncio.Queue()
+            for i in range(PROPAGATIONS):
+                work.put_nowait(i)
+            answers: Counter[str] = Counter()
+            sent = 0
+            faults = itertools.cycle(FAULTS)
+            edits = itertools.count()
+            run_start = time.monotonic()
+
+            async def inject() -> None:
+                platform, fault = next(faults)
+                if fault is not None:
+                    await control(emulators, platform, "POST", "/faults", json=fault)
+                    return
+                n = next(edits)
+                record = linked[entities[n % len(entities)]][platform]
+                await control(
+                    emulators,
+                    platform,
+                    "PATCH",
+                    f"/records/payment/{record}",
+                    json={"fields": {NOTES_FIELD[platform]: f"edited out of band {n}"}},
+                )
+
+            async def client_loop(entity: str) -> None:
+                nonlocal sent
+                while not work.empty():
+                    i = work.get_nowait()
+                    sent += 1
+                    if sent % FAULT_EVERY == 0:
+                        await inject()
+                    resp = await api.post(
+                        "/api/v1/propagate",
+                        headers={**h, "Idempotency-Key": f"soak-{i}"},
+                        json={"canonical_id": entity, "entity_type": "payment", "data": {"notes": f"soak {i}"}},
+                    )
+                    if resp.status_code == 200:
+                        body = resp.json()["data"]
+                        statuses = sorted(str(e.get("writeStatus")) for e in body["propagated"].values())
+                        answers[f"200 {'/'.join(statuses)}"] += 1
+                    else:
+                        assert resp.status_code == 502, resp.text
+                        answers["502"] += 1
+
+            async def killer() -> None:
+                nonlocal worker
+                for at in KILL_AT:
+                    await asyncio.sleep(max(0.0, run_start + at - time.monotonic()))
+                    worker.send_signal(signal.SIGKILL)
+                    worker.wait(10)
+                    await asyncio.sleep(0.5)
+                    worker = _start_worker(settings, queue)
+
+            await asyncio.gather(killer(), *(client_loop(e) for e in entities))
+            print(f"soak: {PROPAGATIONS} requests in {time.monotonic() - run_start:.1f}s, answers {dict(answers)}")
+            assert sum(answers.values()) == PROPAGATIONS
+
+        targets_sql = (
+            "SELECT p.id, p.request, t.platform, t.platform_id, t.status, t.error, t.conflict_data "
+            "FROM propagations p LEFT JOIN propagation_targets t ON t.propagation_id = p.id "
+            "WHERE p.customer_id = :c"
+        )
+        deadline = time.monotonic() + SETTLE_SECONDS
+        unsettled = ""
+        while True:
+            rows = await _rows(sessionmaker, targets_sql, c=customer)
+            open_ids = sorted({r.id for r in rows if r.status in (None, "pending")})
+            if len(rows) == 2 * PROPAGATIONS and not open_ids:
+                break
+            # a pending target whose workflow has already completed can never become final
+            stuck = open_ids and all([await _completed(temporal_client, customer, pid) for pid in open_ids])
+            if stuck or time.monotonic() > deadline:
+                await _diagnose(temporal_client, sessionmaker, customer, open_ids)
+                left = Counter(r.status for r in rows)
+                unsettled = (
+                    f"not final ({'workflows completed' if stuck else 'timeout'}): {len(rows)} rows, {dict(left)}"
+                )
+                break
+            await asyncio.sleep(2)
+        print(f"soak: settled {time.monotonic() - run_start:.1f}s after the first request {unsettled}")
+
+        # none lost: every propagation recorded, each with both targets
+        per_propagation = Counter(r.id for r in rows)
+        assert len(per_propagation) == PROPAGATIONS
+        assert set(per_propagation.values()) == {2}
+        for r in rows:
+            if r.status == "conflict":
+                assert r.conflict_data, r
+            elif r.status == "failed":
+                assert r.error, r
+            elif r.status != "pending":
+                assert r.status == "synced", r
+        counts = Counter((r.platform, r.status) for r in rows)
+        print(f"soak: target statuses {dict(sorted(counts.items()))}")
+        print(f"soak: total {dict(Counter(r.status for r in rows))}")
+
+        # no duplicate effective write
+        ours: dict[tuple[str, str], int] = {
+            (p, x): int(n)
+            for p, x, n in await _rows(
+                sessionmaker,
+                "SELECT platform, platform_id, count(*) FROM platform_writes WHERE customer_id = :c GROUP BY 1, 2",
+                c=customer,
+            )
+        }
+        extra: list[tuple[str, str, int, int]] = []  # (platform, record, api writes, our platform_writes)
+        for platform, field in NOTES_FIELD.items():
+            log = (await control(emulators, platform, "GET", "/writes", params={"source": "api"})).json()["writes"]
+            per_record = Counter(str(w["record_id"]) for w in log)
+            for record, n in per_record.items():
+                if n > ours.get((platform, record), 0):
+                    await _explain_extra_writes(sessionmaker, customer, platform, record, field, log)
+                    extra.append((platform, record, n, ours.get((platform, record), 0)))
+            values: Counter[tuple[str, str]] = Counter(
+                (str(w["record_id"]), str(w["changes"][field]["new"]))
+                for w in log
+                if field in w["changes"] and str(w["changes"][field]["new"]).startswith("soak ")
+            )
+            doubled = {k: n for k, n in values.items() if n > 1}
+            assert not doubled, (platform, doubled)
+            same: Counter[tuple[str, str]] = Counter(
+                (str(w["record_id"]), repr(sorted(w["changes"].items()))) for w in log
+            )
+            assert all(n == 1 for n in same.values()), (platform, [k for k, n in same.items() if n > 1])
+            print(
+                f"soak: {platform} {len(log)} api writes, {sum(v for (p, _), v in ours.items() if p == platform)} ours"
+            )
+        print(f"soak: total {time.monotonic() - started:.1f}s")
+        assert not extra, f"more effective writes than our platform_writes rows: {extra}"
+        assert not unsettled, unsettled
+    finally:
+        worker.kill()
+        worker.wait(10)
