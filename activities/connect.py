@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from canonical.errors import TransformError
 from canonical.jsonio import dumps
 from canonical.models import CanonicalModel
+from canonical.money import Money
 from models.connect import (
     ActivateInput,
     ActivateResult,
@@ -47,7 +48,7 @@ BATCH_SIZE = 5000
 # Records mapped per step of the seed pipeline, and how many encoded chunks may wait for the
 # COPY: together they bound the memory a seed holds (a few MB), whatever the data set's size.
 CHUNK_SIZE = 1000
-QUEUE_CHUNKS = 2
+QUEUE_CHUNKS = 4
 # Entity types whose canonical form references earlier types (resolved while seeding).
 REFERENCED_TYPES = {
     "project": (),
@@ -95,13 +96,18 @@ def _copy_text(value: Any) -> bytes:
 
 
 def _copy_text_array(items: Sequence[str]) -> bytes:
-    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
-    return _copy_text("{" + ",".join(quoted) + "}")
+    """A text[] field: every element quoted (normalised keys rarely need escaping inside)."""
+    joined = '","'.join(items)
+    if '"' in joined or "\\" in joined:
+        joined = '","'.join(item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
+    return ('{"' + joined + '"}' if items else "{}").translate(_COPY_ESCAPES).encode()
 
 
 def _json_default(value: Any) -> Any:
     """What `model_dump(mode="json")` makes of the canonical field types orjson does not know."""
-    if isinstance(value, BaseModel):  # Money
+    if type(value) is Money:  # {"amount": int, "currency": str}, exactly its fields
+        return value.__dict__
+    if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, Decimal):  # hours: a string, never a binary float
         return str(value)
@@ -342,8 +348,8 @@ class ConnectActivities:
         """Stream one entity type of the platform into `platform_objects` (generation `params.generation`).
 
         Commits per batch and resumes after the rows an earlier attempt committed: the source is
-        deterministic, so the first N records are exactly the N rows already there. Batches are
-        mapped in a worker thread while the previous one is copied, and committed in order.
+        deterministic, so the first N records are exactly the N rows already there. Chunks are
+        mapped in a thread while earlier ones stream into PostgreSQL; batches commit in order.
         """
         customer = uuid.UUID(params.customer_id)
         platform, entity_type, generation = params.platform, params.entity_type, params.generation
@@ -389,6 +395,7 @@ class ConnectActivities:
                         resolving = asyncio.create_task(references.id_map(lookups, wanted))
                     data = await self._in_thread(encoder.encode, chunk, MappingContext(id_map=id_map))
                     await _put(queue, (data, len(chunk)), writer)
+                    activity.heartbeat({"seeded": committed[0]})  # alive while a slow source fills a batch
                     chunk, data = upcoming, b""
                     if resolving is not None:
                         id_map, resolving = await resolving, None

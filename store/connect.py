@@ -280,8 +280,7 @@ async def platform_objects_copy(conn: AsyncConnection) -> AsyncIterator[AsyncCop
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    if os.environ.get("BENCH_SNDBUF", "1") == "1":
-        _deepen_send_buffer(driver.pgconn.socket)
+    _deepen_send_buffer(driver.pgconn.socket)
     columns = ", ".join(PLATFORM_OBJECT_COPY_COLUMNS)
     async with driver.cursor() as cur, cur.copy(f"COPY platform_objects ({columns}) FROM STDIN") as copy:
         yield copy

@@ -10,8 +10,9 @@ records all link to Procore's. The same connect runs at ``--small`` payments (de
 for the scaling figure, each size on a fresh worker process.
 
 Seed and reconciliation times are the workflow's own activity durations (ActivityTaskStarted to
-ActivityTaskCompleted in its history). Baselines, measured in the same database afterwards (each
-measured phase, connects included, starts right after a CHECKPOINT):
+ActivityTaskCompleted in its history). Baselines, in the same database, each measured right after
+the connect it is compared with (every measured phase, connects included, starts right after a
+CHECKPOINT; on a shared machine conditions drift over minutes):
 
 * raw COPY: the rows the seed wrote (same columns and content), read back and held in memory
   beforehand (untimed), then one psycopg ``COPY ... FROM STDIN`` (``write_row``) per platform into
@@ -37,7 +38,7 @@ import os
 import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,8 +170,14 @@ def create_customer(db: Database, name: str) -> str:
     return str(customer)
 
 
-async def connect_size(client: Client, db: Database, payments: int, logs: Path) -> SizeRun:
-    """Connect Procore then Business Central for a fresh customer, on a fresh worker process."""
+async def connect_size(
+    client: Client, db: Database, payments: int, logs: Path, baselines: Callable[[str, str], None] | None = None
+) -> SizeRun:
+    """Connect Procore then Business Central for a fresh customer, on a fresh worker process.
+
+    `baselines(customer, platform)` runs after each platform's connect: the baselines are measured
+    right after what they are compared with, so both see the same conditions on a shared machine
+    (minutes apart, other processes' load and the database's state drift)."""
     customer = create_customer(db, f"bench-{payments}")
     queue = f"bench-connect-{uuid.uuid4().hex[:8]}"
     worker = start_worker(db.url, temporal_address(client), queue, logs / f"worker-{payments}.log")
@@ -189,6 +196,8 @@ async def connect_size(client: Client, db: Database, payments: int, logs: Path) 
             result = await handle.result()
             wall = clock.elapsed
             run.connects.append(ConnectRun(platform, wall, result, await activity_spans(handle)))
+            if baselines is not None:
+                baselines(customer, platform)
         run.peak_kb = proc_status_kb(worker.pid, "VmHWM")
         run.worker_cpu = cpu_seconds(worker.pid)
     finally:
@@ -266,24 +275,30 @@ def checkpoint(db: Database) -> None:
         conn.execute("CHECKPOINT")
 
 
-def raw_copy(db: Database, customer: str) -> tuple[Baseline, Baseline]:
-    """One psycopg COPY per platform of the rows the seed wrote, into a scratch table LIKE
-    platform_objects, and into one that also has platform_objects' foreign key."""
-    columns = ", ".join(PLATFORM_OBJECT_COPY_COLUMNS)
-    plain, with_fk = Baseline(), Baseline()
-    with psycopg.connect(db.dsn) as conn:
-        for table, constraint in (("bench_copy", None), ("bench_copy_fk", COPY_FOREIGN_KEYS)):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.execute(f"CREATE TABLE {table} (LIKE platform_objects INCLUDING ALL)")
-            if constraint:
-                conn.execute(f"ALTER TABLE {table} ADD {constraint}")
-        conn.commit()
-        for platform in PLATFORMS:
+class RawCopy:
+    """The raw COPY baselines: one psycopg COPY of the rows the seed wrote for a platform, into a
+    scratch table LIKE platform_objects, and into one that also has platform_objects' foreign key.
+
+    Measured right after that platform's connect, into empty tables."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.plain, self.with_fk = Baseline(), Baseline()
+        with psycopg.connect(db.dsn) as conn:
+            for table, constraint in (("bench_copy", None), ("bench_copy_fk", COPY_FOREIGN_KEYS)):
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+                conn.execute(f"CREATE TABLE {table} (LIKE platform_objects INCLUDING ALL)")
+                if constraint:
+                    conn.execute(f"ALTER TABLE {table} ADD {constraint}")
+
+    def measure(self, customer: str, platform: str) -> None:
+        columns = ", ".join(PLATFORM_OBJECT_COPY_COLUMNS)
+        with psycopg.connect(self.db.dsn) as conn:
             rows = seeded_rows(conn, customer, platform)
             conn.commit()
-            for table, total in (("bench_copy", plain), ("bench_copy_fk", with_fk)):
+            for table, total in (("bench_copy", self.plain), ("bench_copy_fk", self.with_fk)):
                 gc.collect()
-                checkpoint(db)
+                checkpoint(self.db)
                 clock = Stopwatch()
                 with conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
@@ -291,10 +306,12 @@ def raw_copy(db: Database, customer: str) -> tuple[Baseline, Baseline]:
                 conn.commit()
                 total.seconds += clock.elapsed
                 total.rows += len(rows)
-            del rows
-        conn.execute("DROP TABLE bench_copy, bench_copy_fk")
-        conn.commit()
-    return plain, with_fk
+            # Emptied again, so the next connect does not run with these copies filling the caches.
+            conn.execute("TRUNCATE bench_copy, bench_copy_fk")
+
+    def drop(self) -> None:
+        with psycopg.connect(self.db.dsn) as conn:
+            conn.execute("DROP TABLE bench_copy, bench_copy_fk")
 
 
 # The matching query: the join reconciliation makes for single-key types (BC record -> Procore
@@ -465,12 +482,19 @@ async def bench(payments: int, small_payments: int) -> None:
                 print(f"connect synthetic:{small_payments} ...", flush=True)
                 small = await connect_size(client, db, small_payments, tmp)
                 print(f"connect synthetic:{payments} ...", flush=True)
-                big = await connect_size(client, db, payments, tmp)
-            print("baseline: plain SQL join ...", flush=True)
-            join = plain_join(db, big.customer_id, SEED_ORDER)
-            print("baseline: raw COPY ...", flush=True)
-            copy, copy_fk = raw_copy(db, big.customer_id)
-        report(small, big, copy, copy_fk, join)
+                copy = RawCopy(db)
+                joins: list[JoinBaselines] = []
+
+                def baselines(customer: str, platform: str) -> None:
+                    if platform == PLATFORMS[-1]:
+                        print("  baseline: plain SQL join ...", flush=True)
+                        joins.append(plain_join(db, customer, SEED_ORDER))
+                    print(f"  baseline: raw COPY of the {platform} rows ...", flush=True)
+                    copy.measure(customer, platform)
+
+                big = await connect_size(client, db, payments, tmp, baselines)
+            copy.drop()
+        report(small, big, copy.plain, copy.with_fk, joins[0])
 
 
 def main() -> None:
