@@ -326,12 +326,12 @@ class Writer:
 # those lines may use are listed above ``_TO_CANONICAL``.
 
 
-def _slow_read(name: str) -> str:
+def slow_read(name: str) -> str:
     """Source calling codec ``name``'s ``read`` (its state objects are built only when needed)."""
     return f"{name}.read(record, _Reader(platform, customer_id, context, raw), data)"
 
 
-def _slow_write(name: str) -> str:
+def slow_write(name: str) -> str:
     """Source calling codec ``name``'s ``write``."""
     return f"{name}.write(_Writer(platform, context, values, metadata), out)"
 
@@ -438,7 +438,7 @@ class Text(_Blankable):
             f"if type(v) is str{blank}:",
             f"    data[{self.field!r}] = v",
             "elif v is not None:",
-            f"    {_slow_read(name)}",
+            f"    {slow_read(name)}",
             f"elif {self.key!r} in record:",
             f"    raw[{self.key!r}] = None",
         ]
@@ -474,7 +474,16 @@ class NestedText(Text):
         data[self.field] = None if value is None else _text_of(value, f"{self.path}.{self.sub}")
 
     def read_fast(self, name: str) -> list[str] | None:
-        return None
+        return [
+            f"v = get({self.key!r})",
+            f"s = v.get({self.sub!r}) if type(v) is dict else None",
+            "if type(s) is str:",
+            "    if len(v) != 1:",
+            f"        raw[{self.key!r}] = v",
+            f"    data[{self.field!r}] = s",
+            "else:",
+            f"    {slow_read(name)}",
+        ]
 
     def write(self, writer: Writer, out: dict[str, Any]) -> None:
         value = writer.values[self.field]
@@ -541,9 +550,9 @@ class Date(_Blankable):
             "    try:",
             f"        data[{self.field!r}] = _date(v)",
             "    except ValueError:",
-            f"        {_slow_read(name)}",
+            f"        {slow_read(name)}",
             "else:",
-            f"    {_slow_read(name)}",
+            f"    {slow_read(name)}",
         ]
 
     def write(self, writer: Writer, out: dict[str, Any]) -> None:
@@ -596,7 +605,7 @@ class Choice(Codec):
             f"if c is not None and v not in {name}.lossy:",
             f"    data[{self.field!r}] = c",
             "else:",
-            f"    {_slow_read(name)}",
+            f"    {slow_read(name)}",
         ]
 
     def write(self, writer: Writer, out: dict[str, Any]) -> None:
@@ -616,7 +625,7 @@ class Choice(Codec):
             "if v is not None:",
             f"    n = {name}.write_table.get(v)",
             "    if n is None:",
-            f"        {_slow_write(name)}",
+            f"        {slow_write(name)}",
             "    else:",
             f"        out[{self.key!r}] = n",
         ]
@@ -690,7 +699,7 @@ class Ref(Codec):
             f"        rows.append({row})",
             f"    data[{self.field!r}] = cid",
             "else:",
-            f"    {_slow_read(name)}",
+            f"    {slow_read(name)}",
         ]
 
     def matches(self, restored: Mapping[str, Any], out: Mapping[str, Any], writer: Writer) -> bool:
@@ -724,7 +733,7 @@ class Ref(Codec):
             "if v is not None:",
             f"    n = natives.get((platform, {self.entity_type!r}, v))",
             "    if n is None:",
-            f"        {_slow_write(name)}",
+            f"        {slow_write(name)}",
             "    else:",
             f"        rows.append({row})",
             f"        out[{self.key!r}] = {self.encode_source('n')}",
@@ -780,6 +789,19 @@ class NumberRef(Codec):
         if number is not None:
             out[self.key] = number
 
+    def write_fast(self, name: str) -> list[str] | None:
+        # The common case: a linked record whose number the id map knows.
+        row = f"('from_canonical', platform, {self.field!r}, {self.key!r}, {self.entity_type!r}, v, n, None)"
+        return [
+            f"v = values[{self.field!r}]",
+            f"n = context.id_map._number.get((platform, {self.entity_type!r}, v)) if v is not None else None",
+            "if n is not None:",
+            f"    rows.append({row})",
+            f"    out[{self.key!r}] = n",
+            "else:",
+            f"    {slow_write(name)}",
+        ]
+
     def describe(self, field: str) -> str:
         return f"`{self.key}` (by number)" if field == self.field else f"`{self.key}`"
 
@@ -805,6 +827,29 @@ class DecimalValue(Codec):
         if (self.encode(value) != raw) if self.as_text else (type(raw) is not Decimal):
             reader.keep(self.key, raw)
         data[self.field] = value
+
+    def read_fast(self, name: str) -> list[str] | None:
+        if not self.as_text:  # BC: a JSON number, parsed as a Decimal (see canonical.jsonio)
+            return [
+                f"v = get({self.key!r})",
+                "if type(v) is _Decimal and v.is_finite():",
+                f"    data[{self.field!r}] = v",
+                "else:",
+                f"    {slow_read(name)}",
+            ]
+        # Procore: decimal text. Decimal() also takes "1e3", " 8", "1_0" and "NaN", but none
+        # of those is written back identically, so the equality sends them to ``read``.
+        return [
+            f"v = get({self.key!r})",
+            "try:",
+            "    d = _Decimal(v) if type(v) is str else None",
+            "except _DecimalError:",
+            "    d = None",
+            f"if d is not None and {name}.encode(d) == v:",
+            f"    data[{self.field!r}] = d",
+            "else:",
+            f"    {slow_read(name)}",
+        ]
 
     def encode(self, value: Decimal) -> Any:
         if not self.as_text:
@@ -896,20 +941,7 @@ class Amount(Codec):
         data[self.field] = Money.of(minor, code)
 
     def read_fast(self, name: str) -> list[str] | None:
-        if not self.as_text or self.currency_key:
-            return None
-        # Procore: a decimal string in the record's (or the default) currency.
-        return [
-            f"v = get({self.key!r})",
-            f"code = {name}.currency_of(record, context)",
-            "exp = _EXPONENTS.get(code)",
-            "if type(v) is str and exp is not None:",
-            "    try:",
-            "        minor, standard = _parse_text_amount(v, exp, code)",
-            "    except _MoneyError as error:",
-            f"        raise error.at({self.path!r}) from None",
-            "    if not standard:",
-            f"        raw[{self.key!r}] = v",
+        money = [
             "    money = _new(_Money)",
             "    _set_dict(money, {'amount': minor, 'currency': code})",
             "    _set_fields_set(money, _money_fields)",
@@ -917,7 +949,52 @@ class Amount(Codec):
             "    _set_private(money, None)",
             f"    data[{self.field!r}] = money",
             "else:",
-            f"    {_slow_read(name)}",
+            f"    {slow_read(name)}",
+        ]
+        if self.as_text and not self.currency_key:
+            # Procore: a decimal string in the record's (or the default) currency.
+            return [
+                f"v = get({self.key!r})",
+                f"code = {name}.currency_of(record, context)",
+                "exp = _EXPONENTS.get(code)",
+                "if type(v) is str and exp is not None:",
+                "    try:",
+                "        minor, standard = _parse_text_amount(v, exp, code)",
+                "    except _MoneyError as error:",
+                f"        raise error.at({self.path!r}) from None",
+                "    if not standard:",
+                f"        raw[{self.key!r}] = v",
+                *money,
+            ]
+        if self.as_text:
+            return None
+        # A JSON number (BC amounts; a few Procore resources), in the record's currency
+        # field when it has one (kept, see ``read``), else the one ``currency_of`` names.
+        lines = [f"v = get({self.key!r})"]
+        if self.currency_key:
+            lines += [
+                f"code = get({self.currency_key!r})",
+                f"if {self.currency_key!r} in record:",
+                f"    raw[{self.currency_key!r}] = code",
+                "if not code:",
+                f"    code = {name}.currency_of(record, context)",
+            ]
+            keep = "True"
+        else:
+            lines += [f"code = {name}.currency_of(record, context)"]
+            keep = "type(v) is not _Decimal or v.as_tuple().exponent != -exp"
+        return [
+            *lines,
+            "exp = _EXPONENTS.get(code) if type(code) is str else None",
+            # A float only from a parser without Decimal support (orjson): exact via its repr.
+            "if exp is not None and (type(v) is _Decimal or type(v) is int or type(v) is float):",
+            "    try:",
+            "        minor = _to_minor(v, code)",
+            "    except _MoneyError as error:",
+            f"        raise error.at({self.path!r}) from None",
+            f"    if {keep}:",
+            f"        raw[{self.key!r}] = v",
+            *money,
         ]
 
     def write(self, writer: Writer, out: dict[str, Any]) -> None:
@@ -978,6 +1055,9 @@ class CurrencyCode(Codec):
         if code is not None:
             out[self.key] = writer.context.target_currency or writer.context.currency or code
 
+    def write_fast(self, name: str) -> list[str] | None:
+        return self._emit_optional_write("context.target_currency or context.currency or v")
+
 
 # --- entity specs, compiled ------------------------------------------------------------
 
@@ -996,6 +1076,9 @@ _GENERATED_GLOBALS: Final = {
     "_date": dt.date.fromisoformat,
     "_EXPONENTS": EXPONENTS,
     "_parse_text_amount": parse_text_amount,
+    "_to_minor": to_minor,
+    "_Decimal": Decimal,
+    "_DecimalError": ArithmeticError,  # what Decimal() raises on text it cannot parse
     "_MoneyError": MoneyError,
     "_Money": Money,
     "_money_fields": Money._fields_set,
@@ -1149,8 +1232,8 @@ class _Compiled:
         template: dict[str, Any] = dict.fromkeys(self.model.model_fields)
         template["object"] = entity
         integer_ids = self.id_kind is int
-        reads = [_or(codec.read_fast(name) if fast else None, _slow_read(name)) for name, codec in names.items()]
-        writes = [_or(codec.write_fast(name) if fast else None, _slow_write(name)) for name, codec in names.items()]
+        reads = [_or(codec.read_fast(name) if fast else None, slow_read(name)) for name, codec in names.items()]
+        writes = [_or(codec.write_fast(name) if fast else None, slow_write(name)) for name, codec in names.items()]
         fill = {"label": f"{self.platform}_{entity}", "platform": self.platform, "entity": entity}
         # Copying the record and dropping the mapped keys is twice as fast as filtering
         # every key through a set, and keeps the record's key order.

@@ -31,6 +31,8 @@ from platforms.base import (
     Text,
     Writer,
     require_commitment_type,
+    slow_read,
+    slow_write,
 )
 
 PLATFORM: Final = "procore"
@@ -129,6 +131,31 @@ class CommitmentStatus(Codec):
     def write(self, writer: Writer, out: dict[str, Any]) -> None:
         kind = require_commitment_type(writer.metadata.get("type"), writer.context, "data.type")
         self.choices[kind].write(writer, out)
+
+    def read_fast(self, name: str) -> list[str] | None:
+        # The choice for the record's type (else the context's); anything unusual, including
+        # a missing type, goes to ``read`` for its error.
+        return [
+            f"v = get({self.key!r})",
+            f"t = {name}.choices.get(get('type') or context.commitment_type)",
+            "c = t.read_table.get(v) if t is not None and type(v) is str else None",
+            "if c is not None and v not in t.lossy:",
+            f"    data[{self.field!r}] = c",
+            "else:",
+            f"    {slow_read(name)}",
+        ]
+
+    def write_fast(self, name: str) -> list[str] | None:
+        return [
+            f"v = values[{self.field!r}]",
+            "if v is not None:",
+            f"    t = {name}.choices.get(metadata.get('type') or context.commitment_type)",
+            "    n = t.write_table.get(v) if t is not None else None",
+            "    if n is None:",
+            f"        {slow_write(name)}",
+            "    else:",
+            f"        out[{self.key!r}] = n",
+        ]
 
     def describe(self, field: str) -> str:
         return "; ".join(f"{kind}: {choice.describe(field)}" for kind, choice in self.choices.items())

@@ -194,3 +194,51 @@ def test_generated_fast_paths_agree_with_the_codecs(platform, entity_type, data)
     assert fast == slow
     assert compiled.from_canonical(fast, fast_context) == from_reference(slow, slow_context)
     assert fast_context.references == slow_context.references
+
+
+def _outcome(function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Exception as error:  # the type and message must agree too
+        return type(error), str(error), getattr(error, "path", None)
+
+
+# Values a fast path must hand to its codec: text Decimal() takes but the platform never sends,
+# missing commitment types, numbers of every JSON type, odd nested shapes.
+EDGE_CASES = [
+    ("procore", "time_entry", "hours", value)
+    for value in ("8.0", "8", "1e3", " 8.0", "1_0.0", "NaN", "Infinity", "+8.0", "-0.0", "08.0", ".5", "x", 8, None)
+] + [
+    ("procore", "contract", "type", value) for value in ("WorkOrderContract", "PurchaseOrderContract", None, "Other", 3)
+] + [
+    ("procore", "budget_line_item", "original_budget_amount", value) for value in (1.5, 2, Decimal("1.50"), "1.50", None, True)
+] + [
+    ("procore", "budget_line_item", "cost_code", value)
+    for value in ({"full_code": "01-100"}, {"full_code": "01-100", "id": 4}, {"full_code": 7}, {}, "01-100", None)
+] + [
+    ("dynamics", "contract", "currencyCode", value) for value in ("QAR", "", None, "XXX", 5)
+] + [
+    ("dynamics", "contract", "totalAmountIncludingTax", value)
+    for value in (Decimal("10.5"), Decimal("10.123"), 10, 10.5, "10.50", None, Decimal("NaN"))
+] + [
+    ("dynamics", "time_entry", "quantity", value) for value in (Decimal("8"), Decimal("Infinity"), 8, "8", None)
+]
+
+
+@pytest.mark.parametrize(("platform", "entity_type", "key", "value"), EDGE_CASES)
+def test_fast_paths_hand_edge_cases_to_the_codecs(platform, entity_type, key, value):
+    from transform.samples import samples
+
+    record = dict(samples(platform)[entity_type])
+    record[key] = value
+    compiled = get_mapper(platform)._compiled[entity_type]  # type: ignore[attr-defined]
+    to_reference, from_reference = compiled.reference()
+    for commitment_type in (None, "PurchaseOrderContract"):
+        fast_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type)
+        slow_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type)
+        fast = _outcome(compiled.to_canonical, record, fast_context, "prop")
+        slow = _outcome(to_reference, record, slow_context, "prop")
+        assert fast == slow
+        if not isinstance(fast, tuple):
+            assert _outcome(compiled.from_canonical, fast, fast_context) == _outcome(from_reference, slow, slow_context)
+            assert fast_context.references == slow_context.references
