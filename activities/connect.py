@@ -455,6 +455,7 @@ class ConnectActivities:
         customer = uuid.UUID(params.customer_id)
         args = (customer, params.platform, params.entity_type, params.generation)
         async with self._sessionmaker() as session:
+            await q.lock_canonical_links(session, customer)
             await q.plan_for_bulk(session)
             total: int | None
             if params.entity_type in MULTI_KEY_TYPES:
@@ -476,6 +477,7 @@ class ConnectActivities:
     @activity.defn
     async def activate_connection(self, params: ActivateInput) -> ActivateResult:
         async with self._sessionmaker() as session:
+            await q.lock_canonical_links(session, uuid.UUID(params.customer_id))
             await q.plan_for_bulk(session)
             deleted = await q.activate(
                 session, uuid.UUID(params.customer_id), params.platform, params.generation, params.counts

@@ -3,6 +3,8 @@ worker subprocess) and small measuring utilities. Nothing here is used by the pr
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -11,8 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -72,6 +78,54 @@ def start_worker(database_url: str, address: str, task_queue: str, log_file: Pat
     }
     out = open(log_file, "ab")  # noqa: SIM115 - lives as long as the child
     return subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def wait_for_poller(client: Client, queue: str, within: float = 60) -> None:
+    """Until a worker polls `queue` for activities, so its start-up is not counted in a measurement."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    )
+    clock = Stopwatch()
+    while clock.elapsed < within:
+        if (await client.workflow_service.describe_task_queue(request)).pollers:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"the worker did not poll {queue} within {within:.0f} s")
+
+
+@dataclass
+class Span:
+    """One completed activity of a workflow: its type, the `entity_type` of its input (if any),
+    started -> completed seconds (server clock) and the attempt that completed."""
+
+    activity: str
+    entity_type: str | None
+    seconds: float
+    attempt: int
+
+
+async def activity_spans(handle: WorkflowHandle[Any, Any]) -> list[Span]:
+    """Started -> completed duration of every completed activity in the workflow's history."""
+    scheduled: dict[int, tuple[str, str | None]] = {}
+    started: dict[int, tuple[float, int]] = {}
+    spans = []
+    async for event in handle.fetch_history_events():
+        at = event.event_time.ToNanoseconds() / 1e9
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            payloads = attrs.input.payloads
+            params = json.loads(payloads[0].data) if payloads else {}
+            scheduled[event.event_id] = (attrs.activity_type.name, params.get("entity_type"))
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started[event.event_id] = (at, event.activity_task_started_event_attributes.attempt)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            done = event.activity_task_completed_event_attributes
+            name, entity_type = scheduled[done.scheduled_event_id]
+            start, attempt = started[done.started_event_id]
+            spans.append(Span(name, entity_type, at - start, attempt))
+    return spans
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:

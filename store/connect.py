@@ -111,6 +111,19 @@ async def refresh_statistics(session: AsyncSession, grown: dict[str, int]) -> No
         await session.execute(text(f"ANALYZE {table} ({_STATISTICS_COLUMNS[table]})"))
 
 
+async def lock_canonical_links(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    """Serialise, until this transaction ends, the steps of one customer's connects that write
+    mappings or delete canonical objects (reconciliation and activation).
+
+    entity_mappings has no foreign key to canonical_objects (migration 0003): this lock is what
+    keeps an activation's orphan delete from removing an object a concurrent reconciliation is
+    linking to (connects of one customer are already one at a time; this makes it a guarantee)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended('canonical-links:' || CAST(:c AS text), 0))"),
+        {"c": customer_id},
+    )
+
+
 async def plan_for_bulk(session: AsyncSession) -> None:
     """Planner settings for the rest of this transaction's set-based statements over a whole seed.
 

@@ -187,13 +187,9 @@ class EntityMapping(Base):
     origin: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     created_at: Mapped[datetime] = _now()
 
+    # No foreign key to canonical_objects: its per-row check cost as much as writing the mappings.
+    # store/connect.py keeps `canonical_id` pointing at an existing object (migration 0003 says how).
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["customer_id", "canonical_id"],
-            ["canonical_objects.customer_id", "canonical_objects.id"],
-            ondelete="CASCADE",
-            name="fk_entity_mappings_canonical",
-        ),
         ForeignKeyConstraint(["customer_id"], [CUSTOMER_FK], ondelete="CASCADE", name="fk_entity_mappings_customer"),
         UniqueConstraint(
             "customer_id",

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import tempfile
 import uuid
@@ -46,14 +45,13 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.types.string import TextLoader
-from temporalio.api.enums.v1 import EventType, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from bench.common import (
     Database,
+    Span,
     Stopwatch,
+    activity_spans,
     cpu_seconds,
     embedded_database,
     mb,
@@ -62,6 +60,7 @@ from bench.common import (
     stop_process,
     temporal_address,
     temporal_dev_server,
+    wait_for_poller,
 )
 from models.connect import PLURAL, SEED_ORDER, ConnectInput, ConnectResult
 from platforms.synthetic import sizes
@@ -73,14 +72,6 @@ GOAL_SEED_VS_COPY = 0.6
 GOAL_RECONCILE_VS_JOIN = 1.5
 GOAL_PEAK_MB = 300
 GOAL_SCALING_PER_10X = 12.0
-
-
-@dataclass
-class Span:
-    activity: str
-    entity_type: str | None
-    seconds: float
-    attempt: int
 
 
 @dataclass
@@ -122,43 +113,6 @@ class SizeRun:
 
 
 # --- running the workflow ---------------------------------------------------------------
-
-
-async def wait_for_poller(client: Client, queue: str, within: float = 60) -> None:
-    """Until the worker polls `queue`, so its start-up is not counted in the first connect."""
-    request = DescribeTaskQueueRequest(
-        namespace=client.namespace,
-        task_queue=TaskQueue(name=queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    )
-    clock = Stopwatch()
-    while clock.elapsed < within:
-        if (await client.workflow_service.describe_task_queue(request)).pollers:
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"the worker did not poll {queue} within {within:.0f} s")
-
-
-async def activity_spans(handle: WorkflowHandle[Any, Any]) -> list[Span]:
-    """Started -> completed duration of every completed activity in the workflow's history."""
-    scheduled: dict[int, tuple[str, str | None]] = {}
-    started: dict[int, tuple[float, int]] = {}
-    spans = []
-    async for event in handle.fetch_history_events():
-        at = event.event_time.ToNanoseconds() / 1e9
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            payloads = attrs.input.payloads
-            params = json.loads(payloads[0].data) if payloads else {}
-            scheduled[event.event_id] = (attrs.activity_type.name, params.get("entity_type"))
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            started[event.event_id] = (at, event.activity_task_started_event_attributes.attempt)
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            attrs_done = event.activity_task_completed_event_attributes
-            name, entity_type = scheduled[attrs_done.scheduled_event_id]
-            start, attempt = started[attrs_done.started_event_id]
-            spans.append(Span(name, entity_type, at - start, attempt))
-    return spans
 
 
 def create_customer(db: Database, name: str) -> str:
@@ -258,14 +212,19 @@ class Baseline:
         return self.rows / self.seconds
 
 
-# The real tables' foreign keys, which CREATE TABLE ... LIKE does not copy. The goals compare with
-# the scratch tables as the brief defines them (no foreign keys); the variants with them show what
-# the constraints alone cost.
-COPY_FOREIGN_KEYS = "FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE"
-LINK_FOREIGN_KEYS = (
-    "FOREIGN KEY (customer_id, canonical_id) REFERENCES canonical_objects (customer_id, id) ON DELETE CASCADE",
-    "FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE",
-)
+def foreign_keys(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    """The foreign keys of one of the real tables, as constraint definitions (CREATE TABLE ... LIKE
+    does not copy them). Read from the catalog, so the variants follow the schema's migrations."""
+    rows = conn.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = CAST(%s AS regclass) AND contype = 'f'"
+        " ORDER BY conname",
+        (table,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+# The goals compare with the scratch tables as the brief defines them (no foreign keys); the
+# variants with the real tables' foreign keys show what the constraints alone cost.
 
 
 def checkpoint(db: Database) -> None:
@@ -285,10 +244,10 @@ class RawCopy:
         self.db = db
         self.plain, self.with_fk = Baseline(), Baseline()
         with psycopg.connect(db.dsn) as conn:
-            for table, constraint in (("bench_copy", None), ("bench_copy_fk", COPY_FOREIGN_KEYS)):
+            for table, constraints in (("bench_copy", []), ("bench_copy_fk", foreign_keys(conn, "platform_objects"))):
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
                 conn.execute(f"CREATE TABLE {table} (LIKE platform_objects INCLUDING ALL)")
-                if constraint:
+                for constraint in constraints:
                     conn.execute(f"ALTER TABLE {table} ADD {constraint}")
 
     def measure(self, customer: str, platform: str) -> None:
@@ -359,7 +318,7 @@ def plain_join(db: Database, customer: str, entity_types: Iterable[str]) -> Join
         for table in ("bench_links", "bench_links_fk"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute(f"CREATE TABLE {table} (LIKE entity_mappings INCLUDING ALL)")
-        for constraint in LINK_FOREIGN_KEYS:
+        for constraint in foreign_keys(conn, "entity_mappings"):
             conn.execute(f"ALTER TABLE bench_links_fk ADD {constraint}")
         conn.commit()
         checkpoint(db)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import subprocess
@@ -44,21 +43,20 @@ from typing import Any
 import httpx
 import orjson
 from cryptography.fernet import Fernet
-from temporalio.api.enums.v1 import EventType, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client, WorkflowHandle
 
 from bench.common import (
     ROOT,
     Database,
+    Span,
     Stopwatch,
+    activity_spans,
     cpu_seconds,
     embedded_database,
     start_worker,
     stop_process,
     temporal_address,
     temporal_dev_server,
+    wait_for_poller,
 )
 from emulators.procore import COMPANY_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from models.connect import PLURAL, ConnectInput, ConnectResult
@@ -190,13 +188,6 @@ async def plain_get_loop(base_url: str, emulator_pid: int) -> LoopRun:
 
 
 @dataclass
-class Span:
-    activity: str
-    entity_type: str | None
-    seconds: float
-
-
-@dataclass
 class ConnectRun:
     seconds: float
     result: ConnectResult
@@ -207,42 +198,6 @@ class ConnectRun:
     @property
     def records(self) -> int:
         return sum(self.result.entities.values())
-
-
-async def wait_for_poller(client: Client, queue: str, within: float = 60) -> None:
-    """Until the worker polls `queue`, so its start-up is not counted."""
-    request = DescribeTaskQueueRequest(
-        namespace=client.namespace,
-        task_queue=TaskQueue(name=queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    )
-    clock = Stopwatch()
-    while clock.elapsed < within:
-        if (await client.workflow_service.describe_task_queue(request)).pollers:
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"the worker did not poll {queue} within {within:.0f} s")
-
-
-async def activity_spans(handle: WorkflowHandle[Any, Any]) -> list[Span]:
-    """Started -> completed duration of every completed activity in the workflow's history."""
-    scheduled: dict[int, tuple[str, str | None]] = {}
-    started: dict[int, float] = {}
-    spans = []
-    async for event in handle.fetch_history_events():
-        at = event.event_time.ToNanoseconds() / 1e9
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            payloads = attrs.input.payloads
-            params = json.loads(payloads[0].data) if payloads else {}
-            scheduled[event.event_id] = (attrs.activity_type.name, params.get("entity_type"))
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            started[event.event_id] = at
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            done = event.activity_task_completed_event_attributes
-            name, entity_type = scheduled[done.scheduled_event_id]
-            spans.append(Span(name, entity_type, at - started[done.started_event_id]))
-    return spans
 
 
 async def store_live_connection(db: Database, base_url: str, settings: Settings) -> str:
