@@ -11,8 +11,11 @@ from temporalio.client import Client
 
 from settings import Settings
 
+# The dependencies are ``async def`` although none awaits: FastAPI runs a plain ``def``
+# dependency in its thread pool, a thread hop per request per dependency.
 
-def get_settings_dep(request: Request) -> Settings:
+
+async def get_settings_dep(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
@@ -22,11 +25,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return cast(Client, request.app.state.temporal)
 
 
-def request_id(request: Request) -> str:
+async def request_id(request: Request) -> str:
     return cast(str, request.state.request_id)
 
 

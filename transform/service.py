@@ -1,6 +1,6 @@
 """``POST /api/v1/transform``: translate one native record to another platform, statelessly.
 
-``transform(source, target, entity_type, data, context, request_id=..., now=...)``
+``translate(source, target, entity_type, data, context, request_id=..., now=...)``
 maps ``data`` (a ``source``-native record) to canonical and on to ``target``'s native
 shape. No database, no I/O: the id links it needs come in ``context``.
 ``source == target`` is allowed and round-trips the record through canonical.
@@ -47,21 +47,44 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
+from canonical.encoding import canonical_json
 from canonical.errors import RequestShapeError, TransformError
 from canonical.ids import ENTITY_TYPES, canonical_id
 from canonical.jsonio import dumps
-from canonical.models import CANONICAL_VERSION
+from canonical.models import CANONICAL_VERSION, CanonicalModel
 from platforms import PLATFORMS, IdMap, MappingContext, get_mapper
 
-__all__ = ["DEFAULT_CUSTOMER_ID", "RequestShapeError", "TransformError", "dumps", "transform"]
+__all__ = ["DEFAULT_CUSTOMER_ID", "RequestShapeError", "TransformError", "Translation", "dumps", "translate"]
 
 DEFAULT_CUSTOMER_ID: Final = "transform"
 _CONTEXT_KEYS: Final = ("commitmentType", "currency", "targetCurrency", "customerId", "references")
 
 
-def transform(
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """One translated record: the canonical model, the target-native record and the metadata."""
+
+    canonical: CanonicalModel
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"canonical", "data", "metadata"}``, the canonical record as plain JSON values."""
+        return {"canonical": self.canonical.model_dump(mode="json"), "data": self.data, "metadata": self.metadata}
+
+    def as_json(self) -> bytes:
+        """``dumps(self.as_dict())``, with the canonical record serialised by ``canonical_json``
+        (the same bytes, without pydantic's per-field serialiser: the HTTP response's hot path)."""
+        canonical = orjson.Fragment(canonical_json(self.canonical))
+        return dumps({"canonical": canonical, "data": self.data, "metadata": self.metadata})
+
+
+def translate(
     source: str,
     target: str,
     entity_type: str,
@@ -70,8 +93,8 @@ def transform(
     *,
     request_id: str,
     now: dt.datetime,
-) -> dict[str, Any]:
-    """``{"canonical", "data", "metadata"}`` for one record; see the module docstring."""
+) -> Translation:
+    """Translate one record; see the module docstring."""
     for name, platform in (("source", source), ("target", target)):
         if platform not in PLATFORMS:
             raise RequestShapeError(f"{name} must be one of {', '.join(PLATFORMS)}, got {platform!r}")
@@ -82,22 +105,19 @@ def transform(
     mapping_context, customer_id = _mapping_context(context, source, target)
     canonical = get_mapper(source).to_canonical(entity_type, data, customer_id=customer_id, context=mapping_context)
     native = get_mapper(target).from_canonical(entity_type, canonical, context=mapping_context)
-    return {
-        "canonical": canonical.model_dump(mode="json"),
-        "data": native,
-        "metadata": {
-            "source": source,
-            "target": target,
-            "entity_type": entity_type,
-            "canonical_version": CANONICAL_VERSION,
-            "transformed_at": format_timestamp(now),
-            "request_id": request_id,
-            "references": {
-                "resolved": [ref.as_dict() for ref in mapping_context.resolved("from_canonical")],
-                "unresolved": [ref.as_dict() for ref in mapping_context.unresolved()],
-            },
+    metadata = {
+        "source": source,
+        "target": target,
+        "entity_type": entity_type,
+        "canonical_version": CANONICAL_VERSION,
+        "transformed_at": format_timestamp(now),
+        "request_id": request_id,
+        "references": {
+            "resolved": [ref.as_dict() for ref in mapping_context.resolved("from_canonical")],
+            "unresolved": [ref.as_dict() for ref in mapping_context.unresolved()],
         },
     }
+    return Translation(canonical, native, metadata)
 
 
 def format_timestamp(moment: dt.datetime) -> str:

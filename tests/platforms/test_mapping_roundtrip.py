@@ -242,3 +242,16 @@ def test_fast_paths_hand_edge_cases_to_the_codecs(platform, entity_type, key, va
         if not isinstance(fast, tuple):
             assert _outcome(compiled.from_canonical, fast, fast_context) == _outcome(from_reference, slow, slow_context)
             assert fast_context.references == slow_context.references
+
+
+@pytest.mark.parametrize(("platform", "entity_type"), CASES)
+@SETTINGS
+@given(data=st.data())
+def test_canonical_json_is_pydantics_json(platform, entity_type, data):
+    from canonical.encoding import canonical_json
+
+    canonical, _ = _read(platform, entity_type, data.draw(native_records(platform, entity_type)))
+    assert canonical_json(canonical) == dumps(canonical.model_dump(mode="json"))
+    assert canonical_json(canonical, external_ids=False) == dumps(
+        canonical.model_dump(mode="json", exclude={"external_ids"})
+    )

@@ -6,7 +6,7 @@ import pytest
 
 from canonical import ENTITY_TYPES, RequestShapeError, TransformError, canonical_id
 from transform.samples import BC_IDS, BC_PAYMENT_ID, sample
-from transform.service import dumps, format_timestamp, transform
+from transform.service import dumps, format_timestamp, translate
 
 NOW = dt.datetime(2026, 4, 11, 12, 0, tzinfo=dt.UTC)
 LINKS = {
@@ -19,7 +19,7 @@ LINKS = {
 
 
 def _transform(source, target, entity_type, data, context=None):
-    return transform(source, target, entity_type, data, context, request_id="req_0123456789ab", now=NOW)
+    return translate(source, target, entity_type, data, context, request_id="req_0123456789ab", now=NOW).as_dict()
 
 
 def test_response_shape_for_the_spec_payment():
@@ -161,6 +161,11 @@ def test_every_entity_type_translates_both_ways(entity_type):
     to_procore = _transform("dynamics", "procore", entity_type, sample("dynamics", entity_type), context)
     assert to_bc["data"] and to_procore["data"]
     assert to_bc["canonical"]["object"] == to_procore["canonical"]["object"] == entity_type
+    # The HTTP body is the same document, serialised without pydantic's serialiser.
+    translation = translate(
+        "procore", "dynamics", entity_type, sample("procore", entity_type), context, request_id="req_0123456789ab", now=NOW
+    )
+    assert translation.as_json() == dumps(to_bc)
 
 
 def test_customer_id_namespaces_the_ids():
