@@ -159,7 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, demo, connections, propagate, schedules, transform, webhooks):
+    # Starlette matches routes in order: the stateless, high-volume /transform goes first (route
+    # matching was a quarter of its time when last); the others' order does not matter.
+    for module in (transform, health, demo, connections, propagate, schedules, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(RequestContextMiddleware)
     # Added last = outermost, so CORS preflights are answered before the 415 check.

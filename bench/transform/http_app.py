@@ -17,4 +17,6 @@ def create_bench_app() -> FastAPI:
         # The baseline: FastAPI parses the same JSON body and returns JSON, through the same middleware.
         return {"echo": payload}
 
+    # First in the routing table, as /transform is in the product's: both are matched at once.
+    app.router.routes.insert(0, app.router.routes.pop())
     return app
