@@ -73,6 +73,9 @@ _JOINING_PUNCTUATION: Final = re.compile(r"[.'\u2018\u2019`]")
 _SEPARATORS: Final = re.compile(r"[\W_]+")
 
 
+_ASCII_NOT_ALNUM: Final = re.compile(r"[^0-9A-Za-z]+")
+
+
 def normalize_number(value: str) -> str:
     """Canonical form of a document number: upper case, letters and digits only.
 
@@ -80,6 +83,11 @@ def normalize_number(value: str) -> str:
     Compatibility forms are folded first (full-width characters) and any Unicode decimal digit
     becomes its ASCII digit, so the stored key is plain ASCII for ordinary input.
     """
+    if value.isascii():
+        # NFKC leaves ASCII as it is, and the only ASCII decimals and alphanumerics are 0-9, A-Z
+        # and a-z: the same result as below, without a Unicode lookup per character (seeding
+        # normalises one key per record).
+        return _ASCII_NOT_ALNUM.sub("", value).upper()
     chars = []
     for ch in unicodedata.normalize("NFKC", value):
         if ch.isdecimal():
