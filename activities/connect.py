@@ -376,29 +376,38 @@ class ConnectActivities:
             chunk = await _next_live_page(live_pages)
             return chunk, references.wanted(chunk)
 
-        # Three stages overlap: a chunk is generated, mapped and encoded in the mapping thread while
-        # the references of the next one are looked up and the previous ones stream into PostgreSQL,
-        # each on its own connection. The writer commits every BATCH_SIZE rows, in order, so the
-        # committed rows are always a prefix of the source; at most QUEUE_CHUNKS encoded chunks wait.
+        # Three stages overlap: a chunk is mapped and encoded in the mapping thread while the next
+        # one is fetched (live: its pages over HTTP; sandbox: generated, queued to the same thread)
+        # and its references looked up, and the previous ones stream into PostgreSQL, each on its
+        # own connection. The writer commits every BATCH_SIZE rows, in order, so the committed rows
+        # are always a prefix of the source; at most QUEUE_CHUNKS encoded chunks wait.
         queue: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
         committed = [already]
         writer = asyncio.create_task(self._write_batches(queue, committed))
-        resolving: asyncio.Task[IdMap] | None = None
+        upcoming: asyncio.Task[tuple[list[dict[str, Any]], IdMap]] | None = None
         try:
             async with self._engine.connect() as lookups:
                 await references.prepare(lookups)
-                chunk, wanted = await take()
-                id_map = await references.id_map(lookups, wanted)
-                while chunk:
-                    upcoming, wanted = await take()
-                    if upcoming:
-                        resolving = asyncio.create_task(references.id_map(lookups, wanted))
-                    data = await self._in_thread(encoder.encode, chunk, MappingContext(id_map=id_map))
-                    await _put(queue, (data, len(chunk)), writer)
-                    activity.heartbeat({"seeded": committed[0]})  # alive while a slow source fills a batch
-                    chunk, data = upcoming, b""
-                    if resolving is not None:
-                        id_map, resolving = await resolving, None
+
+                async def prepare_next() -> tuple[list[dict[str, Any]], IdMap]:
+                    # One at a time (awaited before the next starts): `lookups` is not shared.
+                    chunk, wanted = await take()
+                    return chunk, (await references.id_map(lookups, wanted) if chunk else IdMap())
+
+                try:
+                    chunk, id_map = await prepare_next()
+                    while chunk:
+                        upcoming = asyncio.create_task(prepare_next())
+                        data = await self._in_thread(encoder.encode, chunk, MappingContext(id_map=id_map))
+                        await _put(queue, (data, len(chunk)), writer)
+                        activity.heartbeat({"seeded": committed[0]})  # alive while a slow source fills a batch
+                        data = b""
+                        chunk, id_map = await upcoming
+                        upcoming = None
+                finally:
+                    if upcoming is not None:  # failed meanwhile: stop using `lookups` before it closes
+                        upcoming.cancel()
+                        await asyncio.gather(upcoming, return_exceptions=True)
             await _put(queue, None, writer)
             await writer
             async with self._sessionmaker() as session:
@@ -407,10 +416,9 @@ class ConnectActivities:
                 await session.commit()
         finally:
             # On failure or cancellation the open batch rolls back: a retry resumes after the last commit.
-            for task in (resolving, writer):
-                if task is not None and not task.done():
-                    task.cancel()
-            await asyncio.gather(*(t for t in (resolving, writer) if t is not None), return_exceptions=True)
+            if not writer.done():
+                writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
         return SeedResult(count=committed[0])
 
     async def _live_pages(self, params: SeedInput, customer: uuid.UUID,

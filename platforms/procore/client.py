@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +25,9 @@ COMMITMENTS = {
     "PurchaseOrderContract": ("purchase_order_contracts", "purchase_order_contract"),
 }
 PER_PAGE = 100
+# Project lists fetched ahead of the one being read (see `records`): a few requests in flight hide
+# the round trips without bursting past Procore's spike limit.
+PROJECTS_AHEAD = 3
 
 
 class ProcoreClient:
@@ -89,16 +94,36 @@ class ProcoreClient:
                     yield record
             return
         project_ids = [p["id"] async for p in self.records("project")]
-        for project_id in project_ids:
-            if entity_type == "contract":
-                for kind, (path, _) in COMMITMENTS.items():
-                    async for batch in self.pages(f"/rest/v1.0/{path}", {"project_id": project_id}):
-                        for record in batch:
-                            yield {**record, "type": record.get("type") or kind}
-            else:
-                async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", {"project_id": project_id}):
-                    for record in batch:
-                        yield record
+        # Project-scoped lists hold a few records each, so a seed is a long run of small requests:
+        # the next projects' lists are fetched while the current one's records are used (at most
+        # PROJECTS_AHEAD requests in flight; the number of requests does not change). Records are
+        # still yielded in project order, so a retried seed resumes by count.
+        pending: deque[asyncio.Task[list[dict[str, Any]]]] = deque()
+        projects = iter(project_ids)
+        try:
+            while True:
+                while len(pending) < PROJECTS_AHEAD and (project_id := next(projects, None)) is not None:
+                    pending.append(asyncio.create_task(self._project_records(entity_type, project_id)))
+                if not pending:
+                    return
+                for record in await pending.popleft():
+                    yield record
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _project_records(self, entity_type: str, project_id: Any) -> list[dict[str, Any]]:
+        """Every record of a project-scoped type in one project."""
+        out: list[dict[str, Any]] = []
+        if entity_type == "contract":
+            for kind, (path, _) in COMMITMENTS.items():
+                async for batch in self.pages(f"/rest/v1.0/{path}", {"project_id": project_id}):
+                    out += ({**record, "type": record.get("type") or kind} for record in batch)
+        else:
+            async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", {"project_id": project_id}):
+                out += batch
+        return out
 
     def _resource(self, entity_type: str, record: dict[str, Any]) -> tuple[str, str]:
         if entity_type == "contract":
