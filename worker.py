@@ -60,7 +60,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     sessionmaker = make_sessionmaker(engine)
     maintenance = MaintenanceActivities(sessionmaker)
     connect = ConnectActivities(engine, sessionmaker, connectors)
-    propagate = PropagateActivities(sessionmaker, connectors)
+    propagate = PropagateActivities(engine, connectors)
     webhooks = WebhookActivities(sessionmaker, connectors)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [

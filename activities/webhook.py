@@ -10,12 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.propagate import PropagateInput
 from models.webhook import FetchChangeResult, WebhookEvent
 from platforms.dynamics.client import DynamicsClient
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
-from propagation.logic import READ_ONLY_NATIVE, PatchError, platform_patch_to_canonical
+from propagation.logic import READ_ONLY_NATIVE, NativeChange, PatchError, propagate_input
 from store import propagate as q
 
 
@@ -55,35 +54,22 @@ class WebhookActivities:
         }
         if not native_patch or entity is None:
             return FetchChangeResult(reason="no change")
-        try:
-            patch = platform_patch_to_canonical(
-                event.platform,
-                record.entity_type,
-                stored,
-                native_patch,
-                customer_id=event.customer_id,
-                current=entity.data,
-            )
-        except PatchError as err:
-            return FetchChangeResult(reason=f"change cannot be applied: {err}")
         propagation_id = (
             "prop_"
             + hashlib.sha256(f"{event.customer_id}|webhook|{event.platform}|{event.delivery_key}".encode()).hexdigest()[
                 :24
             ]
         )
-        return FetchChangeResult(
-            reason="changed",
-            propagate=PropagateInput(
+        try:
+            propagate = propagate_input(
                 propagation_id=propagation_id,
                 customer_id=event.customer_id,
                 canonical_id=record.canonical_id,
                 entity_type=record.entity_type,
-                format="platform",
-                canonical_patch=patch,
-                source_platform=event.platform,
-                source_platform_id=event.platform_id,
-                native_patch=native_patch,
+                current=entity.data,
+                change=NativeChange(event.platform, event.platform_id, stored, native_patch),
                 request={"webhook": event.model_dump(), "hash": None},
-            ),
-        )
+            )
+        except PatchError as err:
+            return FetchChangeResult(reason=f"change cannot be applied: {err}")
+        return FetchChangeResult(reason="changed", propagate=propagate)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from api.deps import SessionDep
 from api.errors import AUTH_MESSAGE, ApiError, ErrorType
@@ -20,19 +23,53 @@ bearer = HTTPBearer(
 )
 
 
-async def authenticate(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> KeyOwner:
+def _presented_key(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or key_mode(credentials.credentials) is None:
         raise ApiError(ErrorType.AUTHENTICATION_ERROR, AUTH_MESSAGE)
-    owner = await find_key_owner(session, credentials.credentials)
+    return credentials.credentials
+
+
+async def _key_owner(executor: AsyncSession | AsyncConnection, key: str) -> KeyOwner:
+    owner = await find_key_owner(executor, key)
     if owner is None:
         raise ApiError(ErrorType.AUTHENTICATION_ERROR, AUTH_MESSAGE)
     return owner
 
 
+async def authenticate(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> KeyOwner:
+    return await _key_owner(session, _presented_key(credentials))
+
+
 CurrentKey = Annotated[KeyOwner, Depends(authenticate)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated key and the connection it was checked on, which the route goes on using."""
+
+    owner: KeyOwner
+    conn: AsyncConnection
+    engine: AsyncEngine  # for statements after `conn` is given back
+
+
+async def authenticate_on_connection(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AsyncIterator[Caller]:
+    """For a hot route that needs a statement or two more: one pool checkout for the whole request,
+    in autocommit (each statement its own transaction, no BEGIN/COMMIT round trips). The route may
+    close the connection early (before waiting on something else); it is closed here otherwise."""
+    key = _presented_key(credentials)
+    engine = cast(AsyncEngine, request.app.state.engine)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield Caller(await _key_owner(conn, key), conn, engine)
+
+
+CallerDep = Annotated[Caller, Depends(authenticate_on_connection)]
 
 # Verified keys of the stateless endpoint (/transform), so it does no database access per request
 # and keeps up with a bare endpoint. A revoked key may still *transform* for up to this long; it can

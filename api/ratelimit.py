@@ -28,16 +28,25 @@ async def hit(session: AsyncSession, bucket: str, limit: int, window_seconds: in
             {"b": bucket, "l": limit, "w": window_seconds},
         )
     ).one()
-    return RateDecision(allowed=row.allowed, retry_after=max(1, math.ceil(row.retry_after)), remaining=row.remaining)
+    return decision(row.allowed, row.retry_after, row.remaining)
 
 
-async def enforce(session: AsyncSession, bucket: str, limit: int, window_seconds: int = WINDOW_SECONDS) -> None:
-    decision = await hit(session, bucket, limit, window_seconds)
-    # The hit is committed even when the caller's request later fails: attempts count.
-    await session.commit()
+def decision(allowed: bool, retry_after: float, remaining: int) -> RateDecision:
+    """A decision from the columns of `rate_limit_hit` (a route may call it inside a larger statement)."""
+    return RateDecision(allowed=allowed, retry_after=max(1, math.ceil(retry_after)), remaining=remaining)
+
+
+def check(decision: RateDecision, limit: int, window_seconds: int = WINDOW_SECONDS) -> None:
     if not decision.allowed:
         raise ApiError(
             ErrorType.RATE_LIMIT_ERROR,
             f"Too many requests: limit is {limit} per {window_seconds} seconds",
             headers={"Retry-After": str(decision.retry_after)},
         )
+
+
+async def enforce(session: AsyncSession, bucket: str, limit: int, window_seconds: int = WINDOW_SECONDS) -> None:
+    result = await hit(session, bucket, limit, window_seconds)
+    # The hit is committed even when the caller's request later fails: attempts count.
+    await session.commit()
+    check(result, limit, window_seconds)

@@ -1,4 +1,5 @@
-"""Pure steps of a propagation: validate a patch, apply it, and render it for a target platform.
+"""Pure steps of a propagation: validate a patch, build the workflow input, apply the patch, and
+render it for a target platform.
 
 Money: canonical amounts keep their currency; a platform-mode patch in another currency (a BC
 amount in QAR on a canonical in USD) is converted at the pegged rate so the canonical currency is
@@ -7,7 +8,8 @@ stable, and fan-outs convert into each target platform's currency.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 from canonical.errors import TransformError
 from canonical.models import CanonicalModel, model_for
 from canonical.money import Money, convert
+from models.propagate import WORKFLOW_REVISION, PropagateInput
 from platforms import get_mapper
 from platforms.base import IdMap, MappingContext
 
@@ -119,10 +122,11 @@ def apply_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> tuple[d
     return {**current, **{key: patch[key] for key in updated}}, updated
 
 
-def build_id_map(platform: str, rows: Iterable[Any]) -> IdMap:
+def build_id_map(platform: str, rows: Iterable[Sequence[Any]]) -> IdMap:
+    """Links of referenced objects: (entity_type, canonical_id, platform_id, project number or None)."""
     id_map = IdMap()
-    for row in rows:
-        id_map.add(platform, row.entity_type, row.canonical_id, row.platform_id, number=row.number)
+    for entity_type, canonical_id, platform_id, number in rows:
+        id_map.add(platform, entity_type, canonical_id, platform_id, number=number)
     return id_map
 
 
@@ -176,3 +180,52 @@ def reference_report(platform: str, context: MappingContext) -> tuple[list[dict[
     resolved = [r.as_dict() for r in context.resolved("from_canonical")]
     unresolved = [r.as_dict() for r in context.unresolved("from_canonical")]
     return resolved, unresolved
+
+
+@dataclass(frozen=True)
+class NativeChange:
+    """A platform-mode change: `patch` of the `stored` native record (`platform`, `platform_id`)."""
+
+    platform: str
+    platform_id: str
+    stored: Mapping[str, Any]
+    patch: dict[str, Any]
+
+
+def propagate_input(
+    *,
+    propagation_id: str,
+    customer_id: str,
+    canonical_id: str,
+    entity_type: str,
+    current: Mapping[str, Any],
+    change: Mapping[str, Any] | NativeChange,
+    request: dict[str, Any],
+    idempotency_key: str | None = None,
+    overwrite: bool = False,
+) -> PropagateInput:
+    """PropagateWorkflow's input for a change of the canonical object `current`: canonical fields, or a
+    native change (mirrored on its source, fanned out as what it means canonically). PatchError when
+    it cannot be applied. The API and webhook intake both build their inputs here."""
+    if isinstance(change, NativeChange):
+        patch = platform_patch_to_canonical(
+            change.platform, entity_type, change.stored, change.patch, customer_id=customer_id, current=current
+        )
+    else:
+        patch = validate_canonical_patch(entity_type, current, change)
+    native = change if isinstance(change, NativeChange) else None
+    return PropagateInput(
+        propagation_id=propagation_id,
+        customer_id=customer_id,
+        canonical_id=canonical_id,
+        entity_type=entity_type,
+        format="canonical" if native is None else "platform",
+        canonical_patch=patch,
+        source_platform=None if native is None else native.platform,
+        source_platform_id=None if native is None else native.platform_id,
+        native_patch=None if native is None else native.patch,
+        request=request,
+        idempotency_key=idempotency_key,
+        overwrite=overwrite,
+        workflow_revision=WORKFLOW_REVISION,
+    )

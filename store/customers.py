@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.tables import ApiKey, Customer
 
@@ -73,7 +73,7 @@ async def add_key(session: AsyncSession, customer_id: uuid.UUID, mode: str) -> t
     return key.id, plaintext
 
 
-async def find_key_owner(session: AsyncSession, plaintext: str) -> KeyOwner | None:
+async def find_key_owner(session: AsyncSession | AsyncConnection, plaintext: str) -> KeyOwner | None:
     row = (
         await session.execute(
             select(ApiKey.id, ApiKey.customer_id, ApiKey.mode, Customer.propagate_rate_limit)

@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.propagate import PropagateActivities
     from models.propagate import (
+        LOCAL_RECORD_REVISION,
         CanonicalUpdateResult,
         FanOutInput,
         FanOutResult,
@@ -223,17 +224,22 @@ class PropagateWorkflow:
         workflow.upsert_search_attributes([OUTCOME.value_set(outcome)])
         if not failed:
             workflow.set_current_details(f"**{outcome}**: {', '.join(self._outcomes) or 'no platform to write'}")
+        record = RecordOutcomeInput(
+            propagation_id=params.propagation_id,
+            status=outcome,
+            # record_outcome stores only what is not synced (synced targets recorded themselves).
+            outcomes=[o for o in self._outcomes.values() if o.status != "synced"],
+            response=response.model_dump(mode="json"),
+        )
         # Recorded before anyone is answered: what a caller was told is durable in PostgreSQL too.
-        await workflow.execute_activity_method(
+        # From revision 2 a local activity: it runs inside the workflow task that then answers the
+        # caller (no activity task, no further workflow task through the server) and its input, the
+        # whole response, stays out of the history. Idempotent, so re-running it after a crash is safe.
+        local = params.workflow_revision >= LOCAL_RECORD_REVISION
+        execute = workflow.execute_local_activity_method if local else workflow.execute_activity_method
+        await execute(
             PropagateActivities.record_outcome,
-            RecordOutcomeInput(
-                propagation_id=params.propagation_id,
-                status=outcome,
-                # record_outcome stores only what is not synced (synced targets recorded themselves),
-                # so the history does not carry every native record twice.
-                outcomes=[o for o in self._outcomes.values() if o.status != "synced"],
-                response=response.model_dump(mode="json"),
-            ),
+            record,
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=DB_RETRY,
             summary=f"record {outcome}",

@@ -26,14 +26,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import ratelimit
-from api.auth import CurrentKey
+from api.auth import CallerDep, CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, json_response
 from api.schemas import error_responses
 from api.timefmt import iso_millis
 from canonical.jsonio import loads
-from models.propagate import PropagateInput, PropagateResponse, RetryRequest
-from propagation.logic import PatchError, platform_patch_to_canonical, validate_canonical_patch
+from models.propagate import PropagateResponse, RetryRequest
+from propagation.logic import NativeChange, PatchError, propagate_input
 from store import propagate as q
 from workflows.names import CUSTOMER_ID
 from workflows.propagate import PropagateWorkflow, propagate_workflow_id
@@ -105,10 +105,6 @@ class PropagationRecordEnvelope(BaseModel):
     data: PropagationRecord
 
 
-def _request_hash(body: PropagateRequest) -> str:
-    return hashlib.sha256(orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
 def _propagation_id(customer: str, idempotency_key: str | None) -> str:
     if idempotency_key:
         # The same key always names the same propagation, hence the same workflow: Temporal
@@ -135,77 +131,71 @@ def _propagation_id(customer: str, idempotency_key: str | None) -> str:
 )
 async def propagate(
     body: PropagateRequest,
-    key: CurrentKey,
-    session: SessionDep,
+    caller: CallerDep,
     temporal: TemporalDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response:
+    key = caller.owner
     customer = str(key.customer_id)
     limit = key.propagate_rate_limit or settings.propagate_requests_per_minute
-    await ratelimit.enforce(session, f"propagate:{customer}", limit)
+    canonical_mode = body.format == "canonical"
+    # One statement on the connection the key was checked on: the rate-limit hit (autocommit: it
+    # counts even when the request then fails), an earlier use of the Idempotency-Key, the entity.
+    found = await q.admit(
+        caller.conn,
+        key.customer_id,
+        bucket=f"propagate:{customer}",
+        limit=limit,
+        window_seconds=ratelimit.WINDOW_SECONDS,
+        idempotency_key=idempotency_key,
+        canonical_id=body.canonical_id if canonical_mode else None,
+        platform=None if canonical_mode else body.platform,
+        platform_id=None if canonical_mode else body.platform_id,
+    )
+    await caller.conn.close()  # back to the pool before waiting on the workflow
+    ratelimit.check(ratelimit.decision(found.allowed, found.retry_after, found.remaining), limit)
 
-    if body.format == "canonical" and not body.canonical_id:
+    if canonical_mode and not body.canonical_id:
         raise ApiError(ErrorType.VALIDATION_ERROR, "canonical_id is required when format is canonical")
-    if body.format == "platform" and not (body.platform and body.platform_id):
+    if not canonical_mode and not (body.platform and body.platform_id):
         raise ApiError(ErrorType.VALIDATION_ERROR, "platform and platform_id are required when format is platform")
-    request_hash = _request_hash(body)
-    if idempotency_key:
-        previous = await q.by_idempotency_key(session, key.customer_id, idempotency_key)
-        if previous is not None:
-            if previous.request_hash != request_hash:
-                raise ApiError(ErrorType.CONFLICT_ERROR, "Idempotency-Key was already used with a different request")
-            if previous.result is not None:
-                return json_response({"data": _public(previous.result)})
-
-    native_patch: dict[str, Any] | None = None
-    if body.format == "canonical":
-        assert body.canonical_id is not None
-        entity = await q.load_canonical(session, key.customer_id, body.canonical_id)
-        if entity is None:
-            raise ApiError(ErrorType.NOT_FOUND, NOT_FOUND)
-        canonical_id, entity_type, current = entity.id, entity.entity_type, entity.data
-    else:
-        assert body.platform is not None and body.platform_id is not None
-        record = await q.resolve_platform_record(session, key.customer_id, body.platform, body.platform_id)
-        if record is None:
-            raise ApiError(ErrorType.NOT_FOUND, NOT_FOUND)
-        entity = await q.load_canonical(session, key.customer_id, record.canonical_id)
-        if entity is None:
-            raise ApiError(ErrorType.NOT_FOUND, NOT_FOUND)
-        canonical_id, entity_type, current = entity.id, entity.entity_type, entity.data
+    request = body.model_dump(mode="json")
+    request_hash = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    if idempotency_key and found.previous:
+        if found.previous_hash != request_hash:
+            raise ApiError(ErrorType.CONFLICT_ERROR, "Idempotency-Key was already used with a different request")
+        if found.previous_result is not None:
+            return json_response({"data": _public(found.previous_result)})
+    if found.canonical_id is None or found.entity_type is None or found.data is None:
+        raise ApiError(ErrorType.NOT_FOUND, NOT_FOUND)
+    canonical_id, entity_type = found.canonical_id, found.entity_type
     if entity_type != body.entity_type:
         raise ApiError(
             ErrorType.VALIDATION_ERROR,
             f"entity_type {body.entity_type!r} does not match the entity, which is a {entity_type}",
         )
+    if canonical_mode:
+        change: dict[str, Any] | NativeChange = body.data
+    else:
+        assert body.platform is not None and body.platform_id is not None and found.native is not None
+        change = NativeChange(body.platform, body.platform_id, found.native, body.data)
     try:
-        if body.format == "canonical":
-            patch = validate_canonical_patch(entity_type, current, body.data)
-        else:
-            native_patch = body.data
-            patch = platform_patch_to_canonical(
-                body.platform or "", entity_type, record.native, body.data, customer_id=customer, current=current
-            )
+        params = propagate_input(
+            propagation_id=_propagation_id(customer, idempotency_key),
+            customer_id=customer,
+            canonical_id=canonical_id,
+            entity_type=entity_type,
+            current=found.data,
+            change=change,
+            request={**request, "hash": request_hash},
+            idempotency_key=idempotency_key,
+            overwrite=body.overwrite,
+        )
     except PatchError as err:
         raise ApiError(ErrorType.VALIDATION_ERROR, str(err)) from err
-    await session.rollback()  # nothing written so far; release the connection before waiting
 
-    propagation_id = _propagation_id(customer, idempotency_key)
-    params = PropagateInput(
-        propagation_id=propagation_id,
-        customer_id=customer,
-        canonical_id=canonical_id,
-        entity_type=entity_type,
-        format=body.format,
-        canonical_patch=patch,
-        source_platform=body.platform if body.format == "platform" else None,
-        source_platform_id=body.platform_id if body.format == "platform" else None,
-        native_patch=native_patch,
-        request={**body.model_dump(mode="json"), "hash": request_hash},
-        idempotency_key=idempotency_key,
-        overwrite=body.overwrite,
-    )
+    propagation_id = params.propagation_id
     start = WithStartWorkflowOperation(
         PropagateWorkflow.run,
         params,
@@ -229,7 +219,8 @@ async def propagate(
             f"see GET /api/v1/propagations/{propagation_id}",
         ) from err
     except WorkflowAlreadyStartedError:
-        stored = await q.get_propagation(session, key.customer_id, propagation_id)
+        async with caller.engine.connect() as conn:
+            stored = await q.get_propagation(conn, key.customer_id, propagation_id)
         if stored is None or stored.result is None:
             raise ApiError(ErrorType.CONFLICT_ERROR, "This propagation is finishing; retry shortly") from None
         return json_response({"data": _public(stored.result)})

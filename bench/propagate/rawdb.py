@@ -1,15 +1,15 @@
 """The raw-database baseline: the SQL of one propagation, executed directly, no Temporal, no HTTP.
 
-The statements are the product's own (the helpers of store/propagate.py, store/customers.py and
-api/ratelimit.py, plus the sandbox-outage UPDATE of activities/propagate.py, copied), in the same
-transactions, in order, on one SQLAlchemy connection: what POST /propagate (authenticate, rate
-limit, load) and PropagateWorkflow's activities (canonical update, a fan-out per platform, record)
-send to PostgreSQL for one canonical-mode change of an entity mapped on two platforms. The Python
-around them (patch validation, rendering the platform record) is left out: the platform record
-written is the stored one with the changed field.
+The statements are the product's own (the helpers of store/propagate.py and store/customers.py),
+in the same transactions (autocommit where the product runs a statement alone), in order, on Core
+connections as the product uses them: what POST /propagate (authenticate; rate limit + idempotency
++ load) and PropagateWorkflow's activities (canonical update, a fan-out per platform, record) send
+to PostgreSQL for one canonical-mode change of an entity mapped on two platforms. The Python around
+them (patch validation, rendering the platform record) is left out: the platform record written is
+the stored one with the changed field.
 
-Two variants: a fresh connection per transaction from a pool with ``pool_pre_ping`` (what
-store/engine.py does, one ``SELECT 1`` per checkout) and without the ping.
+Two variants: a fresh connection per step from a pool with ``pool_pre_ping`` (what the API's engine
+does, one ``SELECT 1`` per checkout) and without the ping (the worker's).
 """
 
 from __future__ import annotations
@@ -24,26 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from api import ratelimit
 from canonical.jsonio import dumps_text
+from models.propagate import FanOutInput, FanOutResult, PropagateInput
 from propagation.logic import apply_patch
 from store import propagate as q
 from store.customers import find_key_owner
 from store.engine import normalize_url
 
-OUTAGE_SQL = text(
-    """
-    UPDATE connections
-       SET settings = jsonb_set(settings, '{sandbox,fail_writes}',
-                                to_jsonb((settings #>> '{sandbox,fail_writes}')::int - 1))
-     WHERE customer_id = :c AND platform = :p AND mode = 'sandbox'
-       AND COALESCE((settings #>> '{sandbox,fail_writes}')::int, 0) > 0
-    RETURNING 1
-    """
-)
-REFERENCE_FIELDS = ("project_id", "customer_id", "contract_id", "invoice_id", "employee_id")
 NATIVE_FIELD = {"procore": "notes", "dynamics": "description"}
 
 
@@ -76,6 +65,8 @@ class StatementClock:
     def __init__(self, engine: AsyncEngine) -> None:
         self.times: dict[str, list[float]] = defaultdict(list)
         self.enabled = False
+        # The product's combined statements as the driver receives them (compiled placeholders).
+        self.known = {str(stmt.compile(dialect=engine.dialect)): name for stmt, name in KNOWN}
         sync = engine.sync_engine
         event.listen(sync, "before_cursor_execute", self._before)
         event.listen(sync, "after_cursor_execute", self._after)
@@ -85,29 +76,29 @@ class StatementClock:
 
     def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.enabled:
-            self.times[label(statement)].append(time.perf_counter() - conn.info.pop("stmt_t0"))
+            name = self.known.get(statement) or label(statement)
+            self.times[name].append(time.perf_counter() - conn.info.pop("stmt_t0"))
+
+
+# The product's multi-part statements, by what they do.
+KNOWN = [
+    (q.ADMIT, "admit: rate limit + idempotency + entity"),
+    (q.BEGIN_UPDATE, "begin_update: lock canonical, targets"),
+    (q.SAVE_UPDATE, "save_update: canonical + propagation"),
+    (q.OPEN_FAN_OUT, "open_fan_out: outage, lock, snapshot, ids"),
+    (q.CLOSE_FAN_OUT, "close_fan_out: record, write log, target"),
+]
 
 
 def label(statement: str) -> str:
-    """A statement's first words and its main table, e.g. `SELECT ... FROM propagations`."""
+    """A statement's first words and main table."""
     flat = " ".join(statement.split())
     verb = flat.split(" ", 1)[0].upper()
     if verb == "SELECT" and "rate_limit_hit" in flat:
         return "SELECT rate_limit_hit()"
     match = re.search(r"(?:FROM|INTO|UPDATE)\s+(\w+)", flat, re.IGNORECASE)
     table = match.group(1) if match else "?"
-    tail = ""
-    if "FOR UPDATE" in flat.upper():
-        tail = " FOR UPDATE"
-    elif "platform_objects po" in flat and verb == "SELECT":
-        tail = " JOIN platform_objects"
-    elif "updated_fields FROM propagations" in flat:
-        tail = " (fields_between)"
-    elif "canonical_after FROM propagations" in flat and "canonical_version =" in flat:
-        tail = " (snapshot_at)"
-    elif "DISTINCT m.platform" in flat:
-        tail = " (fan_out_targets)"
-    return f"{verb} {table}{tail}"
+    return f"{verb} {table}" + (" FOR UPDATE" if "FOR UPDATE" in flat.upper() else "")
 
 
 class Counter:
@@ -116,88 +107,74 @@ class Counter:
 
 
 async def one_propagation(
-    maker: async_sessionmaker[AsyncSession], entity: Entity, n: int, result: dict[str, Any], count: Counter
+    engine: AsyncEngine, entity: Entity, n: int, result: dict[str, Any], count: Counter
 ) -> tuple[float, float]:
     """One propagation's SQL; returns (seconds of the API part, seconds of the workflow part)."""
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     customer = uuid.UUID(entity.customer_id)
     propagation_id = f"prop_raw{uuid.uuid4().hex[:20]}"
     notes = f"raw change {n} {propagation_id}"
     t0 = time.perf_counter()
-    # POST /propagate: authenticate + rate limit (committed), then load the entity (rolled back).
-    async with maker() as s:
-        owner = await find_key_owner(s, entity.api_key)
+    # POST /propagate: authenticate, then rate limit + idempotency + load, one autocommit connection.
+    async with autocommit.connect() as conn:
+        owner = await find_key_owner(conn, entity.api_key)
         assert owner is not None
-        await ratelimit.hit(s, f"propagate:{customer}", 1_000_000)
-        await s.commit()
-        current = await q.load_canonical(s, customer, entity.canonical_id)
-        assert current is not None
-        await s.rollback()
+        found = await q.admit(
+            conn,
+            customer,
+            bucket=f"propagate:{customer}",
+            limit=1_000_000,
+            window_seconds=60,
+            idempotency_key=None,
+            canonical_id=entity.canonical_id,
+            platform=None,
+            platform_id=None,
+        )
+        assert found.data is not None
     count.transactions += 2
     t1 = time.perf_counter()
     # apply_canonical_update
-    async with maker() as s, s.begin():
-        await q.existing_update(s, propagation_id)
-        row = await q.lock_canonical(s, customer, entity.canonical_id)
-        data, updated = apply_patch(row.data, {"notes": notes})
-        version = row.version + 1
-        await q.save_canonical(s, customer, entity.canonical_id, data, version)
-        request = {"canonical_id": entity.canonical_id, "entity_type": "payment", "data": {"notes": notes}}
-        await q.insert_propagation(
-            s,
+    async with engine.begin() as conn:
+        state = await q.begin_update(conn, propagation_id, customer, entity.canonical_id, None)
+        assert state.data is not None and state.version is not None
+        data, updated = apply_patch(state.data, {"notes": notes})
+        version = state.version + 1
+        params = PropagateInput(
             propagation_id=propagation_id,
-            customer_id=customer,
+            customer_id=entity.customer_id,
             canonical_id=entity.canonical_id,
             entity_type="payment",
-            format_="canonical",
-            source_platform=None,
-            idempotency_key=None,
-            request_hash="0" * 64,
-            request=request,
-            status="applied",
-            version=version,
-            updated_fields=updated,
-            canonical_after=data,
+            format="canonical",
+            canonical_patch={"notes": notes},
+            request={"canonical_id": entity.canonical_id, "entity_type": "payment", "data": {"notes": notes}},
         )
-        targets = await q.fan_out_targets(s, customer, entity.canonical_id, None)
-        await q.connection_modes(s, customer, targets)
+        await q.save_update(conn, params, customer, version=version, updated_fields=updated, canonical_after=data)
     count.transactions += 1
     # fan_out, per platform (the workflow runs them concurrently; here one after the other)
-    for platform in targets:
-        async with maker() as s, s.begin():
-            await s.execute(OUTAGE_SQL, {"c": customer, "p": platform})
-        async with maker() as s, s.begin():
-            await q.target_outcome(s, propagation_id, platform)
-            target = await q.lock_target(s, customer, entity.canonical_id, platform)
-            await q.connection_modes(s, customer, [platform])
-            fields = await q.fields_between(s, customer, entity.canonical_id, target.applied_version, version)
-            snapshot = await q.snapshot_at(s, customer, entity.canonical_id, version)
-            refs = {snapshot[f] for f in REFERENCE_FIELDS if isinstance(snapshot.get(f), str)}
-            await q.native_ids(s, customer, platform, refs)
-            record = {**target.data, NATIVE_FIELD[platform]: notes}
-            await q.write_platform_object(s, target.row_id, record, version)
-            await q.log_write(
-                s,
-                customer_id=customer,
-                propagation_id=propagation_id,
-                platform=platform,
-                platform_id=target.platform_id,
-                version=version,
-                fields=sorted(fields),
+    for platform in state.targets:
+        async with engine.begin() as conn:
+            target = await q.open_fan_out(conn, propagation_id, customer, entity.canonical_id, platform, version)
+            assert target.row_id is not None and target.data is not None
+            record = dumps_text({**target.data, NATIVE_FIELD[platform]: notes})
+            await q.close_fan_out(
+                conn,
+                customer,
+                FanOutInput(
+                    propagation_id=propagation_id,
+                    customer_id=entity.customer_id,
+                    canonical_id=entity.canonical_id,
+                    entity_type="payment",
+                    platform=platform,
+                    version=version,
+                ),
+                FanOutResult(platform=platform, status="synced", platform_id=target.platform_id, data=record),
+                write=(target.row_id, record),
+                logged_fields=sorted(target.fields),
             )
-            await q.save_target(
-                s,
-                propagation_id,
-                platform,
-                status="synced",
-                platform_id=target.platform_id,
-                data=dumps_text(record),
-                error=None,
-                conflict_data=None,
-            )
-        count.transactions += 2
+        count.transactions += 1
     # record_outcome
-    async with maker() as s, s.begin():
-        await q.finish(s, propagation_id, "synced", {**result, "propagation_id": propagation_id})
+    async with autocommit.connect() as conn:
+        await q.finish(conn, propagation_id, "synced", {**result, "propagation_id": propagation_id})
     count.transactions += 1
     t2 = time.perf_counter()
     return t1 - t0, t2 - t1
@@ -219,7 +196,6 @@ async def raw_loop(
 ) -> RawResult:
     """`n` propagations over `entities`; with concurrency > 1, each task owns its own entities."""
     engine = make_raw_engine(url, pre_ping=pre_ping, pool_size=max(1, concurrency))
-    maker = async_sessionmaker(engine, expire_on_commit=False)
     clock = StatementClock(engine)
     count = Counter()
     api_part = workflow_part = 0.0
@@ -227,7 +203,7 @@ async def raw_loop(
     try:
         # Warm-up: connections, prepared plans, caches.
         for i, entity in enumerate(entities[: max(concurrency, 4)]):
-            await one_propagation(maker, entity, -i, result, Counter())
+            await one_propagation(engine, entity, -i, result, Counter())
         todo = iter(range(n))
         clock.enabled = True
 
@@ -235,7 +211,7 @@ async def raw_loop(
             nonlocal api_part, workflow_part
             for k in todo:
                 t0 = time.perf_counter()
-                a, w = await one_propagation(maker, mine[k % len(mine)], k, result, count)
+                a, w = await one_propagation(engine, mine[k % len(mine)], k, result, count)
                 each.append(time.perf_counter() - t0)
                 api_part += a
                 workflow_part += w
