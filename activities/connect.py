@@ -398,6 +398,9 @@ class ConnectActivities:
                     chunk, id_map = await prepare_next()
                     while chunk:
                         upcoming = asyncio.create_task(prepare_next())
+                        # Let it start first: a sandbox chunk is generated in the mapping thread, so it
+                        # is queued before this encode and its reference lookup overlaps the encode.
+                        await asyncio.sleep(0)
                         data = await self._in_thread(encoder.encode, chunk, MappingContext(id_map=id_map))
                         await _put(queue, (data, len(chunk)), writer)
                         activity.heartbeat({"seeded": committed[0]})  # alive while a slow source fills a batch
