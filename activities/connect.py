@@ -7,20 +7,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-import orjson
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from canonical.encoding import canonical_json
 from canonical.errors import TransformError
 from canonical.jsonio import dumps
-from canonical.models import CanonicalModel
-from canonical.money import Money
 from models.connect import (
     ActivateInput,
     ActivateResult,
@@ -101,40 +97,6 @@ def _copy_text_array(items: Sequence[str]) -> bytes:
     if '"' in joined or "\\" in joined:
         joined = '","'.join(item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
     return ('{"' + joined + '"}' if items else "{}").translate(_COPY_ESCAPES).encode()
-
-
-def _json_default(value: Any) -> Any:
-    """What `model_dump(mode="json")` makes of the canonical field types orjson does not know."""
-    if type(value) is Money:  # {"amount": int, "currency": str}, exactly its fields
-        return value.__dict__
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, Decimal):  # hours: a string, never a binary float
-        return str(value)
-    raise TypeError
-
-
-def _metadata_default(value: Any) -> Any:
-    """Provider metadata: native Decimals become JSON numbers (CanonicalModel's serializer)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
-    raise TypeError
-
-
-def canonical_json(canonical: CanonicalModel) -> bytes:
-    """`dumps(canonical.model_dump(mode="json", exclude={"external_ids"}))`, several times faster.
-
-    The fields are serialised straight from the model's values; provider metadata (always the
-    last field) separately, with native Decimals as numbers. Any other type takes pydantic's path.
-    """
-    values = canonical.__dict__.copy()
-    try:
-        del values["external_ids"]
-        metadata = values.pop("provider_metadata")
-        head = orjson.dumps(values, default=_json_default)
-        return head[:-1] + b',"provider_metadata":' + orjson.dumps(metadata, default=_metadata_default) + b"}"
-    except (KeyError, TypeError, orjson.JSONEncodeError):
-        return dumps(canonical.model_dump(mode="json", exclude={"external_ids"}))
 
 
 class References:
@@ -306,7 +268,7 @@ class RowEncoder:
                     str(native["id"]).translate(escapes).encode(),
                     generation,
                     dumps(native).replace(b"\\", b"\\\\"),  # exact decimals as JSON numbers (BC amounts)
-                    canonical_json(canonical).replace(b"\\", b"\\\\"),
+                    canonical_json(canonical, external_ids=False).replace(b"\\", b"\\\\"),
                     keys[0].translate(escapes).encode() if keys else null,
                     _copy_text_array(keys),
                     null if etag is None else (etag if type(etag) is str else str(etag)).translate(escapes).encode(),
