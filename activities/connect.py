@@ -84,11 +84,19 @@ _NULL = b"\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _escaped(text: str) -> bytes:
+    """``text`` escaped for COPY. ``str.translate`` with a dict looks up every character in
+    Python (microseconds a field); ids, keys and stamps almost never need it, so check first."""
+    if "\\" in text or not text.isprintable():  # tab, newline and CR are not printable
+        text = text.translate(_COPY_ESCAPES)
+    return text.encode()
+
+
 def _copy_text(value: Any) -> bytes:
     """One text field of a COPY row (None is NULL)."""
     if value is None:
         return _NULL
-    return (value if type(value) is str else str(value)).translate(_COPY_ESCAPES).encode()
+    return _escaped(value if type(value) is str else str(value))
 
 
 def _copy_text_array(items: Sequence[str]) -> bytes:
@@ -96,7 +104,7 @@ def _copy_text_array(items: Sequence[str]) -> bytes:
     joined = '","'.join(items)
     if '"' in joined or "\\" in joined:
         joined = '","'.join(item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
-    return ('{"' + joined + '"}' if items else "{}").translate(_COPY_ESCAPES).encode()
+    return _escaped('{"' + joined + '"}' if items else "{}")
 
 
 class References:
@@ -253,7 +261,7 @@ class RowEncoder:
         to_canonical = self._mapper.to_canonical
         platform, entity_type, customer_id = self._platform, self._entity_type, self._customer_id
         head, generation = self._head, self._generation
-        escapes, null = _COPY_ESCAPES, _NULL
+        null = _NULL
         parts: list[bytes] = []
         append = parts.append
         for native in batch:
@@ -265,14 +273,14 @@ class RowEncoder:
                 b"%s%s%s%s\t%s\t%s\t%s\t%s\t%s\n"
                 % (
                     head,
-                    str(native["id"]).translate(escapes).encode(),
+                    _escaped(str(native["id"])),
                     generation,
                     dumps(native).replace(b"\\", b"\\\\"),  # exact decimals as JSON numbers (BC amounts)
                     canonical_json(canonical, external_ids=False).replace(b"\\", b"\\\\"),
-                    keys[0].translate(escapes).encode() if keys else null,
+                    _escaped(keys[0]) if keys else null,
                     _copy_text_array(keys),
-                    null if etag is None else (etag if type(etag) is str else str(etag)).translate(escapes).encode(),
-                    null if updated is None else (updated if type(updated) is str else str(updated)).translate(escapes).encode(),
+                    null if etag is None else _escaped(etag if type(etag) is str else str(etag)),
+                    null if updated is None else _escaped(updated if type(updated) is str else str(updated)),
                 )
             )
         return b"".join(parts)

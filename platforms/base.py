@@ -789,6 +789,18 @@ class NumberRef(Codec):
         if number is not None:
             out[self.key] = number
 
+    def read_fast(self, name: str) -> list[str] | None:
+        # The common case: a number the id map knows (no reference row: only unresolved ones are).
+        return [
+            f"v = get({self.key!r})",
+            f"cid = context.id_map._by_number.get((platform, {self.entity_type!r}, v)) if type(v) is str and v else None",
+            "if cid is not None:",
+            f"    data[{self.field!r}] = cid",
+            f"    data[{self.number_field!r}] = v",
+            "else:",
+            f"    {slow_read(name)}",
+        ]
+
     def write_fast(self, name: str) -> list[str] | None:
         # The common case: a linked record whose number the id map knows.
         row = f"('from_canonical', platform, {self.field!r}, {self.key!r}, {self.entity_type!r}, v, n, None)"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from canonical import ENTITY_TYPES, model_for
 from canonical.jsonio import dumps
-from platforms import MappingContext, get_mapper
+from platforms import IdMap, MappingContext, get_mapper
 from platforms.base import (
     Amount,
     Choice,
@@ -222,7 +222,16 @@ EDGE_CASES = [
     for value in (Decimal("10.5"), Decimal("10.123"), 10, 10.5, "10.50", None, Decimal("NaN"))
 ] + [
     ("dynamics", "time_entry", "quantity", value) for value in (Decimal("8"), Decimal("Infinity"), 8, "8", None)
+] + [
+    ("dynamics", "invoice", "shortcutDimension1Code", value) for value in ("LBT-2401", "UNKNOWN", "", None, 7)
 ]
+
+
+def _numbers() -> IdMap:
+    # A project known by its number (BC documents reference their job by number).
+    links = IdMap()
+    links.add("dynamics", "project", "proj_000000000000001", "5f6b0000-0000-0000-0000-000000000001", number="LBT-2401")
+    return links
 
 
 @pytest.mark.parametrize(("platform", "entity_type", "key", "value"), EDGE_CASES)
@@ -234,8 +243,8 @@ def test_fast_paths_hand_edge_cases_to_the_codecs(platform, entity_type, key, va
     compiled = get_mapper(platform)._compiled[entity_type]  # type: ignore[attr-defined]
     to_reference, from_reference = compiled.reference()
     for commitment_type in (None, "PurchaseOrderContract"):
-        fast_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type)
-        slow_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type)
+        fast_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type, id_map=_numbers())
+        slow_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type, id_map=_numbers())
         fast = _outcome(compiled.to_canonical, record, fast_context, "prop")
         slow = _outcome(to_reference, record, slow_context, "prop")
         assert fast == slow
