@@ -6,10 +6,12 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
+from psycopg import AsyncCopy
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -353,7 +355,7 @@ class ConnectActivities:
         # are always a prefix of the source; at most QUEUE_CHUNKS encoded chunks wait.
         queue: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
         committed = [already]
-        writer = asyncio.create_task(self._write_batches(queue, committed))
+        writer = asyncio.create_task(self._write_batches(customer, queue, committed))
         upcoming: asyncio.Task[tuple[list[dict[str, Any]], IdMap]] | None = None
         try:
             async with self._engine.connect() as lookups:
@@ -406,12 +408,14 @@ class ConnectActivities:
                 raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         return live_batches(client, params.entity_type, skip=already, size=CHUNK_SIZE)
 
-    async def _write_batches(self, queue: asyncio.Queue[tuple[bytes, int] | None], committed: list[int]) -> None:
+    async def _write_batches(
+        self, customer: uuid.UUID, queue: asyncio.Queue[tuple[bytes, int] | None], committed: list[int]
+    ) -> None:
         """COPY the encoded chunks from `queue` (None ends), committing every BATCH_SIZE rows."""
         finished = False
         while not finished:
             rows = 0
-            async with self._engine.begin() as conn, q.platform_objects_copy(conn) as copy:
+            async with self._engine.begin() as conn, self._copy(conn, customer) as copy:
                 while rows < BATCH_SIZE:
                     item = await queue.get()
                     if item is None:
@@ -423,6 +427,15 @@ class ConnectActivities:
             if rows:
                 committed[0] += rows
                 activity.heartbeat({"seeded": committed[0]})
+
+    @asynccontextmanager
+    async def _copy(self, conn: AsyncConnection, customer: uuid.UUID) -> AsyncIterator[AsyncCopy]:
+        try:
+            async with q.platform_objects_copy(conn, customer) as copy:
+                yield copy
+        except q.CustomerGone as err:
+            # Deleted while connecting: nothing to retry for.
+            raise ApplicationError(str(err), type="CustomerDeleted", non_retryable=True) from err
 
     async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run CPU-bound work in this activity object's mapping thread (the event loop keeps

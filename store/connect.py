@@ -286,10 +286,23 @@ async def references_by_number(
     return rows
 
 
+class CustomerGone(Exception):
+    """The customer whose rows a seed would write no longer exists (deleted meanwhile)."""
+
+
 @asynccontextmanager
-async def platform_objects_copy(conn: AsyncConnection) -> AsyncIterator[AsyncCopy]:
-    """A COPY into platform_objects taking rows already encoded in COPY text format
-    (`PLATFORM_OBJECT_COPY_COLUMNS`), written with `await copy.write(data)`."""
+async def platform_objects_copy(conn: AsyncConnection, customer_id: uuid.UUID) -> AsyncIterator[AsyncCopy]:
+    """A COPY into platform_objects taking rows of `customer_id` already encoded in COPY text
+    format (`PLATFORM_OBJECT_COPY_COLUMNS`), written with `await copy.write(data)`.
+
+    Takes first, for the transaction, the lock a foreign key to customers would take for every
+    row: the customer cannot be deleted until this commits, and a deleted one gets no rows
+    (migration 0004). Raises CustomerGone when it no longer exists."""
+    exists = await conn.execute(
+        text("SELECT 1 FROM customers WHERE id = :c FOR KEY SHARE"), {"c": customer_id}
+    )
+    if exists.first() is None:
+        raise CustomerGone(f"customer {customer_id} no longer exists")
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None

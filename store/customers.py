@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from store.tables import ApiKey, Customer
+from store.tables import ApiKey, Customer, PlatformObject
 
 KEY_MODES = ("demo", "test", "live")
 _ALPHABET = string.ascii_letters + string.digits
@@ -102,8 +102,13 @@ async def revoke_key(session: AsyncSession, *, key_id: uuid.UUID | None = None, 
 
 
 async def delete_customer(session: AsyncSession, customer_id: uuid.UUID) -> None:
-    """Delete a customer; foreign keys cascade to everything it owns."""
+    """Delete a customer and everything it owns: foreign keys cascade to its tables but
+    platform_objects, deleted here (see migration 0004).
+
+    The customer row goes first: that waits for seed batches holding its key-share lock and
+    makes later ones find no customer, so no platform object can outlive it."""
     await session.execute(delete(Customer).where(Customer.id == customer_id))
+    await session.execute(delete(PlatformObject).where(PlatformObject.customer_id == customer_id))
 
 
 async def set_propagate_rate_limit(session: AsyncSession, customer_id: uuid.UUID, limit: int | None) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,7 +15,7 @@ from canonical.jsonio import loads
 from platforms import MappingContext, get_mapper
 from reconcile.keys import business_keys
 from store import connect as q
-from store.customers import create_customer
+from store.customers import create_customer, delete_customer
 from transform.samples import samples
 
 # Every character COPY's text format treats specially, and some Python's isprintable() refuses
@@ -39,7 +41,7 @@ async def test_awkward_values_survive_the_copy(engine: AsyncEngine, sessionmaker
         records.append(record)
     generation = 7
     data = RowEncoder(customer, "dynamics", "payment", generation).encode(records, MappingContext(currency="QAR"))
-    async with engine.begin() as conn, q.platform_objects_copy(conn) as copy:
+    async with engine.begin() as conn, q.platform_objects_copy(conn, customer) as copy:
         await copy.write(data)
 
     async with engine.connect() as conn:
@@ -64,3 +66,34 @@ async def test_awkward_values_survive_the_copy(engine: AsyncEngine, sessionmaker
         assert row.match_key == (keys[0] if keys else None)
         assert row.match_keys == list(keys)
         assert row.etag == record["@odata.etag"]
+
+
+async def test_a_deleted_customer_keeps_no_rows_even_mid_seed(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+):
+    """platform_objects has no per-row foreign key (migration 0004): a seed batch's key-share lock
+    on the customer and delete_customer's order keep its two guarantees."""
+    async with sessionmaker() as session:
+        customer = (await create_customer(session, name="copy-delete", environment="test")).customer_id
+        await session.commit()
+    record = dict(samples("procore")["payment"])
+    data = RowEncoder(customer, "procore", "payment", 1).encode([record], MappingContext())
+
+    async def delete() -> None:
+        async with sessionmaker() as session:
+            await delete_customer(session, customer)
+            await session.commit()
+
+    async with engine.begin() as conn, q.platform_objects_copy(conn, customer) as copy:
+        await copy.write(data)
+        deleting = asyncio.create_task(delete())
+        await asyncio.sleep(0.5)
+        assert not deleting.done()  # waits for the batch, as the foreign key made it wait
+    await deleting
+
+    async with engine.connect() as conn:
+        left = await conn.scalar(text("SELECT count(*) FROM platform_objects WHERE customer_id = :c"), {"c": customer})
+    assert left == 0
+    with pytest.raises(q.CustomerGone):
+        async with engine.begin() as conn, q.platform_objects_copy(conn, customer) as copy:
+            await copy.write(data)
