@@ -44,8 +44,40 @@ def _describe_validation(err: ValidationError, prefix: str = "data") -> str:
     return "; ".join(parts)
 
 
+def _unstorable(value: Any, path: str) -> str | None:
+    """The path of the first text in `value` that PostgreSQL cannot store (a NUL byte, a lone
+    surrogate), or None. Such a value would be accepted here and fail every write later."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _unstorable(key, path) or _unstorable(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def check_storable(patch: Mapping[str, Any]) -> None:
+    """Refuse text PostgreSQL cannot hold anywhere in a patch (PatchError naming the field)."""
+    path = _unstorable(patch, "data")
+    if path is not None:
+        raise PatchError(f"{path}: text must not contain NUL characters or unpaired surrogates")
+
+
 def validate_canonical_patch(entity_type: str, current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """Check a canonical-mode patch against the model; returns it in JSON form."""
+    check_storable(patch)
     model = model_for(entity_type)
     read_only = sorted(set(patch) & READ_ONLY_CANONICAL)
     if read_only:
@@ -84,6 +116,7 @@ def platform_patch_to_canonical(
     current: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What a native patch means canonically: the canonical fields whose value it changes."""
+    check_storable(native_patch)
     read_only = sorted(set(native_patch) & READ_ONLY_NATIVE.get(platform, frozenset()))
     if read_only:
         raise PatchError(f"read-only {platform} fields cannot be propagated: {', '.join(read_only)}")

@@ -33,7 +33,7 @@ from api.schemas import error_responses
 from api.timefmt import iso_millis
 from canonical.jsonio import loads
 from models.propagate import PropagateResponse, RetryRequest
-from propagation.logic import NativeChange, PatchError, propagate_input
+from propagation.logic import NativeChange, PatchError, check_storable, propagate_input
 from store import propagate as q
 from workflows.names import CUSTOMER_ID
 from workflows.propagate import PropagateWorkflow, propagate_workflow_id
@@ -149,9 +149,9 @@ async def propagate(
         limit=limit,
         window_seconds=ratelimit.WINDOW_SECONDS,
         idempotency_key=idempotency_key,
-        canonical_id=body.canonical_id if canonical_mode else None,
+        canonical_id=_storable(body.canonical_id) if canonical_mode else None,
         platform=None if canonical_mode else body.platform,
-        platform_id=None if canonical_mode else body.platform_id,
+        platform_id=None if canonical_mode else _storable(body.platform_id),
     )
     await caller.conn.close()  # back to the pool before waiting on the workflow
     ratelimit.check(ratelimit.decision(found.allowed, found.retry_after, found.remaining), limit)
@@ -160,6 +160,13 @@ async def propagate(
         raise ApiError(ErrorType.VALIDATION_ERROR, "canonical_id is required when format is canonical")
     if not canonical_mode and not (body.platform and body.platform_id):
         raise ApiError(ErrorType.VALIDATION_ERROR, "platform and platform_id are required when format is platform")
+    # Text PostgreSQL cannot hold: an id with it names no record; data with it could never be stored.
+    if _storable(body.canonical_id if canonical_mode else body.platform_id) is None:
+        raise ApiError(ErrorType.NOT_FOUND, NOT_FOUND)
+    try:
+        check_storable(body.data)
+    except PatchError as err:
+        raise ApiError(ErrorType.VALIDATION_ERROR, str(err)) from err
     request = body.model_dump(mode="json")
     request_hash = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
     if idempotency_key and found.previous:
@@ -225,6 +232,18 @@ async def propagate(
             raise ApiError(ErrorType.CONFLICT_ERROR, "This propagation is finishing; retry shortly") from None
         return json_response({"data": _public(stored.result)})
     return json_response({"data": _public(response)})
+
+
+def _storable(value: str | None) -> str | None:
+    """`value` if PostgreSQL text can hold it, else None: an id with a NUL byte or a lone surrogate
+    names no stored record (and would fail the statement), so it is looked up as absent (404)."""
+    if value is None or "\x00" in value:
+        return None
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _public(response: PropagateResponse | dict[str, Any]) -> dict[str, Any]:

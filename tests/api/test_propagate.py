@@ -4,6 +4,7 @@ replay, validation, idempotency, ordering, rate limit, isolation."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -181,7 +182,9 @@ async def test_validation_and_not_found(api: httpx.AsyncClient, sessionmaker: as
     canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
 
     async def post(body: dict[str, Any]) -> httpx.Response:
-        return await api.post("/api/v1/propagate", json=body, headers=h)
+        # ASCII JSON (\u escapes), so even a lone surrogate can be sent as a JSON client would.
+        content = json.dumps(body, ensure_ascii=True)
+        return await api.post("/api/v1/propagate", content=content, headers={**h, "Content-Type": "application/json"})
 
     assert_error(await post({"entity_type": "payment", "data": {}}), 400, "VALIDATION_ERROR")
     assert_error(
@@ -264,6 +267,25 @@ async def test_validation_and_not_found(api: httpx.AsyncClient, sessionmaker: as
         400,
         "VALIDATION_ERROR",
     )
+    # Ids with a NUL byte (which PostgreSQL text cannot hold) name no record; data with one could
+    # never be stored: refused. A lone surrogate is not text at all: refused as a bad request.
+    bodies = []
+    for bad in ("pay_\x00", "\x04~\x00c", "pay_\udbec"):
+        bodies += [
+            ({"canonical_id": bad, "entity_type": "payment", "data": {}}, 404),
+            ({"format": "platform", "platform": "procore", "platform_id": bad, "entity_type": "payment", "data": {}},
+             404),
+            ({"canonical_id": canonical_id, "entity_type": "payment", "data": {"notes": f"a{bad}b"}}, 400),
+            ({"format": "platform", "platform": "procore", "platform_id": PAYMENT_PROCORE, "entity_type": "payment",
+              "data": {"notes": f"a{bad}b"}}, 400),
+        ]
+    for body, status in bodies:
+        resp = await post(body)
+        if any("\udbec" in str(value) for value in (*body.values(), *body["data"].values())):
+            assert resp.status_code in (400, 404), resp.text
+            assert_error(resp, resp.status_code, "VALIDATION_ERROR" if resp.status_code == 400 else "NOT_FOUND")
+        else:
+            assert_error(resp, status, "VALIDATION_ERROR" if status == 400 else "NOT_FOUND")
     # nothing was written by any of them
     async with sessionmaker() as s:
         assert (
