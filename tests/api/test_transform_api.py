@@ -203,3 +203,51 @@ async def test_stateless_no_database_access(tmp_root: Path, temporal_address: st
             assert resp.status_code == 200, resp.text
     finally:
         pg.stop()
+
+
+async def test_fast_endpoint_answers_as_the_documented_route(app: Any, api: httpx.AsyncClient, demo_key: str) -> None:
+    """/transform is served by a plain Starlette endpoint mounted ahead of the FastAPI route that
+    documents it (api/app.py): with it removed, every answer must be the same."""
+    ok = {
+        "source": "procore",
+        "target": "dynamics",
+        "entity_type": "payment",
+        "data": procore("payment", 1823456),
+        "context": {"currency": "QAR"},
+    }
+    requests: list[tuple[bytes, dict[str, str]]] = [
+        (dumps(ok), auth(demo_key)),
+        (dumps({**ok, "source": "sap"}), auth(demo_key)),
+        (dumps({**ok, "data": [1, 2]}), auth(demo_key)),
+        (dumps({**ok, "extra": 1, "context": {"commitmentType": "Subcontract"}}), auth(demo_key)),
+        (dumps({k: v for k, v in ok.items() if k != "data"}), auth(demo_key)),
+        (dumps({**ok, "entity_type": "contract", "data": procore("contract", 1945782) | {"type": None}}), auth(demo_key)),
+        (b'{"source": "procore",', auth(demo_key)),  # malformed JSON
+        (b"[]", auth(demo_key)),
+        (b'{"source": "sap"}', {}),  # no key: 401 before the body is validated
+        (b"{", {"Authorization": "Bearer sk_demo_wrong"}),  # malformed JSON: 400 before the key (as FastAPI)
+    ]
+
+    async def answers() -> list[tuple[int, Any]]:
+        out = []
+        for content, headers in requests:
+            resp = await api.post(
+                "/api/v1/transform", content=content, headers={**headers, "Content-Type": "application/json"}
+            )
+            body = resp.json()
+            body.get("error", {}).pop("request_id", None)
+            body.get("metadata", {}).pop("request_id", None)
+            body.get("metadata", {}).pop("transformed_at", None)
+            out.append((resp.status_code, body))
+        return out
+
+    fast = await answers()
+    assert [status for status, _ in fast] == [200, 400, 400, 400, 400, 422, 400, 400, 401, 400]
+    assert fast[6][1]["error"]["message"] == "Malformed JSON body"
+    route = app.router.routes.pop(0)
+    assert route.endpoint.__name__ == "fast_endpoint"
+    try:
+        documented = await answers()
+    finally:
+        app.router.routes.insert(0, route)
+    assert fast == documented
