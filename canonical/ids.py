@@ -48,11 +48,9 @@ def id_pattern(entity_type: str) -> str:
     return rf"^{PREFIXES[entity_type]}_[0-9A-Za-z]{{{ID_LENGTH}}}$"
 
 
-# Bounded memo: a batch references the same projects, customers and contracts over and
-# over, and the function is pure, so repeated references cost one dict lookup.
-@lru_cache(maxsize=1 << 16)
-def canonical_id(entity_type: str, customer_id: str, platform: str, native_id: str) -> str:
-    """The canonical id of the native record ``native_id`` of ``platform``, within ``customer_id``."""
+def derive_id(entity_type: str, customer_id: str, platform: str, native_id: str) -> str:
+    """``canonical_id`` without its memo: for ids computed once each (a bulk seed's own record
+    ids), where memoising only costs an insert and an eviction per id."""
     prefix = PREFIXES.get(entity_type)
     if prefix is None:
         raise ValueError(f"unknown entity type {entity_type!r}")
@@ -68,6 +66,14 @@ def canonical_id(entity_type: str, customer_id: str, platform: str, native_id: s
         digest = _sha256(digest).digest()
         chars += digest.translate(_TO_ALPHABET, _BIASED_BYTES)
     return prefix + "_" + chars[:ID_LENGTH].decode()
+
+
+# Bounded memo: a batch references the same projects, customers and contracts over and
+# over, and the function is pure, so repeated references cost one dict lookup.
+@lru_cache(maxsize=1 << 16)
+def canonical_id(entity_type: str, customer_id: str, platform: str, native_id: str) -> str:
+    """The canonical id of the native record ``native_id`` of ``platform``, within ``customer_id``."""
+    return derive_id(entity_type, customer_id, platform, native_id)
 
 
 def entity_type_of(value: str) -> str | None:

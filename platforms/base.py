@@ -50,7 +50,7 @@ import orjson
 
 from canonical import construct
 from canonical.errors import MoneyError, RequestShapeError, TransformError
-from canonical.ids import canonical_id
+from canonical.ids import canonical_id, derive_id
 from canonical.models import CanonicalModel, model_for
 from canonical.money import (
     EXPONENTS,
@@ -238,13 +238,14 @@ def link(
     A link already in the map wins (a record matched to one first seen elsewhere). A
     derived id is added to the map, so the next reference to the same record is one
     dict lookup and a write back to this platform resolves it. ``record`` adds the
-    reference to ``context.references``.
+    reference to ``context.references``; a record's own id (``record=False``) is derived
+    without the memo, which only pays off for ids met more than once.
     """
     id_map = context.id_map
     key = (platform, entity_type, native_id)
     cid = id_map._canonical.get(key)
     if cid is None:
-        cid = canonical_id(entity_type, customer_id, platform, native_id)
+        cid = (canonical_id if record else derive_id)(entity_type, customer_id, platform, native_id)
         id_map._canonical[key] = cid
         id_map._native[platform, entity_type, cid] = native_id
     if record:
