@@ -36,7 +36,7 @@ from platforms.base import IdMap, MappingContext, NumberRef, Ref, TableMapper
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors, live_batches
 from platforms.sources import sandbox_records, validate_dataset
-from reconcile.keys import business_keys
+from reconcile.keys import key_function
 from reconcile.matching import match
 from store import connect as q
 
@@ -255,20 +255,21 @@ class RowEncoder:
         self._platform = platform
         self._entity_type = entity_type
         self._mapper = get_mapper(platform)
+        self._keys = key_function(platform, entity_type)
         self._head = b"\t".join((_copy_text(str(customer)), _copy_text(platform), _copy_text(entity_type), b""))
         self._generation = b"\t" + str(generation).encode() + b"\t"
 
     def encode(self, batch: Sequence[dict[str, Any]], context: MappingContext) -> bytes:
         """COPY text of the batch, columns as in `store.connect.PLATFORM_OBJECT_COPY_COLUMNS`."""
         to_canonical = self._mapper.to_canonical
-        platform, entity_type, customer_id = self._platform, self._entity_type, self._customer_id
+        entity_type, customer_id = self._entity_type, self._customer_id
         head, generation = self._head, self._generation
-        null = _NULL
+        null, keys_of = _NULL, self._keys
         parts: list[bytes] = []
         append = parts.append
         for native in batch:
             canonical = to_canonical(entity_type, native, customer_id=customer_id, context=context)
-            keys = business_keys(platform, entity_type, native)
+            keys = keys_of(native)
             etag = native.get("@odata.etag")
             updated = native.get("updated_at") or native.get("lastModifiedDateTime")
             append(

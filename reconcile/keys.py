@@ -178,17 +178,34 @@ def business_keys(platform: str, entity_type: str, native: Mapping[str, Any]) ->
     An empty list means the record carries no usable key and can only be linked by hand.
     Raises ``ValueError`` for an unknown platform or an entity type that is not reconciled.
     """
+    return key_function(platform, entity_type)(native)
+
+
+def key_function(platform: str, entity_type: str) -> Callable[[Mapping[str, Any]], list[str]]:
+    """``business_keys`` for one platform and entity type, checked once: the seed computes the keys
+    of every record it writes."""
     _check(platform, entity_type)
     if entity_type == "customer":
         tax_field, name_fields = _CUSTOMER_FIELDS[platform]
-        tax = _text(native.get(tax_field))
-        keys = []
-        if tax is not None and (normalised := normalize_tax_id(tax)):
-            keys.append(f"tax:{normalised}")
-        keys.extend(_keys("name", (native.get(field) for field in name_fields), normalize_name))
-        return _unique(keys)
+
+        def customer_keys(native: Mapping[str, Any]) -> list[str]:
+            tax = _text(native.get(tax_field))
+            keys = []
+            if tax is not None and (normalised := normalize_tax_id(tax)):
+                keys.append(f"tax:{normalised}")
+            keys.extend(_keys("name", (native.get(field) for field in name_fields), normalize_name))
+            return _unique(keys)
+
+        return customer_keys
     kind, field = _NUMBER_FIELDS[(platform, entity_type)]
-    return _keys(kind, [native.get(field)], normalize_number)
+
+    def number_keys(native: Mapping[str, Any]) -> list[str]:
+        # One key at most: `_keys` for a single value, without its loop and de-duplication.
+        text = _text(native.get(field))
+        normalised = normalize_number(text) if text is not None else ""
+        return [f"{kind}:{normalised}"] if normalised else []
+
+    return number_keys
 
 
 def _keys(kind: str, values: Iterable[Any], normalise: Callable[[str], str]) -> list[str]:
