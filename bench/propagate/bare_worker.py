@@ -23,10 +23,14 @@ from temporalio.worker import Worker
 
 from bench.common import ROOT
 from bench.propagate.bare import BareWorkflow, bare_fan_out, bare_record, bare_update
+from worker import write_workflow_bytecode
 
 
 def make_worker(client: Client, task_queue: str) -> Worker:
-    """Default Worker options, like worker.py's."""
+    """Default Worker options, like worker.py's, and its bytecode written like worker.py writes the
+    product's (otherwise the sandbox would compile the bare module for every run, under
+    PYTHONDONTWRITEBYTECODE, and the baseline would pay a cost the product does not)."""
+    write_workflow_bytecode([BareWorkflow])
     return Worker(
         client,
         task_queue=task_queue,
