@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import secrets
 from typing import Annotated, Any, Literal
 
@@ -168,7 +169,7 @@ async def propagate(
     except PatchError as err:
         raise ApiError(ErrorType.VALIDATION_ERROR, str(err)) from err
     request = body.model_dump(mode="json")
-    request_hash = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    request_hash = _request_hash(request)
     if idempotency_key and found.previous:
         if found.previous_hash != request_hash:
             raise ApiError(ErrorType.CONFLICT_ERROR, "Idempotency-Key was already used with a different request")
@@ -232,6 +233,16 @@ async def propagate(
             raise ApiError(ErrorType.CONFLICT_ERROR, "This propagation is finishing; retry shortly") from None
         return json_response({"data": _public(stored.result)})
     return json_response({"data": _public(response)})
+
+
+def _request_hash(request: dict[str, Any]) -> str:
+    """SHA-256 of the request as sorted JSON (orjson; the standard library for integers beyond 64
+    bits, which orjson refuses: the same request always takes the same path, so it hashes alike)."""
+    try:
+        text = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        text = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def _storable(value: str | None) -> str | None:

@@ -279,6 +279,13 @@ async def test_validation_and_not_found(api: httpx.AsyncClient, sessionmaker: as
             ({"format": "platform", "platform": "procore", "platform_id": PAYMENT_PROCORE, "entity_type": "payment",
               "data": {"notes": f"a{bad}b"}}, 400),
         ]
+    # Integers beyond 64 bits (JSON allows them; the request hash must too): not found, unknown field.
+    huge = 10**30
+    bodies += [
+        ({"format": "platform", "platform": "dynamics", "platform_id": "nope", "entity_type": "payment",
+          "data": {"amount": huge}}, 404),
+        ({"canonical_id": canonical_id, "entity_type": "payment", "data": {"colour": [huge]}}, 400),
+    ]
     for body, status in bodies:
         resp = await post(body)
         if any("\udbec" in str(value) for value in (*body.values(), *body["data"].values())):
