@@ -200,10 +200,7 @@ def key_function(platform: str, entity_type: str) -> Callable[[Mapping[str, Any]
     kind, field = _NUMBER_FIELDS[(platform, entity_type)]
 
     def number_keys(native: Mapping[str, Any]) -> list[str]:
-        # One key at most: `_keys` for a single value, without its loop and de-duplication.
-        text = _text(native.get(field))
-        normalised = normalize_number(text) if text is not None else ""
-        return [f"{kind}:{normalised}"] if normalised else []
+        return _keys(kind, (native.get(field),), normalize_number)
 
     return number_keys
 
