@@ -21,7 +21,7 @@ import orjson
 from pydantic import BaseModel
 
 from canonical.jsonio import dumps
-from canonical.models import MODELS, CanonicalModel
+from canonical.models import MODELS, CanonicalModel, json_number
 from canonical.money import Money
 
 # Provider metadata is the last field of every model: it is serialised after the others with
@@ -42,7 +42,7 @@ def _field_default(value: Any) -> Any:
 def _metadata_default(value: Any) -> Any:
     # What CanonicalModel's provider_metadata serialiser makes of native Decimals.
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
+        return json_number(value)
     raise TypeError
 
 

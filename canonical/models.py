@@ -69,11 +69,17 @@ _PROVIDER_METADATA_DOC: Final = (
 )
 
 
+def json_number(value: Decimal) -> int | float:
+    """How a native Decimal in provider metadata is written: an integer if it has no fraction
+    digits, else a float (see ``CanonicalModel._serialise_provider_metadata``)."""
+    return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
+
+
 def _json_numbers(value: Any) -> Any:
     # Native payloads parsed with Decimal would otherwise serialise as JSON strings and
     # come back from storage as text where the platform had a number.
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
+        return json_number(value)
     if isinstance(value, dict):
         return {key: _json_numbers(item) for key, item in value.items()}
     if isinstance(value, list):
