@@ -44,17 +44,22 @@ def _describe_validation(err: ValidationError, prefix: str = "data") -> str:
     return "; ".join(parts)
 
 
+def storable_text(text: str) -> bool:
+    """Whether PostgreSQL can store `text`: no NUL byte, no lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _unstorable(value: Any, path: str) -> str | None:
-    """The path of the first text in `value` that PostgreSQL cannot store (a NUL byte, a lone
-    surrogate), or None. Such a value would be accepted here and fail every write later."""
+    """The path of the first text in `value` that PostgreSQL cannot store, or None. Such a value
+    would be accepted here and fail every write later."""
     if isinstance(value, str):
-        if "\x00" in value:
-            return path
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return path
-        return None
+        return None if storable_text(value) else path
     if isinstance(value, Mapping):
         for key, item in value.items():
             found = _unstorable(key, path) or _unstorable(item, f"{path}.{key}")

@@ -34,7 +34,7 @@ from api.schemas import error_responses
 from api.timefmt import iso_millis
 from canonical.jsonio import loads
 from models.propagate import PropagateResponse, RetryRequest
-from propagation.logic import NativeChange, PatchError, check_storable, propagate_input
+from propagation.logic import NativeChange, PatchError, check_storable, propagate_input, storable_text
 from store import propagate as q
 from workflows.names import CUSTOMER_ID
 from workflows.propagate import PropagateWorkflow, propagate_workflow_id
@@ -141,6 +141,9 @@ async def propagate(
     customer = str(key.customer_id)
     limit = key.propagate_rate_limit or settings.propagate_requests_per_minute
     canonical_mode = body.format == "canonical"
+    # Text PostgreSQL cannot hold names no record: looked up as absent (404 below), not sent to it.
+    wanted_id = body.canonical_id if canonical_mode else body.platform_id
+    lookup_id = wanted_id if wanted_id is not None and storable_text(wanted_id) else None
     # One statement on the connection the key was checked on: the rate-limit hit (autocommit: it
     # counts even when the request then fails), an earlier use of the Idempotency-Key, the entity.
     found = await q.admit(
@@ -150,9 +153,9 @@ async def propagate(
         limit=limit,
         window_seconds=ratelimit.WINDOW_SECONDS,
         idempotency_key=idempotency_key,
-        canonical_id=_storable(body.canonical_id) if canonical_mode else None,
+        canonical_id=lookup_id if canonical_mode else None,
         platform=None if canonical_mode else body.platform,
-        platform_id=None if canonical_mode else _storable(body.platform_id),
+        platform_id=None if canonical_mode else lookup_id,
     )
     await caller.conn.close()  # back to the pool before waiting on the workflow
     ratelimit.check(ratelimit.decision(found.allowed, found.retry_after, found.remaining), limit)
@@ -161,10 +164,9 @@ async def propagate(
         raise ApiError(ErrorType.VALIDATION_ERROR, "canonical_id is required when format is canonical")
     if not canonical_mode and not (body.platform and body.platform_id):
         raise ApiError(ErrorType.VALIDATION_ERROR, "platform and platform_id are required when format is platform")
-    # Text PostgreSQL cannot hold: an id with it names no record; data with it could never be stored.
-    if _storable(body.canonical_id if canonical_mode else body.platform_id) is None:
+    if lookup_id is None:
         raise ApiError(ErrorType.NOT_FOUND, NOT_FOUND)
-    try:
+    try:  # data with such text could never be stored
         check_storable(body.data)
     except PatchError as err:
         raise ApiError(ErrorType.VALIDATION_ERROR, str(err)) from err
@@ -243,18 +245,6 @@ def _request_hash(request: dict[str, Any]) -> str:
     except TypeError:
         text = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     return hashlib.sha256(text).hexdigest()
-
-
-def _storable(value: str | None) -> str | None:
-    """`value` if PostgreSQL text can hold it, else None: an id with a NUL byte or a lone surrogate
-    names no stored record (and would fail the statement), so it is looked up as absent (404)."""
-    if value is None or "\x00" in value:
-        return None
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return None
-    return value
 
 
 def _public(response: PropagateResponse | dict[str, Any]) -> dict[str, Any]:
