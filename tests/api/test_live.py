@@ -59,7 +59,12 @@ async def live(api: httpx.AsyncClient, emulators: Any, sessionmaker: async_sessi
     async with sessionmaker() as s:
         created = await create_customer(s, name=f"live-{uuid.uuid4().hex[:6]}", environment="test")
         await s.commit()
-    h = auth(created.api_key)
+    await connect_live(api, auth(created.api_key), emulators)
+    return created.api_key
+
+
+async def connect_live(api: httpx.AsyncClient, h: dict[str, str], emulators: Any) -> None:
+    """Connect Procore, then Business Central, in live mode against the emulators."""
     for platform in ("procore", "dynamics"):
         resp = await api.post(
             "/api/v1/connect",
@@ -67,7 +72,6 @@ async def live(api: httpx.AsyncClient, emulators: Any, sessionmaker: async_sessi
             json={"platform": platform, "mode": "live", "settings": live_settings(emulators, platform)},
         )
         assert resp.status_code == 200, resp.text
-    return created.api_key
 
 
 async def canonical_payment(api: httpx.AsyncClient, h: dict[str, str]) -> str:

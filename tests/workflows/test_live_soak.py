@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from api.app import create_app
 from settings import Settings
 from store.customers import create_customer
-from tests.api.test_live import control, live_settings
+from tests.api.test_live import connect_live, control
 from tests.helpers import auth, make_client
 from workflows.propagate import propagate_workflow_id
 
@@ -132,13 +132,7 @@ async def test_live_fault_soak(
     customer, h = str(created.customer_id), auth(created.api_key)
     try:
         async with app.router.lifespan_context(app), make_client(app) as api:
-            for platform in ("procore", "dynamics"):
-                resp = await api.post(
-                    "/api/v1/connect",
-                    headers=h,
-                    json={"platform": platform, "mode": "live", "settings": live_settings(emulators, platform)},
-                )
-                assert resp.status_code == 200, resp.text
+            await connect_live(api, h, emulators)
             payments = (
                 await api.get("/api/v1/objects", params={"platform": "procore", "entity_type": "payment"}, headers=h)
             ).json()["data"]
