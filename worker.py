@@ -30,10 +30,11 @@ from temporalio.worker import Worker
 from activities.connect import ConnectActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
-from activities.temporal_setup import ensure_search_attributes
+from scheduling.temporal_setup import ensure_search_attributes
 from activities.webhook import WebhookActivities
 from models.maintenance import MaintenanceInput
 from platforms.live import Connectors
+from platforms.registry import platforms
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 from workflows.connect import ConnectWorkflow
@@ -96,10 +97,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             max_task_queue_activities_per_second=rate,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
-        for platform, rate in (
-            ("procore", settings.procore_requests_per_second),
-            ("dynamics", settings.dynamics_requests_per_second),
-        )
+        for platform, rate in ((p.name, p.requests_per_second(settings)) for p in platforms())
     ]
     main = Worker(
         client,

@@ -17,6 +17,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from canonical.encoding import canonical_json
+from canonical.entities import ENTITY_TABLE
+from canonical.entities import entity_type as entity_type_row
 from canonical.errors import TransformError
 from canonical.jsonio import dumps
 from models.connect import (
@@ -35,6 +37,7 @@ from platforms import get_mapper
 from platforms.base import IdMap, MappingContext, NumberRef, Ref, TableMapper
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors, live_batches
+from platforms.registry import get_platform
 from platforms.sources import sandbox_records, validate_dataset
 from reconcile.keys import key_function
 from reconcile.matching import match
@@ -47,19 +50,10 @@ BATCH_SIZE = 5000
 # COPY: together they bound the memory a seed holds (a few MB), whatever the data set's size.
 CHUNK_SIZE = 1000
 QUEUE_CHUNKS = 4
-# Entity types whose canonical form references earlier types (resolved while seeding).
-REFERENCED_TYPES = {
-    "project": (),
-    "customer": (),
-    "contract": ("project", "customer"),
-    "invoice": ("project", "customer", "contract"),
-    "payment": ("project", "customer", "contract", "invoice"),
-}
-# Referenced by business number rather than id (BC documents name the job by its number).
-NUMBERED_TYPES = ("project",)
-# Matched by more than one kind of key (tax id, then name): the in-memory matcher applies the
-# full rule set. Every other type has exactly one key, so a SQL join is the same rule and faster.
-MULTI_KEY_TYPES = {"customer"}
+# Referenced by business number rather than id (BC documents name the job by its number); the
+# number lookups below assume one such type.
+NUMBERED_TYPES = tuple(entity.name for entity in ENTITY_TABLE if entity.by_number)
+assert len(NUMBERED_TYPES) == 1, "the seed's number lookups handle one number-referenced type"
 
 
 _T = TypeVar("_T")
@@ -127,7 +121,7 @@ class References:
     def __init__(self, customer: uuid.UUID, platform: str, entity_type: str, generation: int) -> None:
         self._args = (customer, platform, generation)
         self._platform = platform
-        self._referenced = REFERENCED_TYPES[entity_type]
+        self._referenced = entity_type_row(entity_type).referenced_types
         mapper = get_mapper(platform)
         self.complete = not isinstance(mapper, TableMapper)
         codecs = mapper.specs[entity_type].codecs if isinstance(mapper, TableMapper) else ()
@@ -256,6 +250,8 @@ class RowEncoder:
         self._entity_type = entity_type
         self._mapper = get_mapper(platform)
         self._keys = key_function(platform, entity_type)
+        descriptor = get_platform(platform)
+        self._versions = (descriptor.etag, descriptor.updated_at)
         self._head = b"\t".join((_copy_text(str(customer)), _copy_text(platform), _copy_text(entity_type), b""))
         self._generation = b"\t" + str(generation).encode() + b"\t"
 
@@ -265,13 +261,14 @@ class RowEncoder:
         entity_type, customer_id = self._entity_type, self._customer_id
         head, generation = self._head, self._generation
         null, keys_of = _NULL, self._keys
+        etag_of, updated_at_of = self._versions
         parts: list[bytes] = []
         append = parts.append
         for native in batch:
             canonical = to_canonical(entity_type, native, customer_id=customer_id, context=context)
             keys = keys_of(native)
-            etag = native.get("@odata.etag")
-            updated = native.get("updated_at") or native.get("lastModifiedDateTime")
+            etag = etag_of(native)
+            updated = updated_at_of(native)
             append(
                 b"%s%s%s%s\t%s\t%s\t%s\t%s\t%s\n"
                 % (
@@ -282,8 +279,8 @@ class RowEncoder:
                     canonical_json(canonical, external_ids=False).replace(b"\\", b"\\\\"),
                     _escaped(keys[0]) if keys else null,
                     _copy_text_array(keys),
-                    null if etag is None else _escaped(etag if type(etag) is str else str(etag)),
-                    null if updated is None else _escaped(updated if type(updated) is str else str(updated)),
+                    null if etag is None else _escaped(etag),
+                    null if updated is None else _escaped(updated),
                 )
             )
         return b"".join(parts)
@@ -453,7 +450,9 @@ class ConnectActivities:
             await q.lock_canonical_links(session, customer)
             await q.plan_for_bulk(session)
             total: int | None
-            if params.entity_type in MULTI_KEY_TYPES:
+            # Matched by more than one kind of key (tax id, then name): the in-memory matcher applies
+            # the full rule set. A type with one key kind is linked by a SQL join, the same rule and faster.
+            if len(entity_type_row(params.entity_type).key_kinds) > 1:
                 mine, theirs, their_canonical, own_ids = await q.keyed_records(session, *args)
                 pairs = match(mine, theirs)
                 links = [(m, their_canonical[t]) for m, t in pairs]

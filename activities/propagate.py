@@ -35,7 +35,8 @@ from models.propagate import (
 )
 from platforms.base import MappingContext
 from platforms.http import RejectedError, RetryableError
-from platforms.live import Connectors, write_with_concurrency_check
+from platforms.live import Connectors
+from platforms.registry import get_platform
 from propagation.logic import apply_patch, build_id_map, reference_report, render_for_target, render_view
 from store import propagate as q
 
@@ -220,7 +221,8 @@ class PropagateActivities:
         if isinstance(rendered, FanOutResult):
             return _Outcome(rendered)
         intended, _, context, fields = rendered
-        changes = {k: v for k, v in intended.items() if base.get(k) != v and not k.startswith("@odata")}
+        platform = get_platform(params.platform)
+        changes = {k: v for k, v in intended.items() if base.get(k) != v and platform.writable(k)}
         # The connection settings are read in this transaction (a session joined to it, never committing it).
         session = AsyncSession(bind=conn)
         try:
@@ -228,9 +230,7 @@ class PropagateActivities:
         finally:
             await session.close()
         try:
-            remote, status = await write_with_concurrency_check(
-                client, params.platform, params.entity_type, base, changes, overwrite=params.overwrite
-            )
+            remote, status = await client.write(params.entity_type, base, changes, overwrite=params.overwrite)
         except RetryableError as err:
             raise ApplicationError(
                 err.message,
@@ -251,8 +251,8 @@ class PropagateActivities:
         return _Outcome(
             _synced(params, state, data, view, context, live=True),
             write=(state.row_id, data),
-            etag=remote.get("@odata.etag"),
-            remote_updated_at=remote.get("updated_at"),
+            etag=platform.etag(remote),
+            remote_updated_at=platform.updated_at(remote),
             # a recovered write is ours, its response lost
             logged_fields=sorted(fields) if status in ("written", "recovered") else None,
         )

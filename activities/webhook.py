@@ -11,10 +11,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from models.webhook import FetchChangeResult, WebhookEvent
-from platforms.dynamics.client import DynamicsClient
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
-from propagation.logic import READ_ONLY_NATIVE, NativeChange, PatchError, propagate_input
+from platforms.registry import get_platform
+from propagation.logic import NativeChange, PatchError, propagate_input
 from store import propagate as q
 
 
@@ -40,18 +40,13 @@ class WebhookActivities:
                 return FetchChangeResult(reason=err.message)
         stored: dict[str, Any] = record.native
         try:
-            if isinstance(client, DynamicsClient):
-                remote = await client.get(record.entity_type, event.platform_id)
-            else:
-                remote = await client.get(record.entity_type, stored)
+            remote = await client.fetch(record.entity_type, stored)
         except RetryableError as err:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
         except RejectedError as err:
             return FetchChangeResult(reason=f"could not read the record: {err.message}")
-        skip = READ_ONLY_NATIVE.get(event.platform, frozenset())
-        native_patch = {
-            k: v for k, v in remote.items() if k not in skip and not k.startswith("@odata") and stored.get(k) != v
-        }
+        writable = get_platform(event.platform).writable
+        native_patch = {k: v for k, v in remote.items() if writable(k) and stored.get(k) != v}
         if not native_patch or entity is None:
             return FetchChangeResult(reason="no change")
         propagation_id = (

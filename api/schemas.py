@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from api.errors import DESCRIPTIONS, STATUS, ErrorType
+from canonical.entities import ALL_ENTITY_TYPES, SYNCED_ENTITY_TYPES, SYNCED_NAMES
 
 
 class ErrorBody(BaseModel):
@@ -59,3 +60,16 @@ def error_responses(*types: ErrorType) -> dict[int | str, dict[str, Any]]:
         if t is ErrorType.RATE_LIMIT_ERROR:
             entry["headers"] = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
     return out
+
+
+# Entity-type enums of the API, from the entity table (canonical.entities): a Literal built at import
+# time (the table is static), so validation errors and the OpenAPI document list the values.
+if TYPE_CHECKING:
+    SyncedEntityType = str
+    SyncedEntityTypeName = str
+    AnyEntityType = str
+else:
+    SyncedEntityType = Literal[SYNCED_ENTITY_TYPES]
+    #: Singular or plural (``payment`` / ``payments``), as GET /objects accepts it.
+    SyncedEntityTypeName = Literal[tuple(SYNCED_NAMES)]
+    AnyEntityType = Literal[ALL_ENTITY_TYPES]

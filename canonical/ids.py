@@ -21,17 +21,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Final
 
-PREFIXES: Final[Mapping[str, str]] = {
-    "project": "proj",
-    "customer": "cust",
-    "contract": "cor",
-    "invoice": "inv",
-    "payment": "pay",
-    "employee": "emp",
-    "time_entry": "te",
-    "change_order": "co",
-    "budget_line_item": "bli",
-}
+from canonical.entities import ENTITY_TABLE
+
+PREFIXES: Final[Mapping[str, str]] = {entity.name: entity.prefix for entity in ENTITY_TABLE}
 ENTITY_TYPES: Final[tuple[str, ...]] = tuple(PREFIXES)
 ID_LENGTH: Final = 15
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from platforms.registry import get_platform, is_platform, names
 from settings import get_settings
 
 app = typer.Typer(help="Structural: durable sync engine for construction finance data.", no_args_is_help=True)
@@ -23,7 +24,7 @@ schedules_app = typer.Typer(
 app.add_typer(customers_app, name="customers")
 app.add_typer(keys_app, name="keys")
 app.add_typer(schedules_app, name="schedules")
-PlatformArg = Annotated[str, typer.Argument(help="procore or dynamics")]
+PlatformArg = Annotated[str, typer.Argument(help=f"The platform: {' or '.join(names())}")]
 CustomerOpt = Annotated[uuid.UUID, typer.Option("--customer-id", help="The customer (tenant) id")]
 console = Console()
 T = TypeVar("T")
@@ -59,18 +60,17 @@ def worker() -> None:
 
 @app.command()
 def emulator(
-    name: Annotated[str, typer.Argument(help="procore or dynamics")],
-    port: Annotated[int | None, typer.Option(help="Port (default PROCORE_/DYNAMICS_EMULATOR_PORT)")] = None,
+    name: PlatformArg,
+    port: Annotated[int | None, typer.Option(help="Port (default: the platform's <NAME>_EMULATOR_PORT)")] = None,
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
 ) -> None:
     """Run a platform API emulator (Procore REST or Business Central OData) seeded with the demo data."""
-    from emulators.runner import run_emulator
+    from emulators.runner import emulator_names, run_emulator
 
-    if name not in ("procore", "dynamics"):
-        raise typer.BadParameter("procore or dynamics", param_hint="NAME")
-    settings = get_settings()
-    default = settings.procore_emulator_port if name == "procore" else settings.dynamics_emulator_port
-    run_emulator(name, host, port or default)
+    if name not in emulator_names():
+        raise typer.BadParameter(" or ".join(emulator_names()), param_hint="NAME")
+    default = get_platform(name).emulator_port(get_settings())
+    run_emulator(name, host, port or default or 8100)
 
 
 @app.command()
@@ -153,8 +153,8 @@ async def _temporal() -> Client:
 
 
 def _check_platform(platform: str) -> None:
-    if platform not in ("procore", "dynamics"):
-        raise typer.BadParameter("platform must be procore or dynamics", param_hint="PLATFORM")
+    if not is_platform(platform):
+        raise typer.BadParameter(f"platform must be {' or '.join(names())}", param_hint="PLATFORM")
 
 
 @app.command()

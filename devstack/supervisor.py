@@ -16,6 +16,7 @@ from pathlib import Path
 
 from devstack.postgres import EmbeddedPostgres, start_embedded
 from devstack.temporal import port_open, start_dev_server
+from platforms.registry import platforms
 from settings import Settings
 from store.migrate import upgrade
 
@@ -74,8 +75,11 @@ class Stack:
         self.log("database migrated")
 
         # The platform emulators, so live mode can be tried end to end (they are on the allow-list).
-        for name, emu_port in (("procore", s.procore_emulator_port), ("dynamics", s.dynamics_emulator_port)):
-            self.spawn(f"{name} emulator", [sys.executable, "-m", "emulators", name, "--port", str(emu_port)], env)
+        for platform in platforms():
+            emu_port = platform.emulator_port(s)
+            if platform.emulator_app is not None and emu_port is not None:
+                command = [sys.executable, "-m", "emulators", platform.name, "--port", str(emu_port)]
+                self.spawn(f"{platform.name} emulator", command, env)
         self.spawn("worker", [sys.executable, "-m", "worker"], env)
         self.spawn(
             "api",

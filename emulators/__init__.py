@@ -6,13 +6,6 @@ serves one over HTTP and ``serve_in_thread`` runs one in the background for test
 
 from emulators.dynamics import create_dynamics_app
 from emulators.procore import create_procore_app
-from emulators.runner import run_emulator, serve_dynamics, serve_in_thread, serve_procore
+from emulators.runner import create_emulator_app, run_emulator, serve_in_thread
 
-__all__ = [
-    "create_dynamics_app",
-    "create_procore_app",
-    "run_emulator",
-    "serve_dynamics",
-    "serve_in_thread",
-    "serve_procore",
-]
+__all__ = ["create_dynamics_app", "create_emulator_app", "create_procore_app", "run_emulator", "serve_in_thread"]

@@ -4,42 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
 
 import uvicorn
 from fastapi import FastAPI
 
-from emulators.dynamics import create_dynamics_app
-from emulators.procore import create_procore_app
+from platforms.registry import get_platform, platforms
 
-#: Emulator name -> factory with the default (demo) configuration.
-FACTORIES: Final[dict[str, Callable[[], FastAPI]]] = {
-    "procore": create_procore_app,
-    "dynamics": create_dynamics_app,
-}
+
+def emulator_names() -> tuple[str, ...]:
+    """The platforms that have an emulator."""
+    return tuple(p.name for p in platforms() if p.emulator_app is not None)
 
 
 def create_emulator_app(name: str) -> FastAPI:
-    """A fresh emulator app by name (``procore`` or ``dynamics``)."""
-    try:
-        return FACTORIES[name]()
-    except KeyError:
-        raise ValueError(f"unknown emulator {name!r}; choose one of {', '.join(FACTORIES)}") from None
+    """A fresh emulator app of a platform (its descriptor's ``emulator_app``), by platform name."""
+    factory = get_platform(name).emulator_app if name in emulator_names() else None
+    if factory is None:
+        raise ValueError(f"unknown emulator {name!r}; choose one of {', '.join(emulator_names())}")
+    return factory()
 
 
 def run_emulator(name: str, host: str, port: int) -> None:
     """Serve one emulator with uvicorn in the foreground until interrupted (Ctrl-C)."""
     uvicorn.run(create_emulator_app(name), host=host, port=port, log_level="info")
-
-
-def serve_procore(port: int, host: str = "127.0.0.1") -> None:
-    run_emulator("procore", host, port)
-
-
-def serve_dynamics(port: int, host: str = "127.0.0.1") -> None:
-    run_emulator("dynamics", host, port)
 
 
 @contextmanager

@@ -4,10 +4,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Platform = Literal["procore", "dynamics"]
-# Dependency order: every type only references types seeded before it.
-SEED_ORDER: tuple[str, ...] = ("project", "customer", "contract", "invoice", "payment")
-PLURAL = {t: t + "s" for t in SEED_ORDER}
+from canonical.entities import ENTITY_TYPES_BY_NAME, SYNCED_ENTITY_TYPES
+
+# A registered platform's name (the API validates it against the registry before a workflow starts).
+Platform = str
+# Dependency order: every type only references types seeded before it (canonical.entities).
+SEED_ORDER: tuple[str, ...] = SYNCED_ENTITY_TYPES
+PLURAL = {t: ENTITY_TYPES_BY_NAME[t].plural for t in SEED_ORDER}
 
 
 class ConnectInput(BaseModel):

@@ -6,11 +6,6 @@ from pydantic import BaseModel, Field
 
 TargetStatus = Literal["pending", "synced", "conflict", "failed"]
 
-# PropagateWorkflow's command sequence changed over time; a running workflow must replay the one
-# it started with, so its input says which (no patch marker: that would cost two history events
-# and a visibility update per propagation). 1: record_outcome as an activity. 2: as a local activity.
-WORKFLOW_REVISION = 2
-LOCAL_RECORD_REVISION = 2
 
 
 class PropagateInput(BaseModel):
@@ -31,7 +26,9 @@ class PropagateInput(BaseModel):
     overwrite: bool = False
     # Live mode: how long the first pass waits before reporting unfinished writes as `pending`.
     response_window_seconds: float = 10.0
-    # Inputs from before the field existed replay revision 1 (see WORKFLOW_REVISION).
+    # Deprecated: versions are workflow.patched() markers now (workflows/propagate.py). Kept so the
+    # inputs of workflows started before the patch replay their command sequence: absent (1) means
+    # record_outcome as an activity, 2 as a local activity. New inputs never set it.
     workflow_revision: int = 1
 
 

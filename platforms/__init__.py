@@ -1,26 +1,21 @@
-"""Platform adapters. This module is the registry of canonical mappers.
+"""Platform adapters: one package per platform (``platforms/<name>/``) and what they share.
 
-``get_mapper("procore")`` / ``get_mapper("dynamics")`` return a ``Mapper`` with
+``platforms.registry`` lists the platforms; each package exports a ``Platform`` descriptor
+(``platforms.descriptor``). ``get_mapper(name)`` is the descriptor's mapper, with
 ``to_canonical(entity_type, native, *, customer_id, context)`` and
 ``from_canonical(entity_type, canonical, *, context)``; see ``platforms.base``.
 """
 
 from __future__ import annotations
 
-from canonical.errors import RequestShapeError
-from platforms.base import PLATFORMS, IdMap, Mapper, MappingContext, Reference
-from platforms.dynamics.mapping import MAPPER as _DYNAMICS
-from platforms.procore.mapping import MAPPER as _PROCORE
-
-_MAPPERS: dict[str, Mapper] = {"procore": _PROCORE, "dynamics": _DYNAMICS}
+from platforms.base import IdMap, Mapper, MappingContext, Reference
 
 
 def get_mapper(platform: str) -> Mapper:
     """The mapper of ``platform``; RequestShapeError (a ValueError) for an unknown platform."""
-    try:
-        return _MAPPERS[platform]
-    except (KeyError, TypeError):
-        raise RequestShapeError(f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}") from None
+    from platforms.registry import get_platform
+
+    return get_platform(platform).mapper
 
 
-__all__ = ["PLATFORMS", "IdMap", "Mapper", "MappingContext", "Reference", "get_mapper"]
+__all__ = ["IdMap", "Mapper", "MappingContext", "Reference", "get_mapper"]

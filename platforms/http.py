@@ -7,6 +7,7 @@ Connectors raise these; activities turn them into Temporal retries (honouring Re
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -91,6 +92,11 @@ def _json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def holds(remote: Mapping[str, Any], changes: Mapping[str, Any]) -> bool:
+    """Whether the remote record already carries every changed value (a lost response's write)."""
+    return all(remote.get(key) == value for key, value in changes.items())
 
 
 @dataclass

@@ -15,13 +15,9 @@ NativeRecord = dict[str, Any]
 
 def sandbox_records(platform: str, entity_type: str, dataset: str = "demo") -> Iterator[NativeRecord]:
     if dataset == "demo":
-        if platform == "procore":
-            from platforms.procore.demo_data import demo_records
-        elif platform == "dynamics":
-            from platforms.dynamics.demo_data import demo_records
-        else:
-            raise ValueError(f"unknown platform {platform!r}")
-        yield from demo_records().get(entity_type, [])
+        from platforms.registry import get_platform
+
+        yield from get_platform(platform).demo_records().get(entity_type, [])
         return
     if dataset.startswith("synthetic:"):
         from platforms.synthetic import synthetic_records

@@ -17,20 +17,13 @@ from pydantic import ValidationError
 from canonical.errors import TransformError
 from canonical.models import CanonicalModel, model_for
 from canonical.money import Money, convert
-from models.propagate import WORKFLOW_REVISION, PropagateInput
+from models.propagate import PropagateInput
 from platforms import get_mapper
 from platforms.base import IdMap, MappingContext
+from platforms.registry import get_platform
 
 READ_ONLY_CANONICAL = frozenset({"id", "object", "external_ids"})
 NOT_PROPAGATED = frozenset({"id", "object", "external_ids", "provider_metadata"})
-READ_ONLY_NATIVE = {
-    "procore": frozenset({"id", "created_at", "updated_at"}),
-    "dynamics": frozenset(
-        {"id", "@odata.etag", "@odata.context", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
-    ),
-}
-PLATFORM_CURRENCY = {"procore": "USD"}
-
 
 class PatchError(ValueError):
     """The request's `data` cannot be applied (400)."""
@@ -107,8 +100,8 @@ def native_fields(platform: str, entity_type: str) -> set[str]:
 
 
 def currency_of(platform: str, native: Mapping[str, Any]) -> str | None:
-    code = native.get("currencyCode") or (native.get("currency_configuration") or {}).get("currency_iso_code")
-    return str(code) if code else PLATFORM_CURRENCY.get(platform)
+    """The currency of a native record's amounts, when the platform can tell (else the customer's)."""
+    return get_platform(platform).record_currency(native)
 
 
 def platform_patch_to_canonical(
@@ -122,7 +115,7 @@ def platform_patch_to_canonical(
 ) -> dict[str, Any]:
     """What a native patch means canonically: the canonical fields whose value it changes."""
     check_storable(native_patch)
-    read_only = sorted(set(native_patch) & READ_ONLY_NATIVE.get(platform, frozenset()))
+    read_only = sorted(set(native_patch) & get_platform(platform).read_only_fields)
     if read_only:
         raise PatchError(f"read-only {platform} fields cannot be propagated: {', '.join(read_only)}")
     unknown = sorted(set(native_patch) - native_fields(platform, entity_type) - set(stored))
@@ -265,5 +258,4 @@ def propagate_input(
         request=request,
         idempotency_key=idempotency_key,
         overwrite=overwrite,
-        workflow_revision=WORKFLOW_REVISION,
     )

@@ -12,7 +12,8 @@ key) and joined on, so the in-memory matcher in ``reconcile.matching`` and the S
 construction. The kind is part of the key so that a tax id can never equal a name, and so the
 matcher knows how strong the key is (``KEY_KIND_STRENGTH``).
 
-Everything here is pure: no I/O, no state, same output for the same input.
+Which native field holds each key is the platform's (``Platform.business_keys``); everything here
+is pure: no I/O, no state, same output for the same input.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-PLATFORMS: Final = ("procore", "dynamics")
+from canonical.entities import SYNCED_ENTITY_TYPES
+from canonical.errors import RequestShapeError
+from platforms.registry import get_platform, names
 
 #: The entity types reconciliation links; other types (employees, time entries...) are not matched.
-RECONCILED_ENTITY_TYPES: Final = ("project", "customer", "contract", "invoice", "payment")
+RECONCILED_ENTITY_TYPES: Final = SYNCED_ENTITY_TYPES
 
 #: Lower is stronger. A weaker key only links records that no stronger key linked, and never
 #: records whose stronger keys disagree (two customers with the same name but different tax ids
@@ -37,26 +40,6 @@ KEY_KIND_STRENGTH: Final[Mapping[str, int]] = {
     "check": 0,
     "tax": 0,
     "name": 1,
-}
-
-# Native field holding the document-number key, per platform and entity type. BC document
-# `number`s come from a number series and change on posting, so BC keys always come from the
-# external document number (or, for payments, the document number that carries the check number).
-_NUMBER_FIELDS: Final[Mapping[tuple[str, str], tuple[str, str]]] = {
-    ("procore", "project"): ("project", "project_number"),
-    ("dynamics", "project"): ("project", "number"),
-    ("procore", "contract"): ("contract", "number"),
-    ("dynamics", "contract"): ("contract", "externalDocumentNumber"),
-    ("procore", "invoice"): ("invoice", "invoice_number"),
-    ("dynamics", "invoice"): ("invoice", "externalDocumentNumber"),
-    ("procore", "payment"): ("check", "check_number"),
-    ("dynamics", "payment"): ("check", "documentNumber"),
-}
-
-# Customer fields per platform: (tax id field, name fields strongest first).
-_CUSTOMER_FIELDS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
-    "procore": ("business_id", ("name", "legal_name")),
-    "dynamics": ("taxRegistrationNumber", ("displayName",)),
 }
 
 #: Legal-form words dropped from the end of a company name ("W.L.L." arrives here as "wll").
@@ -137,6 +120,10 @@ def _join_single_letters(words: list[str]) -> list[str]:
     return joined
 
 
+# Key kinds normalised otherwise than as a document number.
+_NORMALISERS: Final[Mapping[str, Callable[[str], str]]] = {"tax": normalize_tax_id, "name": normalize_name}
+
+
 def key_kind(key: str) -> str:
     """The kind of a key (``"check"`` for ``"check:CHK20260101"``)."""
     kind, sep, _ = key.partition(":")
@@ -160,14 +147,6 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _check(platform: str, entity_type: str) -> None:
-    if platform not in PLATFORMS:
-        raise ValueError(f"unknown platform {platform!r}; expected one of {PLATFORMS}")
-    if entity_type not in RECONCILED_ENTITY_TYPES:
-        raise ValueError(f"entity type {entity_type!r} is not reconciled; expected one of "
-                         f"{RECONCILED_ENTITY_TYPES}")
-
-
 def business_keys(platform: str, entity_type: str, native: Mapping[str, Any]) -> list[str]:
     """The normalised business keys of one native record, strongest first, without duplicates.
 
@@ -183,26 +162,31 @@ def business_keys(platform: str, entity_type: str, native: Mapping[str, Any]) ->
 
 def key_function(platform: str, entity_type: str) -> Callable[[Mapping[str, Any]], list[str]]:
     """``business_keys`` for one platform and entity type, checked once: the seed computes the keys
-    of every record it writes."""
-    _check(platform, entity_type)
-    if entity_type == "customer":
-        tax_field, name_fields = _CUSTOMER_FIELDS[platform]
+    of every record it writes. The platform names the native field of each key kind
+    (``Platform.business_keys``); the kinds and their normalisation are the same everywhere."""
+    try:
+        fields = get_platform(platform).business_keys[entity_type] if entity_type in RECONCILED_ENTITY_TYPES else None
+    except RequestShapeError:
+        raise ValueError(f"unknown platform {platform!r}; expected one of {names()}") from None
+    if fields is None:
+        raise ValueError(f"entity type {entity_type!r} is not reconciled; expected one of "
+                         f"{RECONCILED_ENTITY_TYPES}")
+    rules = tuple((kind, field, _NORMALISERS.get(kind, normalize_number)) for kind, field in fields)
+    if len(rules) == 1:
+        kind, field, normalise = rules[0]
 
-        def customer_keys(native: Mapping[str, Any]) -> list[str]:
-            tax = _text(native.get(tax_field))
-            keys = []
-            if tax is not None and (normalised := normalize_tax_id(tax)):
-                keys.append(f"tax:{normalised}")
-            keys.extend(_keys("name", (native.get(field) for field in name_fields), normalize_name))
-            return _unique(keys)
+        def one_key(native: Mapping[str, Any]) -> list[str]:
+            return _keys(kind, (native.get(field),), normalise)
 
-        return customer_keys
-    kind, field = _NUMBER_FIELDS[(platform, entity_type)]
+        return one_key
 
-    def number_keys(native: Mapping[str, Any]) -> list[str]:
-        return _keys(kind, (native.get(field),), normalize_number)
+    def keys(native: Mapping[str, Any]) -> list[str]:
+        found = []
+        for kind, field, normalise in rules:
+            found.extend(_keys(kind, (native.get(field),), normalise))
+        return _unique(found)
 
-    return number_keys
+    return keys
 
 
 def _keys(kind: str, values: Iterable[Any], normalise: Callable[[str], str]) -> list[str]:

@@ -8,10 +8,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.connect import ConnectInput, ConnectResult
+from platforms.registry import others
 from workflows.connect import ConnectWorkflow, connect_workflow_id
 from workflows.names import CUSTOMER_ID, PLATFORM
-
-PLATFORMS = ("procore", "dynamics")
 
 
 class ConnectConflict(Exception):
@@ -31,11 +30,11 @@ async def is_running(client: Client, workflow_id: str) -> bool:
 async def start_connect(
     client: Client, params: ConnectInput, *, task_queue: str
 ) -> WorkflowHandle[ConnectWorkflow, ConnectResult]:
-    other = next(p for p in PLATFORMS if p != params.platform)
     # Two platforms seeding at once could each reconcile against a not-yet-active other side and
     # miss links, so connects of one customer run one at a time.
-    if await is_running(client, connect_workflow_id(params.customer_id, other)):
-        raise ConnectConflict(f"A connect for {other} is running for this customer; retry when it ends")
+    for other in others(params.platform):
+        if await is_running(client, connect_workflow_id(params.customer_id, other)):
+            raise ConnectConflict(f"A connect for {other} is running for this customer; retry when it ends")
     try:
         return await client.start_workflow(
             ConnectWorkflow.run,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from canonical.entities import REFERENCE_FIELDS
 from canonical.jsonio import dumps_text
 from models.propagate import FanOutInput, FanOutResult, PropagateInput
 
@@ -33,8 +34,6 @@ ACTIVE_RECORD = f"""{ACTIVE_MAPPING}
                             AND po.entity_type = m.entity_type AND po.platform_id = m.platform_id
                             AND po.generation = m.generation
 """
-# Canonical reference fields whose targets a fan-out translates into platform ids.
-REFERENCE_FIELDS = ("project_id", "customer_id", "contract_id", "invoice_id", "employee_id")
 
 
 def _json(value: Any) -> str:
@@ -302,6 +301,7 @@ class FanOutState:
         return {f for fields in self.field_lists or [] for f in fields or []}
 
 
+# The canonical reference fields (canonical.entities), whose targets a fan-out translates into platform ids.
 _REFERENCES = ", ".join(f"s.canonical_after->>'{f}'" for f in REFERENCE_FIELDS)
 OPEN_FAN_OUT = text(
     f"""

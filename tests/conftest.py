@@ -37,11 +37,13 @@ from settings import Settings
 from store.customers import create_customer
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
-from tests.helpers import free_port, make_client
+from tests.fixtures.net import free_port, make_client
 from worker import build_workers
 from workflows.names import ALL_SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
+# Fixtures shared across test packages (plain helpers are imported from tests.fixtures directly).
+pytest_plugins = ["tests.fixtures.live"]
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli.main import app as cli
 from settings import get_settings
-from tests.helpers import auth
+from tests.fixtures.net import auth
 
 
 @pytest.fixture

@@ -16,11 +16,13 @@ from canonical.models import FIELDS, MODELS
 from platforms import get_mapper
 from platforms.base import Choice, Codec, EntitySpec
 from platforms.procore.mapping import CommitmentStatus
+from platforms.registry import platforms
 
 DOCUMENT: Final = Path(__file__).resolve().parent.parent / "docs" / "canonical-model.md"
 BEGIN: Final = "<!-- BEGIN GENERATED: python -m transform.docs -->"
 END: Final = "<!-- END GENERATED -->"
-PLATFORM_NAMES: Final = {"procore": "Procore", "dynamics": "Business Central"}
+# The built-in platforms (the document describes what ships).
+PLATFORM_NAMES: Final = {platform.name: platform.title for platform in platforms()}
 _COMMON: Final = {
     "id": "Canonical id, derived from the platform and native id the record was first read with.",
     "object": "Entity type.",

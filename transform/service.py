@@ -48,6 +48,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import orjson
@@ -57,12 +58,14 @@ from canonical.errors import RequestShapeError, TransformError
 from canonical.ids import ENTITY_TYPES, canonical_id
 from canonical.jsonio import dumps
 from canonical.models import CANONICAL_VERSION, CanonicalModel
-from platforms import PLATFORMS, IdMap, MappingContext, get_mapper
+from platforms import IdMap, MappingContext, get_mapper
+from platforms.registry import get_platform, is_platform, names, platforms
 
 __all__ = ["DEFAULT_CUSTOMER_ID", "RequestShapeError", "TransformError", "Translation", "dumps", "translate"]
 
 DEFAULT_CUSTOMER_ID: Final = "transform"
-_CONTEXT_KEYS: Final = ("commitmentType", "currency", "targetCurrency", "customerId", "references")
+# The keys every translation reads; platforms add their own (``Platform.transform_context``).
+_CONTEXT_KEYS: Final = ("currency", "targetCurrency", "customerId", "references")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,8 @@ def translate(
 ) -> Translation:
     """Translate one record; see the module docstring."""
     for name, platform in (("source", source), ("target", target)):
-        if platform not in PLATFORMS:
-            raise RequestShapeError(f"{name} must be one of {', '.join(PLATFORMS)}, got {platform!r}")
+        if not is_platform(platform):
+            raise RequestShapeError(f"{name} must be one of {', '.join(names())}, got {platform!r}")
     if entity_type not in ENTITY_TYPES:
         raise RequestShapeError(f"entity_type must be one of {', '.join(ENTITY_TYPES)}, got {entity_type!r}")
     if not isinstance(data, Mapping):
@@ -131,16 +134,20 @@ def _mapping_context(context: Any, source: str, target: str) -> tuple[MappingCon
         return MappingContext(), DEFAULT_CUSTOMER_ID
     if not isinstance(context, Mapping):
         raise RequestShapeError("context must be an object")
-    unknown = sorted(set(context) - set(_CONTEXT_KEYS))
+    known = (*_CONTEXT_KEYS, *(key for platform in platforms() for key in platform.transform_context))
+    unknown = sorted(set(context) - set(known))
     if unknown:
-        raise RequestShapeError(f"unknown context keys {unknown}; expected any of {', '.join(_CONTEXT_KEYS)}")
+        raise RequestShapeError(f"unknown context keys {unknown}; expected any of {', '.join(known)}")
     customer_id = _optional_text(context, "customerId") or DEFAULT_CUSTOMER_ID
     id_map = IdMap()
     references = context.get("references")
     if references is not None:
         _add_references(id_map, references, customer_id, source, target)
+    options: dict[str, Any] = {}
+    for name in dict.fromkeys((source, target)):
+        options.update(get_platform(name).transform_options(partial(_optional_text, context)))
     mapping_context = MappingContext(
-        commitment_type=_optional_text(context, "commitmentType"),
+        **options,
         currency=_optional_text(context, "currency"),
         target_currency=_optional_text(context, "targetCurrency"),
         id_map=id_map,

@@ -1,4 +1,6 @@
-"""Temporal names shared by the API, the worker and the CLI: task queues and search attributes.
+"""Temporal names shared by the API, the worker and the CLI: search attributes.
+
+Task queues come from settings (TASK_QUEUE) and, per platform, from `workflows.propagate.platform_queue`.
 
 Kept in one module so a rename is one edit and the UI filters in the README stay true.
 """
@@ -8,15 +10,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 from temporalio.common import SearchAttributeKey
-
-
-class TaskQueue(StrEnum):
-    # Workflows and database-only activities (settings.task_queue may override it per deployment).
-    MAIN = "structural-main"
-    # Outbound platform calls get their own queues so each platform's rate limit is enforced
-    # server-side (max_task_queue_activities_per_second) across every worker.
-    PROCORE = "structural-procore"
-    DYNAMICS = "structural-dynamics"
 
 
 class SearchAttr(StrEnum):

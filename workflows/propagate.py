@@ -21,7 +21,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.propagate import PropagateActivities
     from models.propagate import (
-        LOCAL_RECORD_REVISION,
         CanonicalUpdateResult,
         FanOutInput,
         FanOutResult,
@@ -48,6 +47,9 @@ FAN_OUT_RETRY = RetryPolicy(
     non_retryable_error_types=["NotMapped", "Inconsistent"],
 )
 REPLAY_WINDOW = timedelta(days=7)
+# workflow.patched() id of "record_outcome runs as a local activity" (the activity it was before
+# stays in old histories). Retire with workflow.deprecate_patch once no such workflow is open.
+LOCAL_RECORD_PATCH = "record-outcome-local-activity"
 # Live writes retry throttling and outages (honouring Retry-After) for up to an hour.
 LIVE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -232,10 +234,12 @@ class PropagateWorkflow:
             response=response.model_dump(mode="json"),
         )
         # Recorded before anyone is answered: what a caller was told is durable in PostgreSQL too.
-        # From revision 2 a local activity: it runs inside the workflow task that then answers the
-        # caller (no activity task, no further workflow task through the server) and its input, the
-        # whole response, stays out of the history. Idempotent, so re-running it after a crash is safe.
-        local = params.workflow_revision >= LOCAL_RECORD_REVISION
+        # A local activity: it runs inside the workflow task that then answers the caller (no activity
+        # task, no further workflow task through the server) and its input, the whole response, stays
+        # out of the history. Idempotent, so re-running it after a crash is safe. Histories from
+        # before the patch replay what they did: an activity, or a local activity without the marker
+        # (their inputs say which, see PropagateInput.workflow_revision).
+        local = workflow.patched(LOCAL_RECORD_PATCH) or params.workflow_revision >= 2
         execute = workflow.execute_local_activity_method if local else workflow.execute_activity_method
         await execute(
             PropagateActivities.record_outcome,

@@ -15,9 +15,11 @@ from temporalio.client import WorkflowFailureError
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, json_response
-from api.schemas import error_responses
-from api.timefmt import iso_millis
-from models.connect import PLURAL, SEED_ORDER, ConnectInput
+from api.schemas import SyncedEntityTypeName, error_responses
+from canonical.entities import SYNCED_NAMES
+from canonical.timefmt import iso_millis
+from models.connect import ConnectInput
+from platforms.registry import PlatformName, get_platform
 from scheduling.connect import ConnectConflict, is_running, start_connect
 from store.connections import configure
 from store.credentials import encrypt
@@ -27,19 +29,6 @@ from workflows.connect import connect_workflow_id
 router = APIRouter(tags=["Connections"])
 
 MAX_PAGE = 1000
-EntityTypeParam = Literal[
-    "project",
-    "customer",
-    "contract",
-    "invoice",
-    "payment",
-    "projects",
-    "customers",
-    "contracts",
-    "invoices",
-    "payments",
-]
-
 
 class LiveSettings(BaseModel):
     """How to reach the customer's own platform account (live mode)."""
@@ -55,13 +44,13 @@ class LiveSettings(BaseModel):
 
 class ConnectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    platform: Literal["procore", "dynamics"] = Field(description="The platform to connect")
+    platform: PlatformName = Field(description="The platform to connect")
     mode: Literal["sandbox", "live"] = Field(default="sandbox", description="`live` reads the customer's own account")
     settings: LiveSettings | None = Field(default=None, description="Required in live mode")
 
 
 class ConnectResultData(BaseModel):
-    platform: Literal["procore", "dynamics"]
+    platform: PlatformName
     status: Literal["connected"]
     entities: dict[str, int] = Field(
         description="Count of seeded entities per type",
@@ -74,7 +63,7 @@ class ConnectEnvelope(BaseModel):
 
 
 class ConnectionItem(BaseModel):
-    platform: Literal["procore", "dynamics"]
+    platform: PlatformName
     status: Literal["active"]
     mode: Literal["sandbox", "live"]
     connected_at: str | None
@@ -144,15 +133,9 @@ async def connect(
                 ErrorType.AUTHORIZATION_ERROR,
                 "settings.base_url is not on this deployment's allow-list (LIVE_BASE_URL_ALLOWLIST)",
             )
-        if body.platform == "procore" and not body.settings.company_id:
-            raise ApiError(ErrorType.VALIDATION_ERROR, "settings.company_id is required for Procore")
-        if body.platform == "dynamics" and not (
-            body.settings.tenant and body.settings.environment and body.settings.company_id
-        ):
-            raise ApiError(
-                ErrorType.VALIDATION_ERROR,
-                "settings.tenant, settings.environment and settings.company_id are required for Dynamics",
-            )
+        missing = get_platform(body.platform).live_settings.missing_message(body.settings.model_dump())
+        if missing:
+            raise ApiError(ErrorType.VALIDATION_ERROR, missing)
         live = body.settings.model_dump(exclude={"client_id", "client_secret"})
         secret = encrypt(settings, {"client_id": body.settings.client_id, "client_secret": body.settings.client_secret})
     elif body.settings is not None:
@@ -209,10 +192,7 @@ async def connections(key: CurrentKey, session: SessionDep) -> Response:
 
 
 def _entity_type(value: str) -> str | None:
-    if value in SEED_ORDER:
-        return value
-    singular = {v: k for k, v in PLURAL.items()}
-    return singular.get(value)
+    return SYNCED_NAMES.get(value)
 
 
 def _decode_cursor(cursor: str) -> int:
@@ -238,8 +218,8 @@ async def objects(
     request: Request,
     key: CurrentKey,
     session: SessionDep,
-    platform: Annotated[Literal["procore", "dynamics"], Query(description="Platform whose objects to read")],
-    entity_type: Annotated[EntityTypeParam, Query(description="Entity type (singular or plural)")],
+    platform: Annotated[PlatformName, Query(description="Platform whose objects to read")],
+    entity_type: Annotated[SyncedEntityTypeName, Query(description="Entity type (singular or plural)")],
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="Page size; enables pagination")] = None,
     cursor: Annotated[str | None, Query(description="`pagination.next_cursor` of the previous page")] = None,
 ) -> Response:

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from api.deps import SettingsDep
 from api.errors import json_response
 from api.schemas import HealthEnvelope
-from api.timefmt import iso_millis
+from canonical.timefmt import iso_millis
 
 router = APIRouter(tags=["Health"])
 log = logging.getLogger(__name__)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -12,7 +10,8 @@ from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, json_response
 from api.schemas import error_responses
-from api.timefmt import iso_millis
+from canonical.timefmt import iso_millis
+from platforms.registry import PlatformName
 from scheduling import reseed
 from store.objects import connection_status
 
@@ -21,7 +20,7 @@ router = APIRouter(tags=["Schedules"])
 
 class ScheduleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    platform: Literal["procore", "dynamics"]
+    platform: PlatformName
     interval_seconds: int = Field(
         description="Seconds between re-seeds (at least RESEED_MIN_INTERVAL_SECONDS)", ge=1, le=366 * 86400
     )
@@ -29,7 +28,7 @@ class ScheduleRequest(BaseModel):
 
 class ScheduleItem(BaseModel):
     schedule_id: str
-    platform: Literal["procore", "dynamics"]
+    platform: PlatformName
     interval_seconds: int
     next_run_at: str | None
 
@@ -110,7 +109,7 @@ async def list_schedules(key: CurrentKey, session: SessionDep, temporal: Tempora
     summary="Delete a re-seed schedule",
 )
 async def delete_schedule(
-    platform: Literal["procore", "dynamics"], key: CurrentKey, session: SessionDep, temporal: TemporalDep
+    platform: PlatformName, key: CurrentKey, session: SessionDep, temporal: TemporalDep
 ) -> Response:
     if not await reseed.delete_one(temporal, session, key.customer_id, platform):
         raise ApiError(ErrorType.NOT_FOUND, f"No re-seed schedule for {platform}")

@@ -4,58 +4,56 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.responses import Response
 
 from api.auth import StatelessKey, authenticate_stateless
 from api.errors import ApiError, ErrorType
-from api.schemas import error_responses
+from api.schemas import AnyEntityType, error_responses
 from canonical.errors import RequestShapeError, TransformError
-from canonical.ids import ENTITY_TYPES
+from platforms.registry import PlatformName, platforms
 from transform.service import translate
 
 router = APIRouter(tags=["Transform"])
 
-EntityType = Literal[
-    "project",
-    "customer",
-    "contract",
-    "invoice",
-    "payment",
-    "employee",
-    "time_entry",
-    "change_order",
-    "budget_line_item",
-]
-assert set(EntityType.__args__) == set(ENTITY_TYPES)  # type: ignore[attr-defined]
 
-
-class TransformContext(BaseModel):
-    """What a mapper may need beyond the record (see transform/service.py for the details)."""
-
-    model_config = ConfigDict(extra="forbid")
-    commitmentType: Literal["WorkOrderContract", "PurchaseOrderContract"] | None = Field(
-        default=None, description="Procore contracts without `type`"
+def _context_model() -> type[BaseModel]:
+    """The request's `context`: the keys every translation reads, plus those the platforms add
+    (``Platform.transform_context``, e.g. Procore's ``commitmentType``)."""
+    fields: dict[str, Any] = {
+        "currency": (str | None, Field(default=None, description="The customer's local (BC) currency, e.g. QAR")),
+        "targetCurrency": (str | None, Field(default=None, description="Write amounts in this currency")),
+        "customerId": (str | None, Field(default=None, description="Namespace of the canonical ids")),
+        "references": (
+            dict[str, dict[str, Any]] | None,
+            Field(default=None, description="{entity_type: {source native id: target native id or {id, number}}}"),
+        ),
+    }
+    for platform in platforms():
+        for key, (annotation, description) in platform.transform_context.items():
+            fields[key] = (annotation, Field(default=None, description=description))
+    return create_model(
+        "TransformContext",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="What a mapper may need beyond the record (see transform/service.py for the details).",
+        **fields,
     )
-    currency: str | None = Field(default=None, description="The customer's local (BC) currency, e.g. QAR")
-    targetCurrency: str | None = Field(default=None, description="Write amounts in this currency")
-    customerId: str | None = Field(default=None, description="Namespace of the canonical ids")
-    references: dict[str, dict[str, Any]] | None = Field(
-        default=None, description="{entity_type: {source native id: target native id or {id, number}}}"
-    )
+
+
+TransformContext = _context_model()
 
 
 class TransformRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source: Literal["procore", "dynamics"]
-    target: Literal["procore", "dynamics"]
-    entity_type: EntityType
+    source: PlatformName
+    target: PlatformName
+    entity_type: AnyEntityType
     data: dict[str, Any] = Field(description="The record in the source platform's native shape")
-    context: TransformContext | None = None
+    context: TransformContext | None = None  # type: ignore[valid-type]
 
 
 class TransformMetadata(BaseModel):

@@ -42,7 +42,8 @@ from canonical.encoding import canonical_json
 from canonical.ids import canonical_id
 from canonical.jsonio import dumps
 from platforms import IdMap, MappingContext, get_mapper
-from transform.samples import BC_IDS, samples
+from platforms.dynamics.samples import BC_IDS
+from transform.samples import samples
 
 CUSTOMER = "bench"
 CURRENCY = "QAR"

@@ -1,1 +1,69 @@
-"""Dynamics 365 Business Central (API v2.0): canonical mapping in ``platforms.dynamics.mapping``."""
+"""Dynamics 365 Business Central (API v2.0): everything BC-specific, described by ``PLATFORM``.
+
+Mapping tables in ``mapping``, the live connector in ``client``, webhook deliveries in
+``webhooks``, demo/sample/synthetic records in ``demo_data``/``samples``/``synthetic``; the
+emulator is ``emulators/dynamics.py`` (OData helpers in ``emulators/odata.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from platforms.descriptor import LiveSettingsRule, NativeRecord, Platform
+from platforms.dynamics import client, demo_data, samples, webhooks
+from platforms.dynamics.mapping import MAPPER
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def _record_currency(record: Mapping[str, Any]) -> str | None:
+    # Documents state their currency; blank (and journal lines) mean the customer's local one.
+    code = record.get("currencyCode")
+    return str(code) if code else None
+
+
+def _synthetic(entity_type: str, payments: int) -> Iterator[NativeRecord]:
+    from platforms.dynamics.synthetic import synthetic_records
+
+    return synthetic_records(entity_type, payments)
+
+
+def _emulator() -> FastAPI:
+    from emulators.dynamics import create_dynamics_app
+
+    return create_dynamics_app()
+
+
+PLATFORM: Final = Platform(
+    name="dynamics",
+    title="Business Central",
+    mapper=MAPPER,
+    demo_records=demo_data.demo_records,
+    samples=lambda: samples.SAMPLES,
+    # `number` comes from a number series; `lastModfiedDateTime` is BC's own misspelling on some pages.
+    read_only_fields=frozenset(
+        {"id", "@odata.etag", "@odata.context", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
+    ),
+    annotation_prefixes=("@odata",),
+    etag_key="@odata.etag",
+    updated_at_keys=("lastModifiedDateTime",),
+    business_keys={
+        "project": (("project", "number"),),
+        "customer": (("tax", "taxRegistrationNumber"), ("name", "displayName")),
+        # Document numbers come from number series and change on posting: the keys are the
+        # external document numbers (payments: the document number that carries the check number).
+        "contract": (("contract", "externalDocumentNumber"),),
+        "invoice": (("invoice", "externalDocumentNumber"),),
+        "payment": (("check", "documentNumber"),),
+    },
+    record_currency=_record_currency,
+    live_client=client.connect,
+    live_settings=LiveSettingsRule(required=("tenant", "environment", "company_id"), label="Dynamics"),
+    webhooks=webhooks.WEBHOOKS,
+    synthetic_records=_synthetic,
+    emulator_app=_emulator,
+    emulator_port_setting="dynamics_emulator_port",
+    rate_limit_setting="dynamics_requests_per_second",
+)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 
 from canonical.jsonio import dumps, loads
-from platforms.http import PlatformError, RetryableError, StaleError, Token, raise_for
+from platforms.descriptor import WriteStatus
+from platforms.http import PlatformError, RetryableError, StaleError, Token, holds, raise_for
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 ENTITY_SETS = {
@@ -125,3 +126,34 @@ class DynamicsClient:
         raise_for(resp)
         value: dict[str, Any] = loads(resp.text)
         return value
+
+    async def fetch(self, entity_type: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.get(entity_type, str(stored["id"]))
+
+    async def write(
+        self, entity_type: str, stored: Mapping[str, Any], changes: dict[str, Any], *, overwrite: bool
+    ) -> tuple[dict[str, Any], WriteStatus]:
+        """PATCH with If-Match = the stored ETag (`*` to overwrite); a stale write reads the record to
+        tell a lost response of ours from somebody else's change."""
+        record_id = str(stored["id"])
+        if not changes:
+            return dict(stored), "already"
+        etag = "*" if overwrite else str(stored.get("@odata.etag") or "*")
+        try:
+            return await self.patch(entity_type, record_id, changes, etag), "written"
+        except StaleError:
+            remote = await self.get(entity_type, record_id)
+            return remote, ("recovered" if holds(remote, changes) else "conflict")
+
+
+def connect(http: httpx.AsyncClient, live: Mapping[str, Any], secrets: Mapping[str, str]) -> DynamicsClient:
+    """The connector of a live connection (its settings and decrypted credentials)."""
+    return DynamicsClient(
+        http,
+        base_url=live["base_url"],
+        tenant=live["tenant"],
+        environment=live["environment"],
+        company_id=live["company_id"],
+        client_id=secrets["client_id"],
+        client_secret=secrets["client_secret"],
+    )

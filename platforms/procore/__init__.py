@@ -1,1 +1,67 @@
-"""Procore (REST v1.0): canonical mapping in ``platforms.procore.mapping``."""
+"""Procore (REST v1.0): everything Procore-specific, described by ``PLATFORM``.
+
+Mapping tables in ``mapping``, the live connector in ``client``, webhook deliveries in
+``webhooks``, demo/sample/synthetic records in ``demo_data``/``samples``/``synthetic``; the
+emulator is ``emulators/procore.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from platforms.descriptor import LiveSettingsRule, NativeRecord, Platform
+from platforms.procore import client, demo_data, samples, webhooks
+from platforms.procore.mapping import DEFAULT_CURRENCY, MAPPER, commitment_options
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def _record_currency(record: Mapping[str, Any]) -> str:
+    # Amounts are in the project's currency configuration; Procore books in USD without one.
+    config = record.get("currency_configuration")
+    code = config.get("currency_iso_code") if isinstance(config, Mapping) else None
+    return str(code) if code else DEFAULT_CURRENCY
+
+
+def _synthetic(entity_type: str, payments: int) -> Iterator[NativeRecord]:
+    from platforms.procore.synthetic import synthetic_records
+
+    return synthetic_records(entity_type, payments)
+
+
+def _emulator() -> FastAPI:
+    from emulators.procore import create_procore_app
+
+    return create_procore_app()
+
+
+PLATFORM: Final = Platform(
+    name="procore",
+    title="Procore",
+    mapper=MAPPER,
+    demo_records=demo_data.demo_records,
+    samples=lambda: samples.SAMPLES,
+    read_only_fields=frozenset({"id", "created_at", "updated_at"}),
+    updated_at_keys=("updated_at",),
+    business_keys={
+        "project": (("project", "project_number"),),
+        "customer": (("tax", "business_id"), ("name", "name"), ("name", "legal_name")),
+        "contract": (("contract", "number"),),
+        "invoice": (("invoice", "invoice_number"),),
+        "payment": (("check", "check_number"),),
+    },
+    record_currency=_record_currency,
+    transform_options=lambda read: commitment_options(read("commitmentType")),
+    transform_context={
+        "commitmentType": (Literal["WorkOrderContract", "PurchaseOrderContract"] | None, "Procore contracts without `type`")
+    },
+    live_client=client.connect,
+    live_settings=LiveSettingsRule(required=("company_id",), label="Procore"),
+    webhooks=webhooks.WEBHOOKS,
+    synthetic_records=_synthetic,
+    emulator_app=_emulator,
+    emulator_port_setting="procore_emulator_port",
+    rate_limit_setting="procore_requests_per_second",
+)

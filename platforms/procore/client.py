@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 
 from canonical.jsonio import dumps, loads
-from platforms.http import PlatformError, RetryableError, Token, raise_for
+from platforms.descriptor import WriteStatus
+from platforms.http import PlatformError, RetryableError, Token, holds, raise_for
 
 # Resource path (v1.0) and the JSON key of its write body, per canonical entity type.
 RESOURCES = {
@@ -144,3 +145,29 @@ class ProcoreClient:
         resp = await self.request("PATCH", f"/rest/v1.0/{path}/{record['id']}", json_body=body)
         value: dict[str, Any] = loads(resp.text)
         return value
+
+    async def fetch(self, entity_type: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.get(entity_type, dict(stored))
+
+    async def write(
+        self, entity_type: str, stored: Mapping[str, Any], changes: dict[str, Any], *, overwrite: bool
+    ) -> tuple[dict[str, Any], WriteStatus]:
+        """Procore has no ETags: read, compare `updated_at` with what we saw, then write (last writer
+        wins between the read and the write)."""
+        remote = await self.get(entity_type, dict(stored))
+        if holds(remote, changes):
+            return remote, ("already" if remote.get("updated_at") == stored.get("updated_at") else "recovered")
+        if not overwrite and remote.get("updated_at") != stored.get("updated_at"):
+            return remote, "conflict"
+        return await self.patch(entity_type, dict(stored), changes), "written"
+
+
+def connect(http: httpx.AsyncClient, live: Mapping[str, Any], secrets: Mapping[str, str]) -> ProcoreClient:
+    """The connector of a live connection (its settings and decrypted credentials)."""
+    return ProcoreClient(
+        http,
+        base_url=live["base_url"],
+        client_id=secrets["client_id"],
+        client_secret=secrets["client_secret"],
+        company_id=live["company_id"],
+    )

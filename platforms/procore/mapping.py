@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from canonical.errors import TransformError
 from canonical.money import Money
 from platforms.base import (
+    COMMITMENT_TYPES,
     Amount,
     Choice,
     Codec,
@@ -338,3 +340,15 @@ SPECS: Final = (
 )
 
 MAPPER: Final = TableMapper(PLATFORM, SPECS, id_kind=int)
+
+
+def commitment_options(value: Any) -> dict[str, Any]:
+    """Mapping options for a caller-given commitment type (``context.commitmentType``)."""
+    if value is None:
+        return {}
+    if value not in COMMITMENT_TYPES:
+        raise TransformError(
+            f"commitment type must be one of {', '.join(COMMITMENT_TYPES)}, got {value!r}",
+            "context.commitmentType",
+        )
+    return {"commitment_type": value}

@@ -6,8 +6,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.customers import create_customer, generate_key, revoke_key
-from tests.api.test_conventions import assert_error
-from tests.helpers import auth
+from tests.fixtures.api import assert_error
+from tests.fixtures.net import auth
 
 PROTECTED = "/api/v1/demo/session"
 MESSAGE = "Invalid or missing API key"

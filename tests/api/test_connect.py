@@ -12,38 +12,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.api.test_conventions import assert_error
-from tests.helpers import auth
+from tests.fixtures.api import assert_error
+from tests.fixtures.connect import TYPES, connect, links, objects
+from tests.fixtures.net import auth
+from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-PAYMENT_PROCORE = "1823456"
-PAYMENT_DYNAMICS = "a34e74db-53c7-4368-8fe7-bb87c83c7902"
-TYPES = ("project", "customer", "contract", "invoice", "payment")
-
-
-async def connect(api: httpx.AsyncClient, key: str, platform: str) -> httpx.Response:
-    return await api.post("/api/v1/connect", json={"platform": platform}, headers=auth(key))
-
-
-async def objects(api: httpx.AsyncClient, key: str, platform: str, entity_type: str) -> list[dict[str, Any]]:
-    resp = await api.get(
-        "/api/v1/objects", params={"platform": platform, "entity_type": entity_type}, headers=auth(key)
-    )
-    assert resp.status_code == 200, resp.text
-    data: list[dict[str, Any]] = resp.json()["data"]
-    return data
-
-
-async def links(api: httpx.AsyncClient, key: str) -> set[tuple[str, str, str]]:
-    """Every (entity type, procore id, dynamics id) pair linked to one canonical object."""
-    pairs = set()
-    for entity_type in TYPES:
-        for obj in await objects(api, key, "procore", entity_type):
-            by_platform = {m["platform"]: m["platform_id"] for m in obj["mappings"]}
-            if "dynamics" in by_platform:
-                pairs.add((entity_type, by_platform["procore"], by_platform["dynamics"]))
-    return pairs
 
 
 async def test_quickstart(api: httpx.AsyncClient, demo_key: str) -> None:

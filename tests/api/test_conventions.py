@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
-from tests.helpers import auth
-
-REQUEST_ID = re.compile(r"^req_[0-9a-f]{12}$")
-
-
-def assert_headers(resp: httpx.Response) -> None:
-    assert REQUEST_ID.match(resp.headers["X-Request-ID"]), resp.headers
-    assert resp.headers["API-Version"] == "1.0"
-
-
-def assert_error(resp: httpx.Response, status: int, type_: str, message: str | None = None) -> dict[str, str]:
-    assert resp.status_code == status, resp.text
-    assert_headers(resp)
-    body = resp.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"type", "message", "request_id"}
-    assert body["error"]["type"] == type_
-    assert body["error"]["request_id"] == resp.headers["X-Request-ID"]
-    if message is not None:
-        assert body["error"]["message"] == message
-    error: dict[str, str] = body["error"]
-    return error
+from tests.fixtures.api import assert_error, assert_headers
+from tests.fixtures.net import auth
 
 
 async def test_success_has_envelope_and_headers(api: httpx.AsyncClient) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.api.test_conventions import assert_error, assert_headers
-from tests.helpers import auth, make_client
+from tests.fixtures.api import assert_error, assert_headers
+from tests.fixtures.net import auth, make_client
 
 TENANT_TABLES = (
     "api_keys",

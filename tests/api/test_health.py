@@ -10,8 +10,8 @@ from api.app import create_app
 from devstack.postgres import start_embedded
 from settings import Settings
 from store.migrate import upgrade
-from tests.api.test_conventions import assert_headers
-from tests.helpers import free_port, make_client
+from tests.fixtures.api import assert_headers
+from tests.fixtures.net import free_port, make_client
 
 
 async def test_health_ok(api: httpx.AsyncClient) -> None:

@@ -2,104 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from emulators.dynamics import DEFAULT_CLIENT_ID as BC_ID
-from emulators.dynamics import DEFAULT_CLIENT_SECRET as BC_SECRET
-from emulators.dynamics import DEFAULT_TENANT
-from emulators.procore import DEFAULT_CLIENT_ID as PC_ID
-from emulators.procore import DEFAULT_CLIENT_SECRET as PC_SECRET
-from platforms.dynamics.demo_data import COMPANY_ID as BC_COMPANY
-from store.customers import create_customer
-from tests.api.test_connect import TYPES, links
-from tests.helpers import auth
+from tests.fixtures.connect import TYPES, links
+from tests.fixtures.live import canonical_payment, control, propagate, writes
+from tests.fixtures.net import auth
+from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-PAYMENT_PROCORE = "1823456"
-PAYMENT_DYNAMICS = "a34e74db-53c7-4368-8fe7-bb87c83c7902"
-
-
-def live_settings(emulators: Any, platform: str) -> dict[str, Any]:
-    if platform == "procore":
-        return {
-            "base_url": emulators.procore_url,
-            "client_id": PC_ID,
-            "client_secret": PC_SECRET,
-            "company_id": "4271100",
-        }
-    return {
-        "base_url": emulators.dynamics_url,
-        "client_id": BC_ID,
-        "client_secret": BC_SECRET,
-        "tenant": DEFAULT_TENANT,
-        "environment": "production",
-        "company_id": BC_COMPANY,
-    }
-
-
-async def control(emulators: Any, platform: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    base = emulators.procore_url if platform == "procore" else emulators.dynamics_url
-    async with httpx.AsyncClient(base_url=base) as client:
-        resp = await client.request(method, f"/_control{path}", **kwargs)
-    assert resp.status_code < 400, resp.text
-    return resp
-
-
-@pytest.fixture
-async def live(api: httpx.AsyncClient, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> str:
-    for platform in ("procore", "dynamics"):
-        await control(emulators, platform, "POST", "/reset")
-    async with sessionmaker() as s:
-        created = await create_customer(s, name=f"live-{uuid.uuid4().hex[:6]}", environment="test")
-        await s.commit()
-    await connect_live(api, auth(created.api_key), emulators)
-    return created.api_key
-
-
-async def connect_live(api: httpx.AsyncClient, h: dict[str, str], emulators: Any) -> None:
-    """Connect Procore, then Business Central, in live mode against the emulators."""
-    for platform in ("procore", "dynamics"):
-        resp = await api.post(
-            "/api/v1/connect",
-            headers=h,
-            json={"platform": platform, "mode": "live", "settings": live_settings(emulators, platform)},
-        )
-        assert resp.status_code == 200, resp.text
-
-
-async def canonical_payment(api: httpx.AsyncClient, h: dict[str, str]) -> str:
-    resp = await api.get("/api/v1/objects", params={"platform": "procore", "entity_type": "payment"}, headers=h)
-    return str(next(o for o in resp.json()["data"] if o["id"] == PAYMENT_PROCORE)["canonical_id"])
-
-
-async def writes(emulators: Any, platform: str, record_id: str) -> list[dict[str, Any]]:
-    resp = await control(
-        emulators,
-        platform,
-        "GET",
-        "/writes",
-        params={"entity_type": "payment", "record_id": record_id, "source": "api"},
-    )
-    body = resp.json()
-    return list(body["writes"] if isinstance(body, dict) else body)
-
-
-async def propagate(
-    api: httpx.AsyncClient, h: dict[str, str], cid: str, data: dict[str, Any], **extra: Any
-) -> dict[str, Any]:
-    resp = await api.post(
-        "/api/v1/propagate", headers=h, json={"canonical_id": cid, "entity_type": "payment", "data": data, **extra}
-    )
-    assert resp.status_code == 200, resp.text
-    result: dict[str, Any] = resp.json()["data"]
-    return result
 
 
 async def test_live_connect_matches_sandbox(api: httpx.AsyncClient, live: str, demo_key: str) -> None:

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from settings import Settings
 from store.credentials import decrypt, encrypt
 from store.customers import create_customer
-from tests.api.test_conventions import assert_error
-from tests.helpers import auth
+from tests.fixtures.api import assert_error
+from tests.fixtures.net import auth
 
 LIVE = {"base_url": "http://127.0.0.1:8101", "client_id": "cid", "client_secret": "s3cret", "company_id": "42"}
 

@@ -15,34 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from canonical.money import convert_minor
-from tests.api.test_conventions import assert_error
-from tests.helpers import auth
+from tests.fixtures.api import assert_error
+from tests.fixtures.propagate import INVOICE_DYNAMICS, PAYMENT_DYNAMICS, PAYMENT_PROCORE, connected, payment
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-PAYMENT_PROCORE = "1823456"
-PAYMENT_DYNAMICS = "a34e74db-53c7-4368-8fe7-bb87c83c7902"
-CONTRACT_DYNAMICS = "227f5a20-c3dd-5c1a-967a-2f18883c2b0f"  # SO-1001, sales order of C-LEX-001
-INVOICE_DYNAMICS = "c4e95b25-83c6-5f5b-9768-233c8cd1dd9a"  # PS-INV103001 (INV-2025-0061)
-
-
-async def connected(api: httpx.AsyncClient, sm: async_sessionmaker[AsyncSession]) -> tuple[str, dict[str, str]]:
-    from store.customers import create_customer
-
-    async with sm() as s:
-        created = await create_customer(s, name=f"p-{uuid.uuid4().hex[:6]}", environment="demo")
-        await s.commit()
-    h = auth(created.api_key)
-    for platform in ("procore", "dynamics"):
-        resp = await api.post("/api/v1/connect", json={"platform": platform}, headers=h)
-        assert resp.status_code == 200, resp.text
-    return str(created.customer_id), h
-
-
-async def payment(api: httpx.AsyncClient, h: dict[str, str], platform: str, native_id: str) -> dict[str, Any]:
-    resp = await api.get("/api/v1/objects", params={"platform": platform, "entity_type": "payment"}, headers=h)
-    obj: dict[str, Any] = next(o for o in resp.json()["data"] if o["id"] == native_id)
-    return obj
 
 
 def check_seed_result(body: dict[str, Any], canonical_id: str) -> None:

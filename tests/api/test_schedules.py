@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from tests.api.test_conventions import assert_error
-from tests.helpers import auth, make_client, wait_for
+from tests.fixtures.api import assert_error
+from tests.fixtures.net import auth, make_client, wait_for
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from store.customers import create_customer
-from tests.helpers import auth
+from tests.fixtures.net import auth
 
 
 @pytest.fixture(scope="module")

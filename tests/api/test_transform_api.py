@@ -17,8 +17,8 @@ from settings import Settings
 from store.customers import create_customer
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
-from tests.api.test_conventions import assert_error, assert_headers
-from tests.helpers import auth, make_client
+from tests.fixtures.api import assert_error, assert_headers
+from tests.fixtures.net import auth, make_client
 
 
 def procore(entity_type: str, native_id: int) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.api.test_conventions import assert_error
-from tests.api.test_live import PAYMENT_DYNAMICS, PAYMENT_PROCORE, control, live  # noqa: F401 - fixture
-from tests.helpers import auth, wait_for
+from tests.fixtures.api import assert_error
+from tests.fixtures.live import PAYMENT_DYNAMICS, PAYMENT_PROCORE, control
+from tests.fixtures.net import auth, wait_for
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -24,7 +24,7 @@ async def _payment(api: httpx.AsyncClient, key: str, platform: str, native_id: s
 
 
 async def test_procore_event_is_fetched_and_propagated_once(
-    api: httpx.AsyncClient, live: str, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]  # noqa: F811
+    api: httpx.AsyncClient, live: str, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     # somebody edits the payment in Procore; Procore then sends its thin event
     await control(
@@ -70,7 +70,7 @@ async def test_procore_event_needs_the_key(api: httpx.AsyncClient) -> None:
     assert_error(await api.post("/api/v1/webhooks/procore", json=event), 401, "AUTHENTICATION_ERROR")
 
 
-async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, emulators: Any) -> None:  # noqa: F811
+async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
     handshake = await api.post("/api/v1/webhooks/dynamics", params={"validationToken": "tok-123"})
     assert handshake.status_code == 200 and handshake.text == "tok-123"
     await control(

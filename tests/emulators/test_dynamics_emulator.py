@@ -23,7 +23,7 @@ from emulators.dynamics import (
     SCOPE,
 )
 from platforms.dynamics import demo_data
-from tests.emulators.emulator_helpers import BC_API, BC_COMPANY, SPEC_PAYMENT, add_fault, bc_headers, writes
+from tests.fixtures.emulators import BC_API, BC_COMPANY, SPEC_PAYMENT, add_fault, bc_headers, writes
 
 Serve = Callable[[FastAPI], httpx.Client]
 TOKEN_URL = f"/{DEFAULT_TENANT}/oauth2/v2.0/token"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from emulators.runner import create_emulator_app, run_emulator
-from tests.helpers import free_port
+from tests.fixtures.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

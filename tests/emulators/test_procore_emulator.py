@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from emulators import create_procore_app
 from emulators.procore import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ProcoreRateLimit
 from platforms.procore import demo_data
-from tests.emulators.emulator_helpers import add_fault, procore_headers, writes
+from tests.fixtures.emulators import add_fault, procore_headers, writes
 
 Serve = Callable[[FastAPI], httpx.Client]
 API = "/rest/v1.0"

@@ -8,7 +8,8 @@ from canonical import ENTITY_TYPES, Money, TransformError, canonical_id
 from canonical.models import Contract, Payment
 from platforms import MappingContext, get_mapper
 from platforms.dynamics.mapping import EMPTY_GUID
-from transform.samples import BC_IDS, BC_PAYMENT_ID, sample
+from platforms.dynamics.samples import BC_IDS, BC_PAYMENT_ID
+from transform.samples import sample
 
 DYNAMICS = get_mapper("dynamics")
 CUSTOMER = "tests"

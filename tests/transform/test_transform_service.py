@@ -5,7 +5,8 @@ import orjson
 import pytest
 
 from canonical import ENTITY_TYPES, RequestShapeError, TransformError, canonical_id
-from transform.samples import BC_IDS, BC_PAYMENT_ID, sample
+from platforms.dynamics.samples import BC_IDS, BC_PAYMENT_ID
+from transform.samples import sample
 from transform.service import dumps, format_timestamp, translate
 
 NOW = dt.datetime(2026, 4, 11, 12, 0, tzinfo=dt.UTC)

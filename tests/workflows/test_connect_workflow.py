@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,10 +16,9 @@ from models.connect import ConnectInput
 from platforms.synthetic import sizes
 from settings import Settings
 from store.customers import create_customer
-from tests.helpers import auth
+from tests.fixtures.net import auth
+from tests.fixtures.workers import start_worker
 from workflows.connect import ConnectWorkflow, connect_workflow_id
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _customer(sm: async_sessionmaker[AsyncSession]) -> tuple[str, str]:
@@ -66,24 +61,13 @@ async def _rows(sm: async_sessionmaker[AsyncSession], customer: str, entity_type
         return int((await s.execute(text(sql), {"c": customer, "t": entity_type})).scalar_one())
 
 
-def _start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url or "",
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TASK_QUEUE": queue,
-        "LOG_LEVEL": "warning",
-    }
-    return subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env)
-
-
 async def test_worker_killed_mid_seed_resumes_without_duplicates(
     temporal_client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     customer, _ = await _customer(sessionmaker)
     queue = f"kill-test-{uuid.uuid4().hex[:8]}"
     payments = 20000
-    worker = _start_worker(settings, queue)
+    worker = start_worker(settings, queue)
     try:
         handle = await temporal_client.start_workflow(
             ConnectWorkflow.run,
@@ -103,7 +87,7 @@ async def test_worker_killed_mid_seed_resumes_without_duplicates(
         killed_at = await _rows(sessionmaker, customer, "invoice")
         assert killed_at < payments, "the kill came too late to test anything"
 
-        worker = _start_worker(settings, queue)
+        worker = start_worker(settings, queue)
         result = await asyncio.wait_for(handle.result(), 120)
     finally:
         worker.kill()

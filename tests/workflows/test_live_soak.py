@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,11 +23,11 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from api.app import create_app
 from settings import Settings
 from store.customers import create_customer
-from tests.api.test_live import connect_live, control
-from tests.helpers import auth, make_client
+from tests.fixtures.live import connect_live, control
+from tests.fixtures.net import auth, make_client
+from tests.fixtures.workers import start_worker
 from workflows.propagate import propagate_workflow_id
 
-ROOT = Path(__file__).resolve().parents[2]
 PROPAGATIONS = 300
 CONCURRENCY = 6
 FAULT_EVERY = 20
@@ -50,19 +46,6 @@ FAULTS: list[tuple[str, dict[str, Any] | None]] = [
     ("dynamics", None),
     ("procore", None),
 ]
-
-
-def _start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url or "",
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TASK_QUEUE": queue,
-        "LIVE_BASE_URL_ALLOWLIST": settings.live_base_url_allowlist,
-        "CREDENTIALS_KEY": settings.credentials_key or "",
-        "LOG_LEVEL": "warning",
-    }
-    return subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env)
 
 
 async def _rows(sm: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> list[Any]:
@@ -120,7 +103,7 @@ async def test_live_fault_soak(
     for platform in ("procore", "dynamics"):
         await control(emulators, platform, "POST", "/reset")
     queue = f"soak-{uuid.uuid4().hex[:8]}"
-    worker = _start_worker(settings, queue)
+    worker = start_worker(settings, queue)
     local = settings.model_copy(update={"task_queue": queue, "propagate_wait_seconds": 5.0})
     app = create_app(local)
     async with sessionmaker() as s:
@@ -196,7 +179,7 @@ async def test_live_fault_soak(
                     worker.send_signal(signal.SIGKILL)
                     worker.wait(10)
                     await asyncio.sleep(0.5)
-                    worker = _start_worker(settings, queue)
+                    worker = start_worker(settings, queue)
 
             await asyncio.gather(killer(), *(client_loop(e) for e in entities))
             print(f"soak: {PROPAGATIONS} requests in {time.monotonic() - run_start:.1f}s, answers {dict(answers)}")

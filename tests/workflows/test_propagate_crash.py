@@ -18,8 +18,8 @@ from api.app import create_app
 from models.connect import ConnectInput
 from settings import Settings
 from store.customers import create_customer
-from tests.helpers import auth, make_client
-from tests.workflows.test_connect_workflow import _start_worker
+from tests.fixtures.net import auth, make_client
+from tests.fixtures.workers import start_worker
 from workflows.connect import ConnectWorkflow, connect_workflow_id
 
 PROPAGATIONS = 200
@@ -30,7 +30,7 @@ async def test_propagations_survive_worker_kills(
     temporal_client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     queue = f"crash-{uuid.uuid4().hex[:8]}"
-    worker = _start_worker(settings, queue)
+    worker = start_worker(settings, queue)
     local = settings.model_copy(update={"task_queue": queue, "propagate_wait_seconds": 2.0})
     app = create_app(local)
     async with sessionmaker() as s:
@@ -77,7 +77,7 @@ async def test_propagations_survive_worker_kills(
                     worker.send_signal(signal.SIGKILL)
                     worker.wait(10)
                     await asyncio.sleep(0.5)
-                    worker = _start_worker(settings, queue)
+                    worker = start_worker(settings, queue)
 
             await asyncio.gather(killer(), *(client_loop(e) for e in linked))
             assert set(statuses) <= {200, 502} and len(statuses) == PROPAGATIONS

@@ -1,0 +1,169 @@
+"""What a platform is to the rest of the product: one ``Platform`` object per platform package.
+
+Each platform package (``platforms/procore/``, ``platforms/dynamics/``) exports ``PLATFORM``, a
+``Platform`` carrying everything platform-specific that generic code needs: its mapper, its live
+client factory, demo and sample records, which native fields are read-only, where a record keeps
+its version (ETag / last-modified stamp), how its webhooks read, its business-key fields, its
+``/transform`` context, its emulator and its rate-limit setting. ``platforms.registry`` lists them.
+Generic code (activities, store, API, workflows) asks the descriptor and never names a platform or
+reads a platform's JSON keys itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
+
+    from platforms.base import Mapper
+    from settings import Settings
+
+NativeRecord = dict[str, Any]
+#: The outcome of a concurrency-checked live write (see ``LiveClient.write``).
+WriteStatus = Literal["written", "recovered", "already", "conflict"]
+
+
+class LiveClient(Protocol):
+    """A connector to a customer's own platform account (one per connection, see ``platforms.live``)."""
+
+    def records(self, entity_type: str) -> AsyncIterator[NativeRecord]:
+        """Every record of a synced entity type, in a stable order (a retried seed resumes by count)."""
+        ...
+
+    async def fetch(self, entity_type: str, stored: Mapping[str, Any]) -> NativeRecord:
+        """The record as the platform holds it now; ``stored`` is our last copy (ids, parents)."""
+        ...
+
+    async def write(
+        self, entity_type: str, stored: Mapping[str, Any], changes: dict[str, Any], *, overwrite: bool
+    ) -> tuple[NativeRecord, WriteStatus]:
+        """Write ``changes`` to the record last seen as ``stored`` under the platform's concurrency rule.
+
+        Returns (the remote record afterwards, status): ``written``; ``recovered`` when the record
+        changed since we read it and holds exactly our values (an earlier attempt applied them and
+        lost the response); ``already`` when there was nothing to change; ``conflict`` when somebody
+        else changed it (then the remote record, untouched). ``overwrite`` writes over a remote change.
+        """
+        ...
+
+
+#: (live settings without credentials, decrypted credentials, shared HTTP client) -> a connector.
+LiveClientFactory = Callable[["httpx.AsyncClient", Mapping[str, Any], Mapping[str, str]], LiveClient]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One change a delivery announces: which record, and the key that makes a repeat recognisable."""
+
+    api_key: str | None  # the credential the delivery carries for it (header or per-notification)
+    entity_type: str
+    platform_id: str
+    delivery_key: str
+
+
+class WebhookShapeError(ValueError):
+    """The delivery is not what the platform sends (400, nothing recorded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    events: list[WebhookEvent]
+    received: int  # notifications in the delivery, whether or not we act on them
+
+
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    """How a platform's change notifications read (``POST /api/v1/webhooks/{platform}``)."""
+
+    #: The delivery -> the changes it announces (``WebhookShapeError`` for a malformed one).
+    parse: Callable[[Any, str | None], WebhookDelivery]
+    #: A subscription handshake (query parameters -> the text to echo), or None when it is not one.
+    handshake: Callable[[Mapping[str, str]], str | None] = lambda query: None
+    #: True when the delivery is only trusted with a key in its Authorization header (no body secret).
+    requires_header_key: bool = False
+
+
+def _no_webhooks(body: Any, header_key: str | None) -> WebhookDelivery:
+    raise WebhookShapeError("this platform sends no webhooks")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettingsRule:
+    """Which live connection settings the platform needs (besides base URL and credentials)."""
+
+    required: tuple[str, ...] = ()
+    label: str = ""  # how the error names the platform
+
+    def missing_message(self, given: Mapping[str, Any]) -> str | None:
+        """The 400 message when a required setting is missing, else None."""
+        if all(given.get(name) for name in self.required):
+            return None
+        names = [f"settings.{name}" for name in self.required]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return f"{listed} {'is' if len(names) == 1 else 'are'} required for {self.label}"
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """Everything platform-specific, in one object (see the module docstring)."""
+
+    name: str  # the API's name: "procore"
+    title: str  # for people: "Procore"
+    mapper: Mapper
+    #: The demo data set, by synced entity type (what a sandbox connect seeds).
+    demo_records: Callable[[], Mapping[str, Sequence[NativeRecord]]]
+    #: One realistic record per entity type, GET-shaped (tests, benchmarks, /transform examples).
+    samples: Callable[[], Mapping[str, NativeRecord]]
+    #: Native fields a caller may never write: ids, server stamps, version tokens.
+    read_only_fields: frozenset[str] = frozenset({"id"})
+    #: Native keys with these prefixes are annotations, not fields (OData's ``@odata.*``).
+    annotation_prefixes: tuple[str, ...] = ()
+    #: The record's concurrency token (sent back as If-Match) and its last-modified stamp.
+    etag_key: str | None = None
+    updated_at_keys: tuple[str, ...] = ()
+    #: Business-key fields per synced entity type: (key kind, native field), strongest first.
+    business_keys: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: The currency a record's amounts are in, when it says so (else None: the customer's).
+    record_currency: Callable[[Mapping[str, Any]], str | None] = lambda record: None
+    #: ``/transform`` context keys this platform adds (camelCase): key -> (type, description), and
+    #: how they become mapping options (``MappingContext.options``), given a reader of text keys.
+    transform_context: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
+    transform_options: Callable[[Callable[[str], str | None]], dict[str, Any]] = lambda read: {}
+    live_client: LiveClientFactory | None = None
+    live_settings: LiveSettingsRule = LiveSettingsRule()
+    webhooks: Webhooks = Webhooks(parse=_no_webhooks)
+    #: Generated sandbox data of any size (bench/connect): (entity type, payments) -> records.
+    synthetic_records: Callable[[str, int], Iterator[NativeRecord]] | None = None
+    #: The platform's emulator (a fresh app per call) and the setting naming its port.
+    emulator_app: Callable[[], FastAPI] | None = None
+    emulator_port_setting: str | None = None
+    #: The setting of its fleet-wide live request rate, and the rate when there is no such setting.
+    rate_limit_setting: str | None = None
+    default_requests_per_second: float = 5.0
+
+    def writable(self, key: str) -> bool:
+        """Whether a native key is a field a write may carry (not read-only, not an annotation)."""
+        return key not in self.read_only_fields and not key.startswith(self.annotation_prefixes)
+
+    def etag(self, record: Mapping[str, Any]) -> str | None:
+        value = record.get(self.etag_key) if self.etag_key else None
+        return None if value is None else str(value)
+
+    def updated_at(self, record: Mapping[str, Any]) -> str | None:
+        for key in self.updated_at_keys:
+            value = record.get(key)
+            if value:
+                return str(value)
+        return None
+
+    def requests_per_second(self, settings: Settings) -> float:
+        if self.rate_limit_setting is None:
+            return self.default_requests_per_second
+        return float(getattr(settings, self.rate_limit_setting))
+
+    def emulator_port(self, settings: Settings) -> int | None:
+        return None if self.emulator_port_setting is None else int(getattr(settings, self.emulator_port_setting))

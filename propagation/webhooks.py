@@ -1,0 +1,82 @@
+"""Webhook intake: a platform's change notification becomes a WebhookWorkflow per changed record.
+
+The platform's descriptor reads the delivery (``Platform.webhooks``); here each change is
+authenticated by the credential it carries, recorded once (``store.webhooks``) and handed to a
+WebhookWorkflow (fetch the record, propagate it in platform mode). Platforms time out quickly
+(Procore after 5 s) and retry, so nothing slow happens before the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+
+from models.webhook import WebhookEvent
+from platforms.registry import get_platform
+from store.customers import KeyOwner, find_key_owner
+from store.webhooks import record_delivery
+from workflows.names import CUSTOMER_ID, PLATFORM
+from workflows.webhook import WebhookWorkflow
+
+
+class Unauthenticated(Exception):
+    """A delivery (or one of its notifications) carries no valid API key."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    accepted: int
+    duplicates: int
+    ignored: int
+
+
+async def _owner(session: AsyncSession, key: str | None) -> KeyOwner:
+    owner = await find_key_owner(session, key) if key else None
+    if owner is None:
+        raise Unauthenticated
+    return owner
+
+
+async def take_in(
+    session: AsyncSession, temporal: Client, *, platform: str, body: Any, header_key: str | None, task_queue: str
+) -> Intake:
+    """Start a WebhookWorkflow for every new change in the delivery. Raises Unauthenticated, or
+    ``WebhookShapeError`` for a body the platform does not send (nothing recorded then)."""
+    webhooks = get_platform(platform).webhooks
+    if webhooks.requires_header_key:
+        await _owner(session, header_key)  # unsigned events: the destination header is the credential
+    delivery = webhooks.parse(body, header_key)
+    accepted = duplicates = 0
+    for event in delivery.events:
+        owner = await _owner(session, event.api_key)
+        new = await record_delivery(session, owner.customer_id, platform, event.delivery_key)
+        await session.commit()
+        if not new:
+            duplicates += 1
+            continue
+        customer = str(owner.customer_id)
+        digest = hashlib.sha256(event.delivery_key.encode()).hexdigest()[:20]
+        await temporal.start_workflow(
+            WebhookWorkflow.run,
+            WebhookEvent(
+                customer_id=customer,
+                platform=platform,
+                entity_type=event.entity_type,
+                platform_id=event.platform_id,
+                delivery_key=event.delivery_key,
+            ),
+            id=f"webhook-{customer}-{platform}-{digest}",
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, platform)]
+            ),
+        )
+        accepted += 1
+    # Deletes and resources we do not sync are acknowledged (a platform would otherwise retry them).
+    return Intake(accepted=accepted, duplicates=duplicates, ignored=max(0, delivery.received - len(delivery.events)))
