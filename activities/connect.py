@@ -32,9 +32,9 @@ from models.connect import (
     SeedResult,
 )
 from platforms import get_mapper
-from platforms.base import IdMap, MappingContext, NumberRef, Ref, TableMapper
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors, live_batches
+from platforms.mapping import IdMap, MappingContext, NumberRef, Ref, TableMapper
 from platforms.sources import sandbox_records, validate_dataset
 from reconcile.keys import key_function
 from reconcile.matching import match

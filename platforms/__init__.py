@@ -2,14 +2,14 @@
 
 ``get_mapper("procore")`` / ``get_mapper("dynamics")`` return a ``Mapper`` with
 ``to_canonical(entity_type, native, *, customer_id, context)`` and
-``from_canonical(entity_type, canonical, *, context)``; see ``platforms.base``.
+``from_canonical(entity_type, canonical, *, context)``; see ``platforms.mapping``.
 """
 
 from __future__ import annotations
 
 from canonical.errors import RequestShapeError
-from platforms.base import PLATFORMS, IdMap, Mapper, MappingContext, Reference
 from platforms.dynamics.mapping import MAPPER as _DYNAMICS
+from platforms.mapping import PLATFORMS, IdMap, Mapper, MappingContext, Reference
 from platforms.procore.mapping import MAPPER as _PROCORE
 
 _MAPPERS: dict[str, Mapper] = {"procore": _PROCORE, "dynamics": _DYNAMICS}

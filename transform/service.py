@@ -58,6 +58,7 @@ from canonical.ids import ENTITY_TYPES, canonical_id
 from canonical.jsonio import dumps
 from canonical.models import CANONICAL_VERSION, CanonicalModel
 from platforms import PLATFORMS, IdMap, MappingContext, get_mapper
+from platforms.procore.mapping import commitment_options
 
 __all__ = ["DEFAULT_CUSTOMER_ID", "RequestShapeError", "TransformError", "Translation", "dumps", "translate"]
 
@@ -139,10 +140,14 @@ def _mapping_context(context: Any, source: str, target: str) -> tuple[MappingCon
     references = context.get("references")
     if references is not None:
         _add_references(id_map, references, customer_id, source, target)
+    # Every key's shape is checked before any value (a malformed key is a 400 before a bad value's 422).
+    commitment_type = _optional_text(context, "commitmentType")
+    currency = _optional_text(context, "currency")
+    target_currency = _optional_text(context, "targetCurrency")
     mapping_context = MappingContext(
-        commitment_type=_optional_text(context, "commitmentType"),
-        currency=_optional_text(context, "currency"),
-        target_currency=_optional_text(context, "targetCurrency"),
+        options=commitment_options(commitment_type),
+        currency=currency,
+        target_currency=target_currency,
         id_map=id_map,
     )
     return mapping_context, customer_id
