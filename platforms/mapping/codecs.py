@@ -104,6 +104,10 @@ class Codec:
         """The extra locals ``write_fast``'s source uses."""
         return {}
 
+    def native_label(self) -> str:
+        """The native side in the generated code's comments: ``grand_total``, ``project.id``."""
+        return ", ".join(self.keys)
+
     def matches(self, restored: Mapping[str, Any], out: Mapping[str, Any], writer: Writer) -> bool:
         """Whether the original native values ``restored`` still decode to the canonical values written."""
         decoded: dict[str, Any] = {}
@@ -215,6 +219,9 @@ class NestedText(Text):
     def describe(self, field: str) -> str:
         return f"`{self.key}.{self.sub}`"
 
+    def native_label(self) -> str:
+        return f"{self.key}.{self.sub}"
+
 
 class Constant(Codec):
     """A canonical value the platform implies rather than states (BC payments are ``pending``)."""
@@ -240,6 +247,9 @@ class Constant(Codec):
 
     def describe(self, field: str) -> str:
         return f"none (always `{self.value}`)"
+
+    def native_label(self) -> str:
+        return f"(always {self.value!r})"
 
 
 class Date(_Blankable):
@@ -460,6 +470,9 @@ class Ref(Codec):
 
     def describe(self, field: str) -> str:
         return f"`{self.label}`"
+
+    def native_label(self) -> str:
+        return self.label
 
 
 class NumberRef(Codec):

@@ -77,6 +77,7 @@ def to_canonical_{label}(record, context, customer_id):
     rows = context.rows
 {locals}    data = _template.copy()
 {body}
+    # id <- id (the record's own: derived, or the id map's link)
     v = get("id")
     if {own_id_check}:
         n = {own_id_text}
@@ -87,6 +88,7 @@ def to_canonical_{label}(record, context, customer_id):
         data["external_ids"] = {{platform: n}}
     else:
         _own_id(record, _Reader(platform, customer_id, context, raw), data, {entity!r}, _id_kind)
+    # provider_metadata <- every other key, and the original of mapped values in $raw
     metadata = dict(record)
 {drop_consumed}
     if raw:
@@ -107,10 +109,12 @@ def from_canonical_{label}(canonical, context):
     natives = context.id_map.native_ids()
     rows = context.rows
 {locals}    out = {{}}
+    # id -> id (the record's own: its external id, else the id map's link)
     n = values["external_ids"].get(platform) or natives.get((platform, {entity!r}, values["id"]))
     if n is not None:
         out["id"] = {own_id_native}
 {body}
+    # provider_metadata -> the unmapped keys, and the original of values still equal to it
     if metadata:
         _merge_metadata(_compiled, out, _Writer(platform, context, values, metadata))
     return out
@@ -215,8 +219,20 @@ class Compiled:
         names = self.codecs
         integer_ids = self.id_kind is int
         fill = {"label": f"{self.platform}_{entity}", "platform": self.platform, "entity": entity}
-        reads = [_or(codec.read_fast(name) if fast else None, slow_read(name)) for name, codec in names.items()]
-        writes = [_or(codec.write_fast(name) if fast else None, slow_write(name)) for name, codec in names.items()]
+        reads = [
+            [
+                f"# {', '.join(codec.fields)} <- {codec.native_label()}",
+                *_or(codec.read_fast(name) if fast else None, slow_read(name)),
+            ]
+            for name, codec in names.items()
+        ]
+        writes = [
+            [
+                f"# {', '.join(codec.fields)} -> {codec.native_label()}",
+                *_or(codec.write_fast(name) if fast else None, slow_write(name)),
+            ]
+            for name, codec in names.items()
+        ]
         # Copying the record and dropping the mapped keys is twice as fast as filtering
         # every key through a set, and keeps the record's key order.
         drop = [f"metadata.pop({key!r}, None)" for key in sorted(self.consumed)]
@@ -260,7 +276,17 @@ class Compiled:
 
 
 def _codec_names(codecs: tuple[Codec, ...]) -> dict[str, Codec]:
-    return {f"c{i}": codec for i, codec in enumerate(codecs)}
+    # Named after their field so the generated code reads ``amount_codec.currency_of(...)``;
+    # a field is filled by one codec, but a spec could still repeat one, so keep them unique.
+    names: dict[str, Codec] = {}
+    for codec in codecs:
+        name = f"{codec.field}_codec"
+        suffix = 2
+        while name in names:
+            name = f"{codec.field}_codec_{suffix}"
+            suffix += 1
+        names[name] = codec
+    return names
 
 
 def _locals(declared: list[Mapping[str, str]]) -> str:
