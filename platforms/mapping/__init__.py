@@ -31,6 +31,7 @@ connectors wrap them into write bodies and drop read-only fields.
 Speed: this is the sync hot path, so each entity table is compiled once into two
 straight-line Python functions (see ``compiler.Compiled``), models are built without
 validation (``canonical.construct``), and references are recorded as plain tuples.
+``python -m platforms.mapping.show procore contract`` prints the generated code.
 
 Parts: ``context`` (IdMap, Reference, MappingContext), ``state`` (the per-record
 Reader, Writer and ``link``), ``codecs`` (one class per kind of field), ``compiler``

@@ -14,6 +14,8 @@ Codec source may use these locals: ``record``, ``get``, ``raw``, ``context``,
 name it is given; and whatever its ``read_locals``/``write_locals`` declare. Scratch
 names (``v``, ``n``, ``c``, ``t``, ...) are free to reuse: each field's source runs to
 completion before the next.
+
+``python -m platforms.mapping.show <platform> <entity type>`` prints the generated code.
 """
 
 from __future__ import annotations
