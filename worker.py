@@ -30,11 +30,11 @@ from temporalio.worker import Worker
 from activities.connect import ConnectActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
-from scheduling.temporal_setup import ensure_search_attributes
 from activities.webhook import WebhookActivities
 from models.maintenance import MaintenanceInput
 from platforms.live import Connectors
 from platforms.registry import platforms
+from scheduling.temporal_setup import ensure_search_attributes
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 from workflows.connect import ConnectWorkflow

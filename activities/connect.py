@@ -34,9 +34,9 @@ from models.connect import (
     SeedResult,
 )
 from platforms import get_mapper
-from platforms.base import IdMap, MappingContext, NumberRef, Ref, TableMapper
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors, live_batches
+from platforms.mapping import IdMap, MappingContext, NumberRef, Ref, TableMapper
 from platforms.registry import get_platform
 from platforms.sources import sandbox_records, validate_dataset
 from reconcile.keys import key_function
@@ -233,7 +233,7 @@ def _remember(cache: dict[Any, Any], new: dict[Any, Any], size: int) -> None:
 
 
 def _id_text(value: Any) -> str | None:
-    # platforms.base reads native ids and numbers as text the same way.
+    # platforms.mapping reads native ids and numbers as text the same way.
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str | int):

@@ -33,9 +33,9 @@ from models.propagate import (
     Reference,
     TargetStatus,
 )
-from platforms.base import MappingContext
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
+from platforms.mapping import MappingContext
 from platforms.registry import get_platform
 from propagation.logic import apply_patch, build_id_map, reference_report, render_for_target, render_view
 from store import propagate as q

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
-# Public so generated code can inline ``adopt`` (see platforms.base).
+# Public so generated code can inline ``adopt`` (see platforms.mapping.compiler).
 new: Final = object.__new__
 set_dict: Final = BaseModel.__dict__["__dict__"].__set__
 set_fields_set: Final = BaseModel.__dict__["__pydantic_fields_set__"].__set__

@@ -3,7 +3,7 @@
 Canonical money keeps the currency it came in. Conversion happens only when a value
 is written to a platform that books it in another currency, so a value that came
 from a platform is written back to it unchanged (the mappers also keep its original
-text, see ``platforms.base``).
+text, see ``platforms.mapping``).
 
 Parsing is exact: Procore decimal strings of any precision (``"250.0"``, ``"0.0"``,
 ``"1700000.00"``), BC JSON numbers given as ``int`` or ``Decimal`` (or a ``float``

@@ -3,12 +3,12 @@
 ``platforms.registry`` lists the platforms; each package exports a ``Platform`` descriptor
 (``platforms.descriptor``). ``get_mapper(name)`` is the descriptor's mapper, with
 ``to_canonical(entity_type, native, *, customer_id, context)`` and
-``from_canonical(entity_type, canonical, *, context)``; see ``platforms.base``.
+``from_canonical(entity_type, canonical, *, context)``; see ``platforms.mapping``.
 """
 
 from __future__ import annotations
 
-from platforms.base import IdMap, Mapper, MappingContext, Reference
+from platforms.mapping import IdMap, Mapper, MappingContext, Reference
 
 
 def get_mapper(platform: str) -> Mapper:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
 
-    from platforms.base import Mapper
+    from platforms.mapping import Mapper
     from settings import Settings
 
 NativeRecord = dict[str, Any]

@@ -19,7 +19,7 @@ from canonical.models import CanonicalModel, model_for
 from canonical.money import Money, convert
 from models.propagate import PropagateInput
 from platforms import get_mapper
-from platforms.base import IdMap, MappingContext
+from platforms.mapping import IdMap, MappingContext
 from platforms.registry import get_platform
 
 READ_ONLY_CANONICAL = frozenset({"id", "object", "external_ids"})

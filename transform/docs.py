@@ -14,7 +14,7 @@ from typing import Final, get_args
 
 from canonical.models import FIELDS, MODELS
 from platforms import get_mapper
-from platforms.base import Choice, Codec, EntitySpec
+from platforms.mapping import Choice, Codec, EntitySpec
 from platforms.procore.mapping import CommitmentStatus
 from platforms.registry import platforms
 

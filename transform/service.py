@@ -143,13 +143,20 @@ def _mapping_context(context: Any, source: str, target: str) -> tuple[MappingCon
     references = context.get("references")
     if references is not None:
         _add_references(id_map, references, customer_id, source, target)
+    # Every key's shape is checked before any value (a malformed key is a 400 before a bad value's 422).
+    read = partial(_optional_text, context)
+    for platform in platforms():
+        for key in platform.transform_context:
+            read(key)
+    currency = read("currency")
+    target_currency = read("targetCurrency")
     options: dict[str, Any] = {}
     for name in dict.fromkeys((source, target)):
-        options.update(get_platform(name).transform_options(partial(_optional_text, context)))
+        options.update(get_platform(name).transform_options(read))
     mapping_context = MappingContext(
-        **options,
-        currency=_optional_text(context, "currency"),
-        target_currency=_optional_text(context, "targetCurrency"),
+        options=options,
+        currency=currency,
+        target_currency=target_currency,
         id_map=id_map,
     )
     return mapping_context, customer_id

@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from canonical.errors import TransformError
 from canonical.money import Money
-from platforms.base import (
+from platforms.mapping import (
     Amount,
     Choice,
     Constant,

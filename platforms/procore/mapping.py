@@ -5,8 +5,9 @@ precision (``"250.0"``, ``"1700000.00"``) except budget line items (JSON numbers
 timecard ``hours`` as a string; references nested as ``{id, name}`` on commitments
 and timecard entries; commitment status vocabularies that differ between work order
 and purchase order contracts, so a contract needs its commitment type (the record's
-``type`` or ``context.commitment_type``). Amounts are in the record's
-``currency_configuration.currency_iso_code``, USD when absent.
+``type`` or the context's ``options["commitment_type"]``, see ``commitment_options``).
+Amounts are in the record's ``currency_configuration.currency_iso_code``, USD when
+absent.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from typing import Any, Final
 
 from canonical.errors import TransformError
 from canonical.money import Money
-from platforms.base import (
-    COMMITMENT_TYPES,
+from platforms.mapping import (
     Amount,
     Choice,
     Codec,
@@ -32,13 +32,45 @@ from platforms.base import (
     TableMapper,
     Text,
     Writer,
-    require_commitment_type,
     slow_read,
     slow_write,
 )
 
 PLATFORM: Final = "procore"
 DEFAULT_CURRENCY: Final = "USD"
+COMMITMENT_TYPES: Final = ("WorkOrderContract", "PurchaseOrderContract")
+# The MappingContext option naming the commitment type of contracts whose record has no ``type``.
+COMMITMENT_TYPE_OPTION: Final = "commitment_type"
+
+
+def commitment_options(commitment_type: str | None) -> dict[str, Any]:
+    """``MappingContext`` options for Procore contracts of ``commitment_type`` (None: not known).
+
+    TransformError at ``context.commitmentType`` for anything but one of ``COMMITMENT_TYPES``:
+    the request names it in camelCase, and that is where the caller has to fix it.
+    """
+    if commitment_type is None:
+        return {}
+    if commitment_type not in COMMITMENT_TYPES:
+        raise TransformError(
+            f"commitment type must be one of {', '.join(COMMITMENT_TYPES)}, got {commitment_type!r}",
+            "context.commitmentType",
+        )
+    return {COMMITMENT_TYPE_OPTION: commitment_type}
+
+
+def require_commitment_type(record_type: Any, context: MappingContext, path: str) -> str:
+    """The Procore commitment type of a contract: the record's ``type``, else the context's."""
+    commitment_type = record_type or context.options.get(COMMITMENT_TYPE_OPTION)
+    if commitment_type is None:
+        raise TransformError(
+            "a Procore contract needs its commitment type: pass context.commitmentType "
+            f"({' or '.join(COMMITMENT_TYPES)}) or include `type` in the record",
+            "context.commitmentType",
+        )
+    if commitment_type not in COMMITMENT_TYPES:
+        raise TransformError(f"unknown commitment type {commitment_type!r}", path)
+    return str(commitment_type)
 
 
 def _record_currency(record: Mapping[str, Any], context: MappingContext) -> str:
@@ -134,12 +166,20 @@ class CommitmentStatus(Codec):
         kind = require_commitment_type(writer.metadata.get("type"), writer.context, "data.type")
         self.choices[kind].write(writer, out)
 
+    # The context's commitment type, bound once per generated call (an options lookup per
+    # record otherwise).
+    def read_locals(self) -> Mapping[str, str]:
+        return {"commitment_type": f"context.options.get({COMMITMENT_TYPE_OPTION!r})"}
+
+    def write_locals(self) -> Mapping[str, str]:
+        return self.read_locals()
+
     def read_fast(self, name: str) -> list[str] | None:
         # The choice for the record's type (else the context's); anything unusual, including
         # a missing type, goes to ``read`` for its error.
         return [
             f"v = get({self.key!r})",
-            f"t = {name}.choices.get(get('type') or context.commitment_type)",
+            f"t = {name}.choices.get(get('type') or commitment_type)",
             "c = t.read_table.get(v) if t is not None and type(v) is str else None",
             "if c is not None and v not in t.lossy:",
             f"    data[{self.field!r}] = c",
@@ -151,7 +191,7 @@ class CommitmentStatus(Codec):
         return [
             f"v = values[{self.field!r}]",
             "if v is not None:",
-            f"    t = {name}.choices.get(metadata.get('type') or context.commitment_type)",
+            f"    t = {name}.choices.get(metadata.get('type') or commitment_type)",
             "    n = t.write_table.get(v) if t is not None else None",
             "    if n is None:",
             f"        {slow_write(name)}",
@@ -341,14 +381,3 @@ SPECS: Final = (
 
 MAPPER: Final = TableMapper(PLATFORM, SPECS, id_kind=int)
 
-
-def commitment_options(value: Any) -> dict[str, Any]:
-    """Mapping options for a caller-given commitment type (``context.commitmentType``)."""
-    if value is None:
-        return {}
-    if value not in COMMITMENT_TYPES:
-        raise TransformError(
-            f"commitment type must be one of {', '.join(COMMITMENT_TYPES)}, got {value!r}",
-            "context.commitmentType",
-        )
-    return {"commitment_type": value}

@@ -11,8 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.fixtures.api import assert_error
-from tests.fixtures.live import PAYMENT_DYNAMICS, PAYMENT_PROCORE, control
+from tests.fixtures.live import control
 from tests.fixtures.net import auth, wait_for
+from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from canonical import ENTITY_TYPES, model_for
 from canonical.jsonio import dumps
 from platforms import IdMap, MappingContext, get_mapper
-from platforms.base import (
+from platforms.mapping import (
     Amount,
     Choice,
     Codec,
+    Compiled,
     Constant,
     CurrencyCode,
     Date,
@@ -30,9 +31,10 @@ from platforms.base import (
     NestedText,
     NumberRef,
     Ref,
+    TableMapper,
     Text,
 )
-from platforms.procore.mapping import CommitmentStatus
+from platforms.procore.mapping import CommitmentStatus, commitment_options
 
 CURRENCY = "QAR"
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -186,7 +188,7 @@ def test_lossless_through_stored_canonical_json(platform, entity_type, data):
 @given(data=st.data())
 def test_generated_fast_paths_agree_with_the_codecs(platform, entity_type, data):
     record = data.draw(native_records(platform, entity_type))
-    compiled = get_mapper(platform)._compiled[entity_type]  # type: ignore[attr-defined]
+    compiled = _compiled(platform, entity_type)
     to_reference, from_reference = compiled.reference()
     fast_context, slow_context = MappingContext(currency=CURRENCY), MappingContext(currency=CURRENCY)
     fast = compiled.to_canonical(record, fast_context, "prop")
@@ -194,6 +196,12 @@ def test_generated_fast_paths_agree_with_the_codecs(platform, entity_type, data)
     assert fast == slow
     assert compiled.from_canonical(fast, fast_context) == from_reference(slow, slow_context)
     assert fast_context.references == slow_context.references
+
+
+def _compiled(platform: str, entity_type: str) -> Compiled:
+    mapper = get_mapper(platform)
+    assert isinstance(mapper, TableMapper)
+    return mapper.compiled(entity_type)
 
 
 def _outcome(function: Any, *args: Any) -> Any:
@@ -240,11 +248,12 @@ def test_fast_paths_hand_edge_cases_to_the_codecs(platform, entity_type, key, va
 
     record = dict(samples(platform)[entity_type])
     record[key] = value
-    compiled = get_mapper(platform)._compiled[entity_type]  # type: ignore[attr-defined]
+    compiled = _compiled(platform, entity_type)
     to_reference, from_reference = compiled.reference()
     for commitment_type in (None, "PurchaseOrderContract"):
-        fast_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type, id_map=_numbers())
-        slow_context = MappingContext(currency=CURRENCY, commitment_type=commitment_type, id_map=_numbers())
+        options = commitment_options(commitment_type)
+        fast_context = MappingContext(currency=CURRENCY, options=options, id_map=_numbers())
+        slow_context = MappingContext(currency=CURRENCY, options=options, id_map=_numbers())
         fast = _outcome(compiled.to_canonical, record, fast_context, "prop")
         slow = _outcome(to_reference, record, slow_context, "prop")
         assert fast == slow

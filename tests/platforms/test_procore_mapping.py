@@ -7,6 +7,7 @@ import pytest
 from canonical import ENTITY_TYPES, Money, TransformError, canonical_id
 from canonical.models import Contract, Customer, Payment
 from platforms import IdMap, MappingContext, get_mapper
+from platforms.procore.mapping import commitment_options
 from transform.samples import sample
 
 PROCORE = get_mapper("procore")
@@ -146,21 +147,27 @@ def test_contract_needs_the_commitment_type():
         _read("contract", record)
     assert error.value.path == "context.commitmentType"
     assert "context.commitmentType" in error.value.message
-    contract = _read("contract", record, MappingContext(commitment_type="WorkOrderContract"))
+    contract = _read("contract", record, MappingContext(options=commitment_options("WorkOrderContract")))
     assert contract.status == "approved"
     # Writing a contract to Procore needs it as well when the record does not say.
     from_bc = Contract.model_validate({"id": _cid("contract", 1), "status": "approved"})
     with pytest.raises(TransformError) as error:
         PROCORE.from_canonical("contract", from_bc, context=MappingContext())
     assert error.value.path == "context.commitmentType"
-    out = PROCORE.from_canonical("contract", from_bc, context=MappingContext(commitment_type="PurchaseOrderContract"))
+    out = PROCORE.from_canonical(
+        "contract", from_bc, context=MappingContext(options=commitment_options("PurchaseOrderContract"))
+    )
     assert out["status"] == "Approved"
 
 
 def test_invalid_commitment_type_is_refused():
     with pytest.raises(TransformError) as error:
-        MappingContext(commitment_type="PrimeContract")
+        commitment_options("PrimeContract")
     assert error.value.path == "context.commitmentType"
+    assert error.value.message == (
+        "commitment type must be one of WorkOrderContract, PurchaseOrderContract, got 'PrimeContract'"
+    )
+    assert commitment_options(None) == {}
     record = sample("procore", "contract") | {"type": "PrimeContract"}
     with pytest.raises(TransformError) as error:
         _read("contract", record)
@@ -188,7 +195,9 @@ def test_commitment_status_tables(kind, native, canonical):
 def test_purchase_orders_cannot_be_voided():
     contract = Contract.model_validate({"id": _cid("contract", 1), "status": "void"})
     with pytest.raises(TransformError) as error:
-        PROCORE.from_canonical("contract", contract, context=MappingContext(commitment_type="PurchaseOrderContract"))
+        PROCORE.from_canonical(
+            "contract", contract, context=MappingContext(options=commitment_options("PurchaseOrderContract"))
+        )
     assert error.value.path == "canonical.status"
 
 
