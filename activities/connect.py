@@ -323,6 +323,8 @@ class ConnectActivities:
         """
         customer = uuid.UUID(params.customer_id)
         platform, entity_type, generation = params.platform, params.entity_type, params.generation
+        if entity_type not in get_platform(platform).synced_entity_types:
+            return SeedResult(count=0)  # the platform has no such records
         try:
             validate_dataset(params.dataset)
         except ValueError as err:
@@ -445,6 +447,8 @@ class ConnectActivities:
     async def reconcile_entities(self, params: ReconcileInput) -> ReconcileResult:
         """Link this generation's records to the other platform's, then create the rest. One transaction."""
         customer = uuid.UUID(params.customer_id)
+        if params.entity_type not in get_platform(params.platform).synced_entity_types:
+            return ReconcileResult(linked=0, created=0)
         args = (customer, params.platform, params.entity_type, params.generation)
         async with self._sessionmaker() as session:
             await q.lock_canonical_links(session, customer)

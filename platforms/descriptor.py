@@ -145,6 +145,14 @@ class Platform:
     rate_limit_setting: str | None = None
     default_requests_per_second: float = 5.0
 
+    @property
+    def synced_entity_types(self) -> tuple[str, ...]:
+        """The synced entity types this platform has, in seed order: those it names business keys
+        for (reconciliation needs them). A connect skips the others."""
+        from canonical.entities import SYNCED_ENTITY_TYPES
+
+        return tuple(entity for entity in SYNCED_ENTITY_TYPES if entity in self.business_keys)
+
     def writable(self, key: str) -> bool:
         """Whether a native key is a field a write may carry (not read-only, not an annotation)."""
         return key not in self.read_only_fields and not key.startswith(self.annotation_prefixes)
