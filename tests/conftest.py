@@ -43,7 +43,7 @@ from workflows.names import ALL_SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 # Fixtures shared across test packages (plain helpers are imported from tests.fixtures directly).
-pytest_plugins = ["tests.fixtures.live"]
+pytest_plugins = ["tests.fixtures.ledger", "tests.fixtures.live"]
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from api.app import create_app
 from platforms.descriptor import Platform
 from settings import Settings
 from tests.fixtures.api import assert_error
-from tests.fixtures.ledger import CUSTOMER_ID, PROJECT_ID, UNMATCHED_PROJECT_ID, by_id, ledger  # noqa: F401 - fixture
+from tests.fixtures.ledger import CUSTOMER_ID, PROJECT_ID, UNMATCHED_PROJECT_ID, by_id
 from tests.fixtures.propagate import connected
 
 pytestmark = pytest.mark.usefixtures("worker")
