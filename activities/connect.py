@@ -17,7 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from canonical.encoding import canonical_json
-from canonical.entities import ENTITY_TABLE
+from canonical.entities import NUMBERED_TYPE
 from canonical.entities import entity_type as entity_type_row
 from canonical.errors import TransformError
 from canonical.jsonio import dumps
@@ -50,10 +50,6 @@ BATCH_SIZE = 5000
 # COPY: together they bound the memory a seed holds (a few MB), whatever the data set's size.
 CHUNK_SIZE = 1000
 QUEUE_CHUNKS = 4
-# Referenced by business number rather than id (BC documents name the job by its number); the
-# number lookups below assume one such type.
-NUMBERED_TYPES = tuple(entity.name for entity in ENTITY_TABLE if entity.by_number)
-assert len(NUMBERED_TYPES) == 1, "the seed's number lookups handle one number-referenced type"
 
 
 _T = TypeVar("_T")
@@ -122,12 +118,14 @@ class References:
         self._args = (customer, platform, generation)
         self._platform = platform
         self._referenced = entity_type_row(entity_type).referenced_types
+        # The native field this platform keeps the business number of number-referenced records in.
+        self._number_field = (NUMBERED_TYPE, get_platform(platform).number_field(NUMBERED_TYPE))
         mapper = get_mapper(platform)
         self.complete = not isinstance(mapper, TableMapper)
         codecs = mapper.specs[entity_type].codecs if isinstance(mapper, TableMapper) else ()
         self._by_id = [c for c in codecs if isinstance(c, Ref) and c.entity_type in self._referenced]
         self._by_number = [
-            c for c in codecs if isinstance(c, NumberRef) and c.entity_type in self._referenced and c.entity_type in NUMBERED_TYPES
+            c for c in codecs if isinstance(c, NumberRef) and c.entity_type in self._referenced and c.entity_type == NUMBERED_TYPE
         ]
         self._linked: set[str] = set()
         self._all: list[tuple[str, str, str, str | None]] | None = None
@@ -140,7 +138,7 @@ class References:
         if not self._referenced:
             return
         if self.complete:
-            self._all = await q.reference_rows(conn, *self._args, self._referenced)
+            self._all = await q.reference_rows(conn, *self._args, self._referenced, self._number_field)
         else:
             self._linked = set(await q.linked_types(conn, *self._args, self._referenced))
         await conn.rollback()
@@ -206,7 +204,7 @@ class References:
                 new_ids[entity_type, native_id] = cid
             new_numbers: dict[str, list[tuple[str, str]]] = {n: [] for n in missing_numbers}
             for number, native_id, number_cid in await q.references_by_number(
-                driver, *self._args, NUMBERED_TYPES[0], missing_numbers
+                driver, *self._args, NUMBERED_TYPE, self._number_field[1] or "", missing_numbers
             ):
                 new_numbers[number].append((native_id, number_cid))
             await driver.rollback()  # reads only; no transaction left open while the chunk is mapped
@@ -220,7 +218,7 @@ class References:
                 add(platform, ref_type, ref_cid, ref_id)
         for number, records in by_number.items():
             for native_id, number_cid in records:
-                add(platform, NUMBERED_TYPES[0], number_cid, native_id, number=number)
+                add(platform, NUMBERED_TYPE, number_cid, native_id, number=number)
         return id_map
 
 

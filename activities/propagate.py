@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from canonical.entities import NUMBERED_TYPE
 from canonical.errors import TransformError
 from canonical.jsonio import dumps_text
 from models.propagate import (
@@ -105,7 +106,13 @@ class PropagateActivities:
         customer = uuid.UUID(params.customer_id)
         async with self._engine.begin() as conn:
             state = await q.open_fan_out(
-                conn, params.propagation_id, customer, params.canonical_id, params.platform, params.version
+                conn,
+                params.propagation_id,
+                customer,
+                params.canonical_id,
+                params.platform,
+                params.version,
+                (NUMBERED_TYPE, get_platform(params.platform).number_field(NUMBERED_TYPE)),
             )
             # A simulated outage (sandbox) fails this attempt after its countdown is committed.
             result = None if state.outage else await self._fan_out(conn, customer, params, state)

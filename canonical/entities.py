@@ -84,6 +84,9 @@ SYNCED_NAMES: Final[Mapping[str, str]] = {
     **{name: name for name in SYNCED_ENTITY_TYPES},
     **{ENTITY_TYPES_BY_NAME[name].plural: name for name in SYNCED_ENTITY_TYPES},
 }
+#: The entity type some platform references by business number (BC documents name their job).
+#: The reference lookups handle one such type.
+NUMBERED_TYPE: Final = next(entity.name for entity in ENTITY_TABLE if entity.by_number)
 #: Every canonical field that references another record, over all types.
 REFERENCE_FIELDS: Final[tuple[str, ...]] = tuple(
     dict.fromkeys(field for entity in ENTITY_TABLE for field in entity.references)

@@ -113,8 +113,10 @@ class Stack:
         if self.temporal is not None:
             self.log(f"  Temporal UI    http://localhost:{s.temporal_ui_port}")
         self.log(f"  Temporal gRPC  {s.temporal_address}")
-        self.log(f"  Procore emulator          http://127.0.0.1:{s.procore_emulator_port}  (control: /_control)")
-        self.log(f"  Business Central emulator http://127.0.0.1:{s.dynamics_emulator_port}  (control: /_control)")
+        for platform in platforms():
+            if platform.emulator_app is not None and (emu_port := platform.emulator_port(s)) is not None:
+                label = f"{platform.title} emulator"
+                self.log(f"  {label:<25} http://127.0.0.1:{emu_port}  (control: /_control)")
         self.log("Ctrl-C stops everything; data is kept in " + str(data_dir))
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:

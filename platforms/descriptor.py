@@ -153,6 +153,11 @@ class Platform:
 
         return tuple(entity for entity in SYNCED_ENTITY_TYPES if entity in self.business_keys)
 
+    def number_field(self, entity_type: str) -> str | None:
+        """The native field holding a record's business number (its strongest key's field)."""
+        keys = self.business_keys.get(entity_type)
+        return keys[0][1] if keys else None
+
     def writable(self, key: str) -> bool:
         """Whether a native key is a field a write may carry (not read-only, not an annotation)."""
         return key not in self.read_only_fields and not key.startswith(self.annotation_prefixes)

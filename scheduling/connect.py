@@ -1,14 +1,25 @@
-"""Starting a ConnectWorkflow (shared by the API and the CLI)."""
+"""The connect use case: configure a connection and run its ConnectWorkflow (`POST /connect`), and
+starting a ConnectWorkflow (shared by the API, the CLI and schedules)."""
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.connect import ConnectInput, ConnectResult
-from platforms.registry import others
+from platforms.registry import get_platform, others
+from settings import Settings
+from store.connections import configure
+from store.credentials import encrypt
 from workflows.connect import ConnectWorkflow, connect_workflow_id
 from workflows.names import CUSTOMER_ID, PLATFORM
 
@@ -49,3 +60,80 @@ async def start_connect(
         )
     except WorkflowAlreadyStartedError as err:
         raise ConnectConflict(f"A connect for {params.platform} is already running") from err
+
+
+class ConnectError(Exception):
+    """A connect request that cannot run as sent; ``kind`` names the error envelope's type."""
+
+    def __init__(
+        self, kind: Literal["validation", "forbidden", "conflict", "unavailable"], message: str
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """A connect as the API received it. ``live``: the live settings, credentials included."""
+
+    customer_id: uuid.UUID
+    key_mode: str  # demo keys may not connect live accounts
+    platform: str
+    mode: Literal["sandbox", "live"]
+    live: Mapping[str, Any] | None
+
+
+async def connect_platform(
+    session: AsyncSession, temporal: Client, settings: Settings, request: ConnectRequest
+) -> ConnectResult:
+    """Configure the connection (live credentials stored encrypted), run a ConnectWorkflow and wait
+    for it (up to CONNECT_WAIT_SECONDS)."""
+    live: dict[str, Any] | None = None
+    secret: bytes | None = None
+    if request.mode == "live":
+        if request.key_mode == "demo":
+            raise ConnectError("forbidden", "Demo keys cannot create live connections")
+        if request.live is None:
+            raise ConnectError("validation", "settings are required when mode is live")
+        if not settings.base_url_allowed(request.live["base_url"]):
+            raise ConnectError(
+                "forbidden", "settings.base_url is not on this deployment's allow-list (LIVE_BASE_URL_ALLOWLIST)"
+            )
+        missing = get_platform(request.platform).live_settings.missing_message(request.live)
+        if missing:
+            raise ConnectError("validation", missing)
+        live = {k: v for k, v in request.live.items() if k not in ("client_id", "client_secret")}
+        secret = encrypt(
+            settings, {"client_id": request.live["client_id"], "client_secret": request.live["client_secret"]}
+        )
+    elif request.live is not None:
+        raise ConnectError("validation", "settings are only accepted when mode is live")
+    customer = str(request.customer_id)
+    if await is_running(temporal, connect_workflow_id(customer, request.platform)):
+        raise ConnectError("conflict", f"A connect for {request.platform} is already running")
+    await configure(session, request.customer_id, request.platform, mode=request.mode, live=live, credentials=secret)
+    await session.commit()
+    try:
+        handle = await start_connect(
+            temporal,
+            ConnectInput(customer_id=customer, platform=request.platform, mode=request.mode),
+            task_queue=settings.task_queue,
+        )
+    except ConnectConflict as err:
+        raise ConnectError("conflict", str(err)) from err
+    try:
+        return await asyncio.wait_for(handle.result(), settings.connect_wait_seconds)
+    except TimeoutError as err:
+        raise ConnectError(
+            "unavailable",
+            f"Connect of {request.platform} is still running after {settings.connect_wait_seconds:.0f}s "
+            "(are workers running?); it continues in the background, see GET /connections.",
+        ) from err
+    except WorkflowFailureError as err:
+        # The cause (visible in the Temporal UI) may hold SQL or platform internals: not for callers.
+        raise ConnectError(
+            "unavailable",
+            f"Connect of {request.platform} failed; the connection stays hidden until a connect succeeds. "
+            "Connect again to repair it.",
+        ) from err

@@ -146,17 +146,18 @@ async def reference_rows(
     platform: str,
     generation: int,
     entity_types: Sequence[str],
+    number_field: tuple[str, str | None],
 ) -> list[tuple[str, str, str, str | None]]:
     """(entity_type, native id, canonical id, business number) of this generation's records of the
-    types a new batch may reference. Business Central documents reference jobs by project number."""
+    types a new batch may reference. `number_field`: the type referenced by number and the native
+    field holding its number (Business Central documents reference jobs by project number)."""
     if not entity_types:
         return []
     rows = await session.execute(
         text(
             """
             SELECT m.entity_type, m.platform_id, m.canonical_id,
-                   CASE WHEN m.entity_type = 'project'
-                        THEN COALESCE(po.data->>'project_number', po.data->>'number') END AS number
+                   CASE WHEN m.entity_type = :nt THEN po.data->>CAST(:nf AS text) END AS number
               FROM entity_mappings m
               JOIN platform_objects po ON po.customer_id = m.customer_id AND po.platform = m.platform
                                       AND po.entity_type = m.entity_type AND po.platform_id = m.platform_id
@@ -164,7 +165,10 @@ async def reference_rows(
              WHERE m.customer_id = :c AND m.platform = :p AND m.generation = :g AND m.entity_type = ANY(:t)
             """
         ),
-        {"c": customer_id, "p": platform, "g": generation, "t": list(entity_types)},
+        {
+            "c": customer_id, "p": platform, "g": generation, "t": list(entity_types),
+            "nt": number_field[0], "nf": number_field[1],
+        },
     )
     return [(r.entity_type, r.platform_id, r.canonical_id, r.number) for r in rows]
 
@@ -231,10 +235,11 @@ async def references_by_number(
     platform: str,
     generation: int,
     entity_type: str,
+    number_field: str,
     numbers: Sequence[str],
 ) -> list[tuple[str, str, str]]:
     """(number, native id, canonical id) of the mapped records of this generation whose business
-    number is one of `numbers` (BC documents reference jobs by number).
+    number (native field `number_field`) is one of `numbers` (BC documents reference jobs by number).
 
     Found through the match-key index: a record's number key is its normalised number."""
     if not numbers:
@@ -242,12 +247,12 @@ async def references_by_number(
     keyed: list[tuple[str, str]] = []
     keyless: list[str] = []  # numbers without a letter or digit have no key (never in practice)
     for number in numbers:
-        keys = business_keys(platform, entity_type, {"project_number": number, "number": number})
+        keys = business_keys(platform, entity_type, {number_field: number})
         if keys:
             keyed.append((number, keys[0]))
         else:
             keyless.append(number)
-    number_of = "COALESCE(po.data->>'project_number', po.data->>'number')"
+    number_of = "po.data->>%(nf)b::text"
     mapping = """
          CROSS JOIN LATERAL (
                SELECT canonical_id FROM entity_mappings m
@@ -255,7 +260,7 @@ async def references_by_number(
                   AND m.platform_id = po.platform_id AND m.generation = %(g)b
                 LIMIT 1) m
     """
-    params = {"c": customer_id, "p": platform, "g": generation, "t": entity_type}
+    params = {"c": customer_id, "p": platform, "g": generation, "t": entity_type, "nf": number_field}
     rows: list[tuple[str, str, str]] = []
     if keyed:
         cur = await conn.execute(

@@ -348,8 +348,7 @@ OPEN_FAN_OUT = text(
            -- the platform ids (and project numbers) of the objects the snapshot refers to
            (SELECT jsonb_agg(jsonb_build_array(
                        m.entity_type, m.canonical_id, m.platform_id,
-                       CASE WHEN m.entity_type = 'project'
-                            THEN COALESCE(po.data->>'project_number', po.data->>'number') END))
+                       CASE WHEN m.entity_type = :nt THEN po.data->>CAST(:nf AS text) END))
               FROM {ACTIVE_RECORD}
              WHERE m.customer_id = :c AND m.platform = :p AND m.canonical_id = ANY(ARRAY[{_REFERENCES}]))
       FROM (SELECT 1) one
@@ -361,11 +360,24 @@ OPEN_FAN_OUT = text(
 
 
 async def open_fan_out(
-    conn: Executor, propagation_id: str, customer_id: uuid.UUID, canonical_id: str, platform: str, version: int
+    conn: Executor,
+    propagation_id: str,
+    customer_id: uuid.UUID,
+    canonical_id: str,
+    platform: str,
+    version: int,
+    number_field: tuple[str, str | None],
 ) -> FanOutState:
+    """Lock the target record and read what its fan-out needs. `number_field`: the entity type
+    referenced by number and the platform's native field holding that number (its ids map also
+    links those numbers)."""
     row = (
         await conn.execute(
-            OPEN_FAN_OUT, {"pid": propagation_id, "c": customer_id, "cid": canonical_id, "p": platform, "v": version}
+            OPEN_FAN_OUT,
+            {
+                "pid": propagation_id, "c": customer_id, "cid": canonical_id, "p": platform, "v": version,
+                "nt": number_field[0], "nf": number_field[1],
+            },
         )
     ).one()
     return FanOutState(*row)

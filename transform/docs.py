@@ -14,8 +14,7 @@ from typing import Final, get_args
 
 from canonical.models import FIELDS, MODELS
 from platforms import get_mapper
-from platforms.mapping import Choice, Codec, EntitySpec
-from platforms.procore.mapping import CommitmentStatus
+from platforms.mapping import Codec, EntitySpec
 from platforms.registry import platforms
 
 DOCUMENT: Final = Path(__file__).resolve().parent.parent / "docs" / "canonical-model.md"
@@ -41,7 +40,7 @@ def _native(spec: EntitySpec, field: str) -> str:
 
 
 def _is_status(codec: Codec) -> bool:
-    return isinstance(codec, Choice | CommitmentStatus)
+    return bool(codec.vocabularies())
 
 
 def _entity_section(entity_type: str) -> list[str]:
@@ -73,12 +72,7 @@ def _status_tables(entity_type: str, specs: dict[str, EntitySpec]) -> list[str]:
     lines: list[str] = []
     for platform, name in PLATFORM_NAMES.items():
         for codec in specs[platform].codecs:
-            choices: dict[str, Choice] = {}
-            if isinstance(codec, CommitmentStatus):
-                choices = codec.choices
-            elif isinstance(codec, Choice):
-                choices = {"": codec}
-            for variant, choice in choices.items():
+            for variant, choice in codec.vocabularies().items():
                 label = f"{name} `{choice.key}`" + (f" ({variant})" if variant else "")
                 lines += [
                     f"{label} → canonical `{choice.field}`; a changed value is written as shown, an unchanged "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from typing import Annotated, Any, Literal
@@ -10,7 +9,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
-from temporalio.client import WorkflowFailureError
 
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -18,15 +16,18 @@ from api.errors import ApiError, ErrorType, json_response
 from api.schemas import SyncedEntityTypeName, error_responses
 from canonical.entities import SYNCED_NAMES
 from canonical.timefmt import iso_millis
-from models.connect import ConnectInput
-from platforms.registry import PlatformName, get_platform
-from scheduling.connect import ConnectConflict, is_running, start_connect
-from store.connections import configure
-from store.credentials import encrypt
+from platforms.registry import PlatformName
+from scheduling.connect import ConnectError, connect_platform
+from scheduling.connect import ConnectRequest as ConnectCommand
 from store.objects import list_active_connections, list_objects
-from workflows.connect import connect_workflow_id
 
 router = APIRouter(tags=["Connections"])
+_KINDS = {
+    "validation": ErrorType.VALIDATION_ERROR,
+    "forbidden": ErrorType.AUTHORIZATION_ERROR,
+    "conflict": ErrorType.CONFLICT_ERROR,
+    "unavailable": ErrorType.EXTERNAL_SERVICE_ERROR,
+}
 
 MAX_PAGE = 1000
 
@@ -120,54 +121,19 @@ class ObjectsEnvelope(BaseModel):
 )
 async def connect(
     body: ConnectRequest, key: CurrentKey, temporal: TemporalDep, settings: SettingsDep, session: SessionDep
-) -> Response:
-    live: dict[str, Any] | None = None
-    secret: bytes | None = None
-    if body.mode == "live":
-        if key.mode == "demo":
-            raise ApiError(ErrorType.AUTHORIZATION_ERROR, "Demo keys cannot create live connections")
-        if body.settings is None:
-            raise ApiError(ErrorType.VALIDATION_ERROR, "settings are required when mode is live")
-        if not settings.base_url_allowed(body.settings.base_url):
-            raise ApiError(
-                ErrorType.AUTHORIZATION_ERROR,
-                "settings.base_url is not on this deployment's allow-list (LIVE_BASE_URL_ALLOWLIST)",
-            )
-        missing = get_platform(body.platform).live_settings.missing_message(body.settings.model_dump())
-        if missing:
-            raise ApiError(ErrorType.VALIDATION_ERROR, missing)
-        live = body.settings.model_dump(exclude={"client_id", "client_secret"})
-        secret = encrypt(settings, {"client_id": body.settings.client_id, "client_secret": body.settings.client_secret})
-    elif body.settings is not None:
-        raise ApiError(ErrorType.VALIDATION_ERROR, "settings are only accepted when mode is live")
-    if await is_running(temporal, connect_workflow_id(str(key.customer_id), body.platform)):
-        raise ApiError(ErrorType.CONFLICT_ERROR, f"A connect for {body.platform} is already running")
-    await configure(session, key.customer_id, body.platform, mode=body.mode, live=live, credentials=secret)
-    await session.commit()
+) -> ConnectEnvelope:
+    request = ConnectCommand(
+        customer_id=key.customer_id,
+        key_mode=key.mode,
+        platform=body.platform,
+        mode=body.mode,
+        live=body.settings.model_dump() if body.settings is not None else None,
+    )
     try:
-        handle = await start_connect(
-            temporal,
-            ConnectInput(customer_id=str(key.customer_id), platform=body.platform, mode=body.mode),
-            task_queue=settings.task_queue,
-        )
-    except ConnectConflict as err:
-        raise ApiError(ErrorType.CONFLICT_ERROR, str(err)) from err
-    try:
-        result = await asyncio.wait_for(handle.result(), settings.connect_wait_seconds)
-    except TimeoutError as err:
-        raise ApiError(
-            ErrorType.EXTERNAL_SERVICE_ERROR,
-            f"Connect of {body.platform} is still running after {settings.connect_wait_seconds:.0f}s "
-            "(are workers running?); it continues in the background, see GET /connections.",
-        ) from err
-    except WorkflowFailureError as err:
-        # The cause (visible in the Temporal UI) may hold SQL or platform internals: not for callers.
-        raise ApiError(
-            ErrorType.EXTERNAL_SERVICE_ERROR,
-            f"Connect of {body.platform} failed; the connection stays hidden until a connect succeeds. "
-            "Connect again to repair it.",
-        ) from err
-    return json_response({"data": {"platform": result.platform, "status": "connected", "entities": result.entities}})
+        result = await connect_platform(session, temporal, settings, request)
+    except ConnectError as err:
+        raise ApiError(_KINDS[err.kind], err.message) from err
+    return ConnectEnvelope(data=ConnectResultData(platform=result.platform, status="connected", entities=result.entities))
 
 
 @router.get(
@@ -176,19 +142,19 @@ async def connect(
     responses=error_responses(ErrorType.AUTHENTICATION_ERROR),
     summary="List active connections",
 )
-async def connections(key: CurrentKey, session: SessionDep) -> Response:
+async def connections(key: CurrentKey, session: SessionDep) -> ConnectionsEnvelope:
     rows = await list_active_connections(session, key.customer_id)
     items = [
-        {
-            "platform": r["platform"],
-            "status": r["status"],
-            "mode": r["mode"],
-            "connected_at": iso_millis(r["connected_at"]) if r["connected_at"] else None,
-            "entities_synced": int(r["entities_synced"]),
-        }
+        ConnectionItem(
+            platform=r["platform"],
+            status=r["status"],
+            mode=r["mode"],
+            connected_at=iso_millis(r["connected_at"]) if r["connected_at"] else None,
+            entities_synced=int(r["entities_synced"]),
+        )
         for r in rows
     ]
-    return json_response({"data": {"connections": items}})
+    return ConnectionsEnvelope(data=ConnectionsData(connections=items))
 
 
 def _entity_type(value: str) -> str | None:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError, ErrorType, json_response
+from api.errors import ApiError, ErrorType
 from api.schemas import error_responses
 from canonical.timefmt import iso_millis
 from platforms.registry import PlatformName
@@ -45,13 +45,13 @@ class ScheduleListEnvelope(BaseModel):
     data: ScheduleList
 
 
-def _item(info: reseed.ReseedScheduleInfo) -> dict[str, object]:
-    return {
-        "schedule_id": info.schedule_id,
-        "platform": info.platform,
-        "interval_seconds": info.interval_seconds,
-        "next_run_at": iso_millis(info.next_run_at) if info.next_run_at else None,
-    }
+def _item(info: reseed.ReseedScheduleInfo) -> ScheduleItem:
+    return ScheduleItem(
+        schedule_id=info.schedule_id,
+        platform=info.platform,
+        interval_seconds=info.interval_seconds,
+        next_run_at=iso_millis(info.next_run_at) if info.next_run_at else None,
+    )
 
 
 @router.post(
@@ -71,7 +71,7 @@ def _item(info: reseed.ReseedScheduleInfo) -> dict[str, object]:
 )
 async def create_schedule(
     body: ScheduleRequest, key: CurrentKey, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
-) -> Response:
+) -> ScheduleEnvelope:
     if body.interval_seconds < settings.reseed_min_interval_seconds:
         raise ApiError(
             ErrorType.VALIDATION_ERROR, f"interval_seconds must be at least {settings.reseed_min_interval_seconds}"
@@ -87,7 +87,7 @@ async def create_schedule(
             ErrorType.CONFLICT_ERROR, f"A re-seed schedule for {body.platform} exists; delete it first"
         ) from err
     await session.commit()
-    return json_response({"data": _item(info)}, status=201)
+    return ScheduleEnvelope(data=_item(info))
 
 
 @router.get(
@@ -96,9 +96,9 @@ async def create_schedule(
     responses=error_responses(ErrorType.AUTHENTICATION_ERROR),
     summary="List re-seed schedules",
 )
-async def list_schedules(key: CurrentKey, session: SessionDep, temporal: TemporalDep) -> Response:
+async def list_schedules(key: CurrentKey, session: SessionDep, temporal: TemporalDep) -> ScheduleListEnvelope:
     infos = await reseed.list_for_customer(temporal, session, key.customer_id)
-    return json_response({"data": {"schedules": [_item(i) for i in infos]}})
+    return ScheduleListEnvelope(data=ScheduleList(schedules=[_item(i) for i in infos]))
 
 
 @router.delete(

@@ -26,8 +26,10 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from canonical.entities import NUMBERED_TYPE
 from canonical.jsonio import dumps_text
 from models.propagate import FanOutInput, FanOutResult, PropagateInput
+from platforms.registry import get_platform
 from propagation.logic import apply_patch
 from store import propagate as q
 from store.customers import find_key_owner
@@ -153,7 +155,10 @@ async def one_propagation(
     # fan_out, per platform (the workflow runs them concurrently; here one after the other)
     for platform in state.targets:
         async with engine.begin() as conn:
-            target = await q.open_fan_out(conn, propagation_id, customer, entity.canonical_id, platform, version)
+            target = await q.open_fan_out(
+                conn, propagation_id, customer, entity.canonical_id, platform, version,
+                (NUMBERED_TYPE, get_platform(platform).number_field(NUMBERED_TYPE)),
+            )
             assert target.row_id is not None and target.data is not None
             record = dumps_text({**target.data, NATIVE_FIELD[platform]: notes})
             await q.close_fan_out(

@@ -122,6 +122,10 @@ class Codec:
         """The native side of ``field``, for the generated docs."""
         return f"`{self.key}`"
 
+    def vocabularies(self) -> Mapping[str, Choice]:
+        """The closed vocabularies the codec maps (by variant, "" for the only one), for the docs."""
+        return {}
+
     def _emit_optional_write(self, expression: str) -> list[str]:
         return [f"v = values[{self.field!r}]", "if v is not None:", f"    out[{self.key!r}] = {expression}"]
 
@@ -358,6 +362,9 @@ class Choice(Codec):
             "    else:",
             f"        out[{self.key!r}] = n",
         ]
+
+    def vocabularies(self) -> Mapping[str, Choice]:
+        return {"": self}
 
     def describe(self, field: str) -> str:
         pairs = ", ".join(f"`{native}`→`{canon}`" for native, canon in self.read_table.items())

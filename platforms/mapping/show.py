@@ -33,7 +33,7 @@ def render(platform: str, entity_type: str, *, reference: bool = False) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m platforms.mapping.show", description=__doc__.splitlines()[0])
-    parser.add_argument("platform", help="procore or dynamics")
+    parser.add_argument("platform", help="a registered platform (platforms.registry)")
     parser.add_argument("entity_type", help="a canonical entity type, e.g. contract")
     parser.add_argument("--reference", action="store_true", help="the variant without inline fast paths")
     args = parser.parse_args(argv)

@@ -202,6 +202,9 @@ class CommitmentStatus(Codec):
     def describe(self, field: str) -> str:
         return "; ".join(f"{kind}: {choice.describe(field)}" for kind, choice in self.choices.items())
 
+    def vocabularies(self) -> Mapping[str, Choice]:
+        return self.choices
+
 
 SPECS: Final = (
     EntitySpec(

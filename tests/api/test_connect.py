@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.routes.connections import ObjectsEnvelope
 from tests.fixtures.api import assert_error
 from tests.fixtures.connect import TYPES, connect, links, objects
 from tests.fixtures.net import auth
@@ -156,6 +157,7 @@ async def test_objects_validation_and_pagination(api: httpx.AsyncClient, demo_ke
         if cursor:
             page_params["cursor"] = cursor
         body = (await api.get("/api/v1/objects", params=page_params, headers=auth(demo_key))).json()
+        ObjectsEnvelope.model_validate(body)  # hand-built for speed (exact decimals); held to its model
         seen += body["data"]
         cursor = body["pagination"]["next_cursor"]
         assert body["pagination"]["has_more"] == (cursor is not None)

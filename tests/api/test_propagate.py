@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.routes.propagate import PropagationEnvelope, PropagationRecordEnvelope
 from canonical.money import convert_minor
 from tests.fixtures.api import assert_error
 from tests.fixtures.propagate import INVOICE_DYNAMICS, PAYMENT_DYNAMICS, PAYMENT_PROCORE, connected, payment
@@ -130,13 +131,18 @@ async def test_partial_success_record_and_replay(
     assert "dynamics" not in body["propagated"] and "procore" in body["propagated"]
     assert "unavailable" in body["failed"]["dynamics"]
     pid = body["propagation_id"]
-    record = (await api.get(f"/api/v1/propagations/{pid}", headers=h)).json()["data"]
+    # The hand-built responses (kept for speed: exact decimals) hold to their documented models.
+    PropagationEnvelope.model_validate(resp.json())
+    record_body = (await api.get(f"/api/v1/propagations/{pid}", headers=h)).json()
+    PropagationRecordEnvelope.model_validate(record_body)
+    record = record_body["data"]
     assert record["status"] == "partial"
     targets = {t["platform"]: t for t in record["targets"]}
     assert targets["dynamics"]["status"] == "failed" and targets["procore"]["status"] == "synced"
 
     replay = await api.post(f"/api/v1/propagations/{pid}/retry", headers=h)
     assert replay.status_code == 200, replay.text
+    PropagationEnvelope.model_validate(replay.json())
     assert replay.json()["data"]["status"] == "synced"
     assert set(replay.json()["data"]["propagated"]) == {"procore", "dynamics"}
     assert (await payment(api, h, "dynamics", PAYMENT_DYNAMICS))["platform_data"]["description"] == "partial"

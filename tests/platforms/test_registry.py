@@ -1,0 +1,105 @@
+"""The platform registry and descriptors: what generic code may ask a platform, answered per platform."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from canonical.errors import RequestShapeError
+from platforms.descriptor import LiveSettingsRule, WebhookShapeError
+from platforms.registry import PlatformName, expected, get_platform, names, others, register, registered, unregister
+from tests.fixtures.ledger import LEDGER
+
+
+class _Body(BaseModel):
+    platform: PlatformName
+
+
+def test_the_built_in_platforms_and_their_order() -> None:
+    assert names() == ("procore", "dynamics")
+    assert others("procore") == ("dynamics",)
+    assert expected() == "'procore' or 'dynamics'"
+    with pytest.raises(RequestShapeError, match="unknown platform 'sage'; expected one of procore, dynamics"):
+        get_platform("sage")
+
+
+def test_a_registered_platform_is_validated_and_listed_until_it_leaves() -> None:
+    with pytest.raises(ValidationError, match="Input should be 'procore' or 'dynamics'"):
+        _Body(platform="ledger")
+    with registered(LEDGER):
+        assert names() == ("procore", "dynamics", "ledger")
+        assert _Body(platform="ledger").platform == "ledger"
+        assert _Body.model_json_schema()["properties"]["platform"]["enum"] == ["procore", "dynamics", "ledger"]
+        with pytest.raises(ValueError, match="already registered"):
+            register(LEDGER)
+    assert "ledger" not in names()
+    with pytest.raises(ValueError, match="built in"):
+        unregister("procore")
+
+
+def test_read_only_fields_and_annotations() -> None:
+    procore, dynamics = get_platform("procore"), get_platform("dynamics")
+    assert not procore.writable("updated_at") and procore.writable("notes")
+    assert not dynamics.writable("@odata.etag") and not dynamics.writable("@odata.anything")
+    assert not dynamics.writable("number") and dynamics.writable("description")
+
+
+def test_versions_and_currencies_by_platform() -> None:
+    procore, dynamics = get_platform("procore"), get_platform("dynamics")
+    bc = {"@odata.etag": 'W/"1"', "lastModifiedDateTime": "2026-01-01T00:00:00Z", "currencyCode": "QAR"}
+    assert dynamics.etag(bc) == 'W/"1"' and dynamics.updated_at(bc) == "2026-01-01T00:00:00Z"
+    assert dynamics.record_currency(bc) == "QAR" and dynamics.record_currency({"currencyCode": ""}) is None
+    assert procore.etag({"updated_at": "x"}) is None and procore.updated_at({"updated_at": "x"}) == "x"
+    assert procore.record_currency({}) == "USD"
+    assert procore.record_currency({"currency_configuration": {"currency_iso_code": "AED"}}) == "AED"
+    assert dynamics.number_field("project") == "number" and procore.number_field("project") == "project_number"
+    assert LEDGER.number_field("contract") is None
+
+
+def test_synced_entity_types_follow_the_business_keys() -> None:
+    assert get_platform("procore").synced_entity_types == ("project", "customer", "contract", "invoice", "payment")
+    assert LEDGER.synced_entity_types == ("project", "customer")
+
+
+def test_live_settings_messages() -> None:
+    one = LiveSettingsRule(required=("company_id",), label="Procore")
+    many = LiveSettingsRule(required=("tenant", "environment", "company_id"), label="Dynamics")
+    assert one.missing_message({"company_id": "1"}) is None
+    assert one.missing_message({}) == "settings.company_id is required for Procore"
+    assert many.missing_message({"tenant": "t"}) == (
+        "settings.tenant, settings.environment and settings.company_id are required for Dynamics"
+    )
+
+
+def test_procore_webhook_events() -> None:
+    parse = get_platform("procore").webhooks.parse
+    delivery = parse({"resource_name": "Contract Payments", "resource_id": 1823456, "ulid": "01J", "event_type": "update"}, "k")
+    assert [(e.api_key, e.entity_type, e.platform_id, e.delivery_key) for e in delivery.events] == [
+        ("k", "payment", "1823456", "01J")
+    ]
+    assert parse({"resource_name": "projects", "resource_id": 1, "event_type": "delete"}, "k").events == []
+    assert parse({"resource_name": "RFIs", "resource_id": 1}, "k").received == 1
+    with pytest.raises(WebhookShapeError):
+        parse({"id": 1}, "k")
+    assert get_platform("procore").webhooks.requires_header_key
+
+
+def test_business_central_notifications() -> None:
+    webhooks = get_platform("dynamics").webhooks
+    assert webhooks.handshake({"validationToken": "abc"}) == "abc"
+    assert webhooks.handshake({}) is None
+    guid = "a34e74db-53c7-4368-8fe7-bb87c83c7902"
+    body = {
+        "value": [
+            {"subscriptionId": "s", "clientState": "key", "changeType": "updated",
+             "resource": f"api/v2.0/companies(x)/customerPayments({guid})", "lastModifiedDateTime": "t"},
+            {"changeType": "deleted", "resource": f"customerPayments({guid})"},
+            {"changeType": "updated", "resource": f"items({guid})"},
+            {"changeType": "created", "clientState": 5, "resource": f"salesInvoices({guid})"},
+        ]
+    }
+    delivery = webhooks.parse(body, None)
+    assert delivery.received == 4
+    assert [(e.api_key, e.entity_type) for e in delivery.events] == [("key", "payment"), (None, "invoice")]
+    with pytest.raises(WebhookShapeError):
+        webhooks.parse({"value": "x"}, None)
