@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from canonical.errors import ServiceError
 from canonical.jsonio import dumps
 
 API_VERSION = "1.0"
@@ -107,3 +108,17 @@ def error_response(
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(content=dumps(payload), status_code=status, media_type="application/json", headers=headers)
+
+
+_SERVICE_KINDS: dict[str, ErrorType] = {
+    "validation": ErrorType.VALIDATION_ERROR,
+    "forbidden": ErrorType.AUTHORIZATION_ERROR,
+    "not_found": ErrorType.NOT_FOUND,
+    "conflict": ErrorType.CONFLICT_ERROR,
+    "unavailable": ErrorType.EXTERNAL_SERVICE_ERROR,
+}
+
+
+def from_service(err: ServiceError) -> ApiError:
+    """The envelope of a use case's refusal (``canonical.errors.ServiceError``)."""
+    return ApiError(_SERVICE_KINDS[err.kind], err.message)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, ErrorType
+from store import rate_limits
 
 WINDOW_SECONDS = 60
 
@@ -22,13 +22,8 @@ class RateDecision:
 
 async def hit(session: AsyncSession, bucket: str, limit: int, window_seconds: int = WINDOW_SECONDS) -> RateDecision:
     """Record one request in `bucket` if under `limit` per window (one round trip, see migration 0001)."""
-    row = (
-        await session.execute(
-            text("SELECT allowed, retry_after, remaining FROM rate_limit_hit(:b, :l, :w)"),
-            {"b": bucket, "l": limit, "w": window_seconds},
-        )
-    ).one()
-    return decision(row.allowed, row.retry_after, row.remaining)
+    allowed, retry_after, remaining = await rate_limits.hit(session, bucket, limit, window_seconds)
+    return decision(allowed, retry_after, remaining)
 
 
 def decision(allowed: bool, retry_after: float, remaining: int) -> RateDecision:

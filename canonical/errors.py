@@ -1,4 +1,4 @@
-"""Typed errors of the translation layer.
+"""Typed errors of the translation layer, and the refusals of the use cases (`ServiceError`).
 
 The HTTP layer turns them into responses without matching on message text:
 ``TransformError`` (and its ``MoneyError`` subclass) -> 422 ``TRANSFORM_ERROR``,
@@ -6,6 +6,8 @@ The HTTP layer turns them into responses without matching on message text:
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 
 class TransformError(Exception):
@@ -35,3 +37,17 @@ class MoneyError(TransformError):
 
 class RequestShapeError(ValueError):
     """The request itself is malformed: unknown platform or entity type, data that is not an object."""
+
+
+ServiceErrorKind = Literal["validation", "forbidden", "not_found", "conflict", "unavailable"]
+
+
+class ServiceError(Exception):
+    """A use case (``propagation.service``, ``scheduling.connect``...) refused a request the caller can
+    correct or retry. ``kind`` says which, so the API maps it onto its error envelope
+    (``api.errors.from_service``) without the services knowing HTTP."""
+
+    def __init__(self, kind: ServiceErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message

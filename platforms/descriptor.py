@@ -11,6 +11,7 @@ reads a platform's JSON keys itself.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -85,6 +86,18 @@ class Webhooks:
     handshake: Callable[[Mapping[str, str]], str | None] = lambda query: None
     #: True when the delivery is only trusted with a key in its Authorization header (no body secret).
     requires_header_key: bool = False
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """``"package.module:function"`` as a callable that imports it on first use: emulators and
+    synthetic data sets pull in what a worker or the API never needs (FastAPI apps, generators)."""
+    module_name, _, attribute = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module_name), attribute)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = attribute
+    return call
 
 
 def _no_webhooks(body: Any, header_key: str | None) -> WebhookDelivery:

@@ -33,6 +33,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from canonical.errors import ServiceError
 from canonical.jsonio import loads
 from canonical.timefmt import iso_millis
 from models.propagate import PropagateResponse, RetryRequest
@@ -44,13 +45,8 @@ from workflows.propagate import PropagateWorkflow, propagate_workflow_id
 NOT_FOUND = "Entity mapping not found"
 
 
-class PropagateError(Exception):
-    """A request that cannot be propagated as sent; ``kind`` names the error envelope's type."""
-
-    def __init__(self, kind: Literal["validation", "not_found", "conflict", "unavailable"], message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+class PropagateError(ServiceError):
+    """A request that cannot be propagated as sent."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from canonical.errors import ServiceError
 from models.connect import ConnectInput, ConnectResult
 from platforms.registry import get_platform, others
 from settings import Settings
@@ -62,15 +63,8 @@ async def start_connect(
         raise ConnectConflict(f"A connect for {params.platform} is already running") from err
 
 
-class ConnectError(Exception):
-    """A connect request that cannot run as sent; ``kind`` names the error envelope's type."""
-
-    def __init__(
-        self, kind: Literal["validation", "forbidden", "conflict", "unavailable"], message: str
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+class ConnectError(ServiceError):
+    """A connect request that cannot run as sent."""
 
 
 @dataclass(frozen=True)

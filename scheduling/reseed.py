@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
@@ -28,7 +27,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.connect import ScheduledReseedInput
-from store.tables import ReseedSchedule
+from store import schedules
 from workflows.names import CUSTOMER_ID, PLATFORM
 from workflows.reseed import ScheduledReseedWorkflow
 
@@ -83,23 +82,15 @@ async def create(
         )
     except ScheduleAlreadyRunningError as err:
         raise ScheduleExists(sid) from err
-    session.add(
-        ReseedSchedule(schedule_id=sid, customer_id=customer_id, platform=platform, interval_seconds=interval_seconds)
-    )
-    await session.flush()
+    await schedules.add(session, sid, customer_id, platform, interval_seconds)
     desc = await handle.describe()
     nxt = desc.info.next_action_times[0] if desc.info.next_action_times else None
     return ReseedScheduleInfo(sid, platform, interval_seconds, nxt)
 
 
 async def list_for_customer(client: Client, session: AsyncSession, customer_id: uuid.UUID) -> list[ReseedScheduleInfo]:
-    rows = (
-        await session.execute(
-            select(ReseedSchedule).where(ReseedSchedule.customer_id == customer_id).order_by(ReseedSchedule.platform)
-        )
-    ).scalars()
     out = []
-    for row in rows:
+    for row in await schedules.for_customer(session, customer_id):
         try:
             desc = await client.get_schedule_handle(row.schedule_id).describe()
             nxt = desc.info.next_action_times[0] if desc.info.next_action_times else None
@@ -113,20 +104,13 @@ async def list_for_customer(client: Client, session: AsyncSession, customer_id: 
 
 async def delete_one(client: Client, session: AsyncSession, customer_id: uuid.UUID, platform: str) -> bool:
     sid = schedule_id(customer_id, platform)
-    result = await session.execute(
-        delete(ReseedSchedule).where(ReseedSchedule.customer_id == customer_id, ReseedSchedule.schedule_id == sid)
-    )
-    existed = bool(result.rowcount)  # type: ignore[attr-defined]
+    existed = await schedules.remove(session, customer_id, sid)
     await _delete_in_temporal(client, sid)
     return existed
 
 
 async def delete_all_for_customer(client: Client, session: AsyncSession, customer_id: uuid.UUID) -> int:
-    ids = (
-        (await session.execute(select(ReseedSchedule.schedule_id).where(ReseedSchedule.customer_id == customer_id)))
-        .scalars()
-        .all()
-    )
+    ids = await schedules.ids_for_customer(session, customer_id)
     for sid in ids:
         await _delete_in_temporal(client, sid)
     return len(ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from psycopg.types.json import set_json_dumps, set_json_loads
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from canonical.jsonio import dumps, loads
@@ -37,3 +38,10 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Asyn
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> bool:
+    """One round trip to the database (the health probe)."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return True

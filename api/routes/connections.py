@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError, ErrorType, json_response
+from api.errors import ApiError, ErrorType, from_service, json_response
 from api.schemas import SyncedEntityTypeName, error_responses
 from canonical.entities import SYNCED_NAMES
 from canonical.timefmt import iso_millis
@@ -22,12 +22,6 @@ from scheduling.connect import ConnectRequest as ConnectCommand
 from store.objects import list_active_connections, list_objects
 
 router = APIRouter(tags=["Connections"])
-_KINDS = {
-    "validation": ErrorType.VALIDATION_ERROR,
-    "forbidden": ErrorType.AUTHORIZATION_ERROR,
-    "conflict": ErrorType.CONFLICT_ERROR,
-    "unavailable": ErrorType.EXTERNAL_SERVICE_ERROR,
-}
 
 MAX_PAGE = 1000
 
@@ -132,7 +126,7 @@ async def connect(
     try:
         result = await connect_platform(session, temporal, settings, request)
     except ConnectError as err:
-        raise ApiError(_KINDS[err.kind], err.message) from err
+        raise from_service(err) from err
     return ConnectEnvelope(data=ConnectResultData(platform=result.platform, status="connected", entities=result.entities))
 
 

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 from temporalio.client import Client
@@ -16,15 +15,14 @@ from api.deps import SettingsDep
 from api.errors import json_response
 from api.schemas import HealthEnvelope
 from canonical.timefmt import iso_millis
+from store.engine import ping
 
 router = APIRouter(tags=["Health"])
 log = logging.getLogger(__name__)
 
 
 async def _database_ok(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-    return True
+    return await ping(engine)
 
 
 async def _temporal_ok(client: Client) -> bool:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from api import ratelimit
 from api.auth import CallerDep, CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError, ErrorType, json_response
+from api.errors import ErrorType, from_service, json_response
 from api.schemas import SyncedEntityType, error_responses
 from platforms.registry import PlatformName
 from propagation import service
@@ -81,18 +81,6 @@ class PropagationRecordEnvelope(BaseModel):
     data: PropagationRecord
 
 
-_KINDS = {
-    "validation": ErrorType.VALIDATION_ERROR,
-    "not_found": ErrorType.NOT_FOUND,
-    "conflict": ErrorType.CONFLICT_ERROR,
-    "unavailable": ErrorType.EXTERNAL_SERVICE_ERROR,
-}
-
-
-def _api_error(err: service.PropagateError) -> ApiError:
-    return ApiError(_KINDS[err.kind], err.message)
-
-
 @router.post(
     "/propagate",
     response_model=PropagationEnvelope,
@@ -144,7 +132,7 @@ async def propagate(
             wait_seconds=settings.propagate_wait_seconds,
         )
     except service.PropagateError as err:
-        raise _api_error(err) from err
+        raise from_service(err) from err
     return json_response({"data": data})
 
 
@@ -158,7 +146,7 @@ async def get_propagation(propagation_id: str, key: CurrentKey, session: Session
     try:
         data = await service.get_propagation(session, key.customer_id, propagation_id)
     except service.PropagateError as err:
-        raise _api_error(err) from err
+        raise from_service(err) from err
     return json_response({"data": data})
 
 
@@ -177,5 +165,5 @@ async def retry_propagation(
             session, temporal, key.customer_id, propagation_id, wait_seconds=settings.propagate_wait_seconds
         )
     except service.PropagateError as err:
-        raise _api_error(err) from err
+        raise from_service(err) from err
     return json_response({"data": data})

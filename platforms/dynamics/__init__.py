@@ -7,33 +7,18 @@ emulator is ``emulators/dynamics.py`` (OData helpers in ``emulators/odata.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Mapping
+from typing import Any, Final
 
-from platforms.descriptor import LiveSettingsRule, NativeRecord, Platform
+from platforms.descriptor import LiveSettingsRule, Platform, lazy
 from platforms.dynamics import client, demo_data, samples, webhooks
 from platforms.dynamics.mapping import MAPPER
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 
 def _record_currency(record: Mapping[str, Any]) -> str | None:
     # Documents state their currency; blank (and journal lines) mean the customer's local one.
     code = record.get("currencyCode")
     return str(code) if code else None
-
-
-def _synthetic(entity_type: str, payments: int) -> Iterator[NativeRecord]:
-    from platforms.dynamics.synthetic import synthetic_records
-
-    return synthetic_records(entity_type, payments)
-
-
-def _emulator() -> FastAPI:
-    from emulators.dynamics import create_dynamics_app
-
-    return create_dynamics_app()
 
 
 PLATFORM: Final = Platform(
@@ -62,8 +47,8 @@ PLATFORM: Final = Platform(
     live_client=client.connect,
     live_settings=LiveSettingsRule(required=("tenant", "environment", "company_id"), label="Dynamics"),
     webhooks=webhooks.WEBHOOKS,
-    synthetic_records=_synthetic,
-    emulator_app=_emulator,
+    synthetic_records=lazy("platforms.dynamics.synthetic:synthetic_records"),
+    emulator_app=lazy("emulators.dynamics:create_dynamics_app"),
     emulator_port_setting="dynamics_emulator_port",
     rate_limit_setting="dynamics_requests_per_second",
 )

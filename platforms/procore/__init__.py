@@ -7,15 +7,12 @@ emulator is ``emulators/procore.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
-from platforms.descriptor import LiveSettingsRule, NativeRecord, Platform
+from platforms.descriptor import LiveSettingsRule, Platform, lazy
 from platforms.procore import client, demo_data, samples, webhooks
 from platforms.procore.mapping import DEFAULT_CURRENCY, MAPPER, commitment_options
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 
 def _record_currency(record: Mapping[str, Any]) -> str:
@@ -23,18 +20,6 @@ def _record_currency(record: Mapping[str, Any]) -> str:
     config = record.get("currency_configuration")
     code = config.get("currency_iso_code") if isinstance(config, Mapping) else None
     return str(code) if code else DEFAULT_CURRENCY
-
-
-def _synthetic(entity_type: str, payments: int) -> Iterator[NativeRecord]:
-    from platforms.procore.synthetic import synthetic_records
-
-    return synthetic_records(entity_type, payments)
-
-
-def _emulator() -> FastAPI:
-    from emulators.procore import create_procore_app
-
-    return create_procore_app()
 
 
 PLATFORM: Final = Platform(
@@ -60,8 +45,8 @@ PLATFORM: Final = Platform(
     live_client=client.connect,
     live_settings=LiveSettingsRule(required=("company_id",), label="Procore"),
     webhooks=webhooks.WEBHOOKS,
-    synthetic_records=_synthetic,
-    emulator_app=_emulator,
+    synthetic_records=lazy("platforms.procore.synthetic:synthetic_records"),
+    emulator_app=lazy("emulators.procore:create_procore_app"),
     emulator_port_setting="procore_emulator_port",
     rate_limit_setting="procore_requests_per_second",
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import itertools
 import signal
 import time
 import uuid
@@ -93,6 +94,37 @@ async def _explain_extra_writes(
         r = by_notes.get(notes)
         if r is None or not r.w:
             print(f"soak: unaccounted {platform} write {w['seq']} {w['changes']} -> {tuple(r) if r else None}")
+
+
+async def _lost_then_overwritten(
+    sm: async_sessionmaker[AsyncSession], customer: str, platform: str, record: str, field: str, log: list[Any]
+) -> int:
+    """How many API writes to `record` were applied, their response lost (a dropped response fault),
+    and then overwritten out of band before the retry read the record: that retry sees somebody
+    else's change and records a conflict, with no platform_writes row. Not a duplicate; the engine
+    cannot tell it from a conflict without a write marker on the platform (Procore has no ETags).
+    Only a write whose propagation ended `conflict` there and that the log shows overwritten by the
+    next write to the record, an out-of-band one, counts."""
+    rows = await _rows(
+        sm,
+        "SELECT p.request->'data'->>'notes' AS notes, t.status, "
+        "(SELECT count(*) FROM platform_writes w WHERE w.propagation_id = p.id AND w.platform = :p) AS w "
+        "FROM propagations p JOIN propagation_targets t ON t.propagation_id = p.id AND t.platform = :p "
+        "WHERE p.customer_id = :c",
+        c=customer,
+        p=platform,
+    )
+    by_notes = {r.notes: r for r in rows}
+    writes = sorted((w for w in log if str(w["record_id"]) == record), key=lambda w: w["seq"])
+    tolerated = 0
+    for current, following in itertools.pairwise(writes):
+        if current["source"] != "api":
+            continue
+        r = by_notes.get(current["changes"].get(field, {}).get("new"))
+        if r is not None and not r.w and r.status == "conflict" and following["source"] == "control":
+            print(f"soak: {platform} write {current['seq']} applied, response lost, then overwritten out of band")
+            tolerated += 1
+    return tolerated
 
 
 @pytest.mark.timeout(600)
@@ -237,10 +269,13 @@ async def test_live_fault_soak(
         for platform, field in NOTES_FIELD.items():
             log = (await control(emulators, platform, "GET", "/writes", params={"source": "api"})).json()["writes"]
             per_record = Counter(str(w["record_id"]) for w in log)
+            full_log = (await control(emulators, platform, "GET", "/writes")).json()["writes"]
             for record, n in per_record.items():
                 if n > ours.get((platform, record), 0):
                     await _explain_extra_writes(sessionmaker, customer, platform, record, field, log)
-                    extra.append((platform, record, n, ours.get((platform, record), 0)))
+                    tolerated = await _lost_then_overwritten(sessionmaker, customer, platform, record, field, full_log)
+                    if n > ours.get((platform, record), 0) + tolerated:
+                        extra.append((platform, record, n, ours.get((platform, record), 0)))
             values: Counter[tuple[str, str]] = Counter(
                 (str(w["record_id"]), str(w["changes"][field]["new"]))
                 for w in log
