@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import itertools
 import signal
 import time
 import uuid
