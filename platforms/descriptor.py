@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from canonical.entities import SYNCED_ENTITY_TYPES
+
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
@@ -124,8 +126,8 @@ class LiveSettingsRule:
 class Platform:
     """Everything platform-specific, in one object (see the module docstring)."""
 
-    name: str  # the API's name: "procore"
-    title: str  # for people: "Procore"
+    name: str  # the API's name, e.g. procore (lower case, as in URLs and request bodies)
+    title: str  # for people, e.g. Business Central
     mapper: Mapper
     #: The demo data set, by synced entity type (what a sandbox connect seeds).
     demo_records: Callable[[], Mapping[str, Sequence[NativeRecord]]]
@@ -162,8 +164,6 @@ class Platform:
     def synced_entity_types(self) -> tuple[str, ...]:
         """The synced entity types this platform has, in seed order: those it names business keys
         for (reconciliation needs them). A connect skips the others."""
-        from canonical.entities import SYNCED_ENTITY_TYPES
-
         return tuple(entity for entity in SYNCED_ENTITY_TYPES if entity in self.business_keys)
 
     def number_field(self, entity_type: str) -> str | None:

@@ -150,9 +150,9 @@ def _text(value: Any) -> str | None:
 def business_keys(platform: str, entity_type: str, native: Mapping[str, Any]) -> list[str]:
     """The normalised business keys of one native record, strongest first, without duplicates.
 
-    >>> business_keys("dynamics", "customer", {"taxRegistrationNumber": "300123456700003",
-    ...                                        "displayName": "Doha Infrastructure Partners W.L.L."})
-    ['tax:300123456700003', 'name:doha infrastructure partners']
+    A Business Central customer with ``taxRegistrationNumber`` ``"300123456700003"`` and
+    ``displayName`` ``"Doha Infrastructure Partners W.L.L."`` has the keys
+    ``['tax:300123456700003', 'name:doha infrastructure partners']``.
 
     An empty list means the record carries no usable key and can only be linked by hand.
     Raises ``ValueError`` for an unknown platform or an entity type that is not reconciled.
