@@ -26,7 +26,7 @@ from canonical.jsonio import dumps
 from platforms.procore.demo_data import demo_records
 from store.customers import create_customer
 from store.engine import make_engine, make_sessionmaker
-from tests.helpers import free_port
+from tests.fixtures.net import free_port
 
 
 async def _make_key(url: str) -> str:
