@@ -248,8 +248,9 @@ class RowEncoder:
         self._entity_type = entity_type
         self._mapper = get_mapper(platform)
         self._keys = key_function(platform, entity_type)
+        # The keys the platform keeps a record's version in (read inline per record: the hot loop).
         descriptor = get_platform(platform)
-        self._versions = (descriptor.etag, descriptor.updated_at)
+        self._etag_key, self._updated_keys = descriptor.etag_key, descriptor.updated_at_keys
         self._head = b"\t".join((_copy_text(str(customer)), _copy_text(platform), _copy_text(entity_type), b""))
         self._generation = b"\t" + str(generation).encode() + b"\t"
 
@@ -259,14 +260,17 @@ class RowEncoder:
         entity_type, customer_id = self._entity_type, self._customer_id
         head, generation = self._head, self._generation
         null, keys_of = _NULL, self._keys
-        etag_of, updated_at_of = self._versions
+        etag_key, updated_keys = self._etag_key, self._updated_keys
         parts: list[bytes] = []
         append = parts.append
         for native in batch:
             canonical = to_canonical(entity_type, native, customer_id=customer_id, context=context)
             keys = keys_of(native)
-            etag = etag_of(native)
-            updated = updated_at_of(native)
+            etag = native.get(etag_key) if etag_key is not None else None
+            updated = None
+            for key in updated_keys:
+                if updated := native.get(key):
+                    break
             append(
                 b"%s%s%s%s\t%s\t%s\t%s\t%s\t%s\n"
                 % (
@@ -277,8 +281,8 @@ class RowEncoder:
                     canonical_json(canonical, external_ids=False).replace(b"\\", b"\\\\"),
                     _escaped(keys[0]) if keys else null,
                     _copy_text_array(keys),
-                    null if etag is None else _escaped(etag),
-                    null if updated is None else _escaped(updated),
+                    null if etag is None else _escaped(etag if type(etag) is str else str(etag)),
+                    null if updated is None else _escaped(updated if type(updated) is str else str(updated)),
                 )
             )
         return b"".join(parts)

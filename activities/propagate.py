@@ -229,7 +229,8 @@ class PropagateActivities:
             return _Outcome(rendered)
         intended, _, context, fields = rendered
         platform = get_platform(params.platform)
-        changes = {k: v for k, v in intended.items() if base.get(k) != v and platform.writable(k)}
+        # Annotations are never sent; read-only fields the client leaves out of its write body itself.
+        changes = {k: v for k, v in intended.items() if base.get(k) != v and not platform.is_annotation(k)}
         # The connection settings are read in this transaction (a session joined to it, never committing it).
         session = AsyncSession(bind=conn)
         try:

@@ -28,7 +28,8 @@ class PropagateInput(BaseModel):
     response_window_seconds: float = 10.0
     # Deprecated: versions are workflow.patched() markers now (workflows/propagate.py). Kept so the
     # inputs of workflows started before the patch replay their command sequence: absent (1) means
-    # record_outcome as an activity, 2 as a local activity. New inputs never set it.
+    # record_outcome as an activity, 2 as a local activity. New inputs still say 2, for workers of
+    # the code before the patch during a rolling deploy; drop it with the patch's deprecation.
     workflow_revision: int = 1
 
 

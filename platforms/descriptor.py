@@ -171,9 +171,13 @@ class Platform:
         keys = self.business_keys.get(entity_type)
         return keys[0][1] if keys else None
 
+    def is_annotation(self, key: str) -> bool:
+        """Whether a native key is metadata about the record (``@odata.etag``), not one of its fields."""
+        return key.startswith(self.annotation_prefixes)
+
     def writable(self, key: str) -> bool:
-        """Whether a native key is a field a write may carry (not read-only, not an annotation)."""
-        return key not in self.read_only_fields and not key.startswith(self.annotation_prefixes)
+        """Whether a native key is a field a change may carry (not read-only, not an annotation)."""
+        return key not in self.read_only_fields and not self.is_annotation(key)
 
     def etag(self, record: Mapping[str, Any]) -> str | None:
         value = record.get(self.etag_key) if self.etag_key else None

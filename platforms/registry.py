@@ -84,10 +84,17 @@ class _RegisteredName:
 
     Checked against the registry when a value is validated and listed as an enum when the JSON
     schema is built, so the API's OpenAPI document and its validation follow the registry (a
-    ``Literal`` would freeze the list at import time)."""
+    ``Literal`` would freeze the list at import time). Anything else, a non-string included, is the
+    error a ``Literal`` gives. ``validate=False`` only documents the enum (response models: a stored
+    row of a platform no longer registered is still shown)."""
+
+    def __init__(self, *, validate: bool = True) -> None:
+        self._validate = validate
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(_validate, core_schema.str_schema())
+        if not self._validate:
+            return core_schema.str_schema()
+        return core_schema.no_info_plain_validator_function(_validate)
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -95,11 +102,13 @@ class _RegisteredName:
         return {"type": "string", "enum": list(_PLATFORMS)}
 
 
-def _validate(value: str) -> str:
-    if value not in _PLATFORMS:
+def _validate(value: Any) -> str:
+    if not isinstance(value, str) or value not in _PLATFORMS:
         raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected()})
     return value
 
 
 #: A registered platform's name, for request models and path/query parameters.
 PlatformName = Annotated[str, _RegisteredName()]
+#: The same in response models: documented as the enum, not checked on the way out.
+PlatformNameOut = Annotated[str, _RegisteredName(validate=False)]

@@ -258,4 +258,7 @@ def propagate_input(
         request=request,
         idempotency_key=idempotency_key,
         overwrite=overwrite,
+        # Still set while workers from before the patch may run: they read it to pick the local
+        # activity (an unset field would replay the activity path against a patched history).
+        workflow_revision=2,
     )

@@ -165,12 +165,12 @@ def key_function(platform: str, entity_type: str) -> Callable[[Mapping[str, Any]
     of every record it writes. The platform names the native field of each key kind
     (``Platform.business_keys``); the kinds and their normalisation are the same everywhere."""
     try:
-        fields = get_platform(platform).business_keys[entity_type] if entity_type in RECONCILED_ENTITY_TYPES else None
+        fields = get_platform(platform).business_keys.get(entity_type) if entity_type in RECONCILED_ENTITY_TYPES else None
     except RequestShapeError:
         raise ValueError(f"unknown platform {platform!r}; expected one of {names()}") from None
-    if fields is None:
-        raise ValueError(f"entity type {entity_type!r} is not reconciled; expected one of "
-                         f"{RECONCILED_ENTITY_TYPES}")
+    if not fields:
+        raise ValueError(f"entity type {entity_type!r} is not reconciled on {platform}; expected one of "
+                         f"{get_platform(platform).synced_entity_types}")
     rules = tuple((kind, field, _NORMALISERS.get(kind, normalize_number)) for kind, field in fields)
     if len(rules) == 1:
         kind, field, normalise = rules[0]

@@ -16,7 +16,7 @@ from api.errors import ApiError, ErrorType, from_service, json_response
 from api.schemas import SyncedEntityTypeName, error_responses
 from canonical.entities import SYNCED_NAMES
 from canonical.timefmt import iso_millis
-from platforms.registry import PlatformName
+from platforms.registry import PlatformName, PlatformNameOut
 from scheduling.connect import ConnectError, connect_platform
 from scheduling.connect import ConnectRequest as ConnectCommand
 from store.objects import list_active_connections, list_objects
@@ -45,7 +45,7 @@ class ConnectRequest(BaseModel):
 
 
 class ConnectResultData(BaseModel):
-    platform: PlatformName
+    platform: PlatformNameOut
     status: Literal["connected"]
     entities: dict[str, int] = Field(
         description="Count of seeded entities per type",
@@ -58,7 +58,7 @@ class ConnectEnvelope(BaseModel):
 
 
 class ConnectionItem(BaseModel):
-    platform: PlatformName
+    platform: PlatformNameOut
     status: Literal["active"]
     mode: Literal["sandbox", "live"]
     connected_at: str | None

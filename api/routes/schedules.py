@@ -11,7 +11,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType
 from api.schemas import error_responses
 from canonical.timefmt import iso_millis
-from platforms.registry import PlatformName
+from platforms.registry import PlatformName, PlatformNameOut
 from scheduling import reseed
 from store.objects import connection_status
 
@@ -28,7 +28,7 @@ class ScheduleRequest(BaseModel):
 
 class ScheduleItem(BaseModel):
     schedule_id: str
-    platform: PlatformName
+    platform: PlatformNameOut
     interval_seconds: int
     next_run_at: str | None
 

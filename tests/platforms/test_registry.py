@@ -53,12 +53,12 @@ def test_versions_and_currencies_by_platform() -> None:
     assert procore.record_currency({}) == "USD"
     assert procore.record_currency({"currency_configuration": {"currency_iso_code": "AED"}}) == "AED"
     assert dynamics.number_field("project") == "number" and procore.number_field("project") == "project_number"
-    assert LEDGER.number_field("contract") is None
+    assert LEDGER.number_field("invoice") is None and LEDGER.number_field("contract") == "ref"
 
 
 def test_synced_entity_types_follow_the_business_keys() -> None:
     assert get_platform("procore").synced_entity_types == ("project", "customer", "contract", "invoice", "payment")
-    assert LEDGER.synced_entity_types == ("project", "customer")
+    assert LEDGER.synced_entity_types == ("project", "customer", "contract")
 
 
 def test_live_settings_messages() -> None:

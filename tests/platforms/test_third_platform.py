@@ -15,13 +15,21 @@ from api.app import create_app
 from platforms.descriptor import Platform
 from settings import Settings
 from tests.fixtures.api import assert_error
-from tests.fixtures.ledger import CUSTOMER_ID, PROJECT_ID, UNMATCHED_PROJECT_ID, by_id
+from tests.fixtures.ledger import (
+    CONTRACT_ID,
+    CUSTOMER_ID,
+    LEDGER_CONTRACT_ID,
+    PROJECT_ID,
+    UNMATCHED_PROJECT_ID,
+    by_id,
+)
 from tests.fixtures.propagate import connected
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 PROCORE_PROJECT = "341276"  # LBT-2401, Lusail Boulevard Tower
 PROCORE_VENDOR = "501004"  # tax id 5000317214
+PROCORE_CONTRACT = "1945782"  # C-LEX-001
 
 
 async def _objects(api: httpx.AsyncClient, h: dict[str, str], platform: str, entity_type: str) -> list[dict[str, Any]]:
@@ -38,7 +46,7 @@ async def test_connect_reconciles_the_third_platform_against_procore(
     resp = await api.post("/api/v1/connect", json={"platform": "ledger"}, headers=h)
     assert resp.status_code == 200, resp.text
     assert resp.json()["data"]["entities"] == {
-        "projects": 2, "customers": 1, "contracts": 0, "invoices": 0, "payments": 0,
+        "projects": 2, "customers": 1, "contracts": 2, "invoices": 0, "payments": 0,
     }
     connections = (await api.get("/api/v1/connections", headers=h)).json()["data"]["connections"]
     assert {c["platform"] for c in connections} == {"procore", "ledger"}
@@ -58,6 +66,19 @@ async def test_connect_reconciles_the_third_platform_against_procore(
     assert {m["platform"] for m in customer["mappings"]} == {"ledger", "procore"}
     vendor = by_id(await _objects(api, h, "procore", "customers"))[PROCORE_VENDOR]
     assert customer["canonical_id"] == vendor["canonical_id"]
+
+    contracts = by_id(await _objects(api, h, "ledger", "contracts"))
+    assert {m["platform"]: m["platform_id"] for m in contracts[CONTRACT_ID]["mappings"]} == {
+        "ledger": CONTRACT_ID, "procore": PROCORE_CONTRACT,
+    }
+    # A contract only the ledger has is its own canonical object: it names its project by code,
+    # resolved through the ledger's project number field (its descriptor's) to the canonical project
+    # the ledger's project is linked to, Procore's.
+    own = contracts[LEDGER_CONTRACT_ID]
+    assert [m["platform"] for m in own["mappings"]] == ["ledger"]
+    assert own["data"]["project_id"] == procore_project["canonical_id"]
+    assert own["data"]["project_number"] == "lbt 2401"
+    assert own["data"]["customer_id"] == vendor["canonical_id"]
 
 
 async def test_propagate_fans_out_to_and_from_the_third_platform(
@@ -97,6 +118,20 @@ async def test_propagate_fans_out_to_and_from_the_third_platform(
     assert body["canonical"]["updated_fields"] == ["name"]
     procore_project = by_id(await _objects(api, h, "procore", "projects"))[PROCORE_PROJECT]
     assert procore_project["platform_data"]["name"] == "Lusail Tower (renamed in the ledger)"
+
+    # A contract fanned out to the ledger names its project by the number the ledger keeps it under.
+    contract_id = by_id(await _objects(api, h, "ledger", "contracts"))[CONTRACT_ID]["canonical_id"]
+    resp = await api.post(
+        "/api/v1/propagate",
+        json={"entity_type": "contract", "canonical_id": contract_id, "data": {"title": "Substructure works"}},
+        headers=h,
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()["data"]
+    assert body["status"] == "synced" and body["propagated"]["ledger"]["data"]["title"] == "Substructure works"
+    resolved = {(r["platform"], r["field"]): r["platform_id"] for r in body["references"]["resolved"]}
+    assert resolved[("ledger", "project_id")] == "lbt 2401"
+    assert resolved[("ledger", "customer_id")] == CUSTOMER_ID
 
     # Its read-only fields are refused like any platform's.
     resp = await api.post(

@@ -123,7 +123,7 @@ def test_propagate_input_carries_what_the_workflow_needs() -> None:
     )
     assert params.format == "platform" and params.source_platform == "procore"
     assert params.canonical_patch == {"notes": "after"} and params.native_patch == {"notes": "after"}
-    assert params.workflow_revision == 1  # deprecated: versions are patch markers now
+    assert params.workflow_revision == 2  # deprecated, still set for workers from before the patch
     canonical = propagate_input(
         propagation_id="prop_2",
         customer_id=CUSTOMER,

@@ -90,9 +90,10 @@ async def test_types_are_seeded_in_table_order_each_reconciled_then_activated(
     result = await temporal_client.execute_workflow(
         ConnectWorkflow.run, _input(), id=f"c-{uuid.uuid4().hex}", task_queue=queue
     )
-    expected = [("begin", "procore")] + [
-        step for entity in SYNCED_ENTITY_TYPES for step in (("seed", entity), ("reconcile", entity))
-    ]
+    # Written out: dependency order (a type after every type it references), not read from the table.
+    order = ["project", "customer", "contract", "invoice", "payment"]
+    assert list(SYNCED_ENTITY_TYPES) == order
+    expected = [("begin", "procore")] + [step for entity in order for step in (("seed", entity), ("reconcile", entity))]
     assert script.calls == expected
     assert result.entities == {f"{entity}s": len(entity) for entity in SYNCED_ENTITY_TYPES}
     assert result.linked == dict.fromkeys((f"{entity}s" for entity in SYNCED_ENTITY_TYPES), 1)
@@ -107,6 +108,6 @@ async def test_a_failed_seed_marks_the_connection_and_never_activates(
     with pytest.raises(WorkflowFailureError) as failure:
         await temporal_client.execute_workflow(ConnectWorkflow.run, _input(), id=f"c-{uuid.uuid4().hex}", task_queue=queue)
     assert isinstance(failure.value.cause, ApplicationError) and failure.value.cause.type == "ConnectFailed"
-    assert ("seed", "payment") not in script.calls  # stopped at the failure
+    assert script.calls[-1] == ("seed", "invoice")  # stopped at the failure: no reconcile of it, no payments
     assert script.activated == []
     assert len(script.failed) == 1 and "refused the credentials" in script.failed[0].error

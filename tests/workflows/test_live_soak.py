@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import signal
 import time
 import uuid
@@ -102,11 +103,12 @@ async def _lost_then_overwritten(
     and then overwritten out of band before the retry read the record: that retry sees somebody
     else's change and records a conflict, with no platform_writes row. Not a duplicate; the engine
     cannot tell it from a conflict without a write marker on the platform (Procore has no ETags).
-    Only a write whose propagation ended `conflict` there and that the log shows overwritten by the
-    next write to the record, an out-of-band one, counts."""
+    Counted only when the propagation ended `conflict` on that platform, the next write to the record
+    in the platform's log is an out-of-band one, and the conflict's remote record holds exactly that
+    out-of-band value (what the retry read)."""
     rows = await _rows(
         sm,
-        "SELECT p.request->'data'->>'notes' AS notes, t.status, "
+        "SELECT p.request->'data'->>'notes' AS notes, t.status, t.conflict_data, "
         "(SELECT count(*) FROM platform_writes w WHERE w.propagation_id = p.id AND w.platform = :p) AS w "
         "FROM propagations p JOIN propagation_targets t ON t.propagation_id = p.id AND t.platform = :p "
         "WHERE p.customer_id = :c",
@@ -114,13 +116,17 @@ async def _lost_then_overwritten(
         p=platform,
     )
     by_notes = {r.notes: r for r in rows}
+    assert len(by_notes) == len(rows), "every soak propagation writes its own notes value"
     writes = sorted((w for w in log if str(w["record_id"]) == record), key=lambda w: w["seq"])
     tolerated = 0
     for current, following in itertools.pairwise(writes):
-        if current["source"] != "api":
+        if current["source"] != "api" or following["source"] != "control":
             continue
         r = by_notes.get(current["changes"].get(field, {}).get("new"))
-        if r is not None and not r.w and r.status == "conflict" and following["source"] == "control":
+        if r is None or r.w or r.status != "conflict" or not r.conflict_data:
+            continue
+        remote = json.loads(r.conflict_data) if isinstance(r.conflict_data, str) else r.conflict_data
+        if remote.get(field) == following["changes"].get(field, {}).get("new"):
             print(f"soak: {platform} write {current['seq']} applied, response lost, then overwritten out of band")
             tolerated += 1
     return tolerated

@@ -108,7 +108,7 @@ async def _start(
     return first, await start.workflow_handle()
 
 
-async def test_every_target_is_written_once_and_the_answer_recorded_first(
+async def test_every_target_is_written_once_and_the_answer_recorded_once(
     temporal_client: Client, run: tuple[Script, str]
 ) -> None:
     script, queue = run
@@ -151,9 +151,9 @@ async def test_a_change_with_no_effect_fans_out_nothing(temporal_client: Client,
     assert [r.status for r in script.recorded] == ["noop"]
 
 
-async def test_platform_mode_mirrors_the_source_and_skips_it(temporal_client: Client, run: tuple[Script, str]) -> None:
+async def test_platform_mode_mirrors_the_source_then_fans_out_to_the_targets(temporal_client: Client, run: tuple[Script, str]) -> None:
     script, queue = run
-    script.targets = ["dynamics"]  # apply_canonical_update leaves the source out of the targets
+    script.targets = ["dynamics"]  # apply_canonical_update leaves the source out (activities' job, tested there)
     params = _params(
         format="platform", source_platform="procore", source_platform_id="1823456", native_patch={"notes": "after"}
     )

@@ -34,16 +34,23 @@ def _replayer() -> Replayer:
     return Replayer(workflows=[PropagateWorkflow], data_converter=pydantic_data_converter)
 
 
-@pytest.mark.parametrize("name", ["propagate-record-activity", "propagate-record-local-unpatched"])
-async def test_histories_from_before_the_patch_replay(name: str) -> None:
-    history = WorkflowHistory.from_json(f"{name}-workflow", (HISTORIES / f"{name}.json").read_text())
-    await _replayer().replay_workflow(history)
+# Every saved history, by name (read at collection: a new file is replayed without a test edit).
+SAVED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("propagate-*.json"))}
+
+
+def test_the_histories_of_both_earlier_revisions_are_saved() -> None:
+    assert set(SAVED) >= {"propagate-record-activity", "propagate-record-local-unpatched"}
+
+
+@pytest.mark.parametrize("name", sorted(SAVED))
+async def test_every_saved_history_replays(name: str) -> None:
+    await _replayer().replay_workflow(WorkflowHistory.from_json(f"{name}-workflow", SAVED[name]))
 
 
 async def test_a_history_replayed_on_the_other_branch_fails() -> None:
     # The replay check can fail: the activity-era history, its input edited to claim the
     # local-activity revision, takes the other branch and is a nondeterminism error.
-    history = json.loads((HISTORIES / "propagate-record-activity.json").read_text())
+    history = json.loads(SAVED["propagate-record-activity"])
     started = history["events"][0]["workflowExecutionStartedEventAttributes"]
     payload = started["input"]["payloads"][0]
     params = json.loads(base64.b64decode(payload["data"]))
@@ -96,6 +103,8 @@ async def test_a_new_run_takes_the_patched_branch_and_replays(
         if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
     ]
     assert any(LOCAL_RECORD_PATCH in details for details in patch_ids)
+    # The patch's cost: its marker and the TemporalChangeVersion upsert, once per workflow.
+    assert markers.count("core_patch") == 1
     async with sessionmaker() as s:
         status = (
             await s.execute(text("SELECT status FROM propagations WHERE id = :p"), {"p": propagation_id})
