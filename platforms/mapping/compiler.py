@@ -31,7 +31,7 @@ import orjson
 
 from canonical import construct
 from canonical.errors import MoneyError, TransformError
-from canonical.ids import canonical_id
+from canonical.ids import canonical_id, derive_id
 from canonical.models import CanonicalModel, model_for
 from canonical.money import EXPONENTS, Money, parse_text_amount, to_minor
 from platforms.mapping.codecs import Codec, slow_read, slow_write, text_of
@@ -63,6 +63,7 @@ _GENERATED_GLOBALS: Final = {
     "_set_extra": construct.set_extra,
     "_set_private": construct.set_private,
     "_link": link,
+    "_derive_id": derive_id,
     "_Reader": Reader,
     "_Writer": Writer,
     "_EMPTY": {},
@@ -85,7 +86,7 @@ def to_canonical_{label}(record, context, customer_id):
         n = {own_id_text}
         cid = links.get((platform, {entity!r}, n))
         if cid is None:
-            cid = _link(context, platform, customer_id, {entity!r}, n, "id", "id", record=False)
+            cid = context.id_map.add_derived(platform, {entity!r}, n, _derive_id({entity!r}, customer_id, platform, n))
         data["id"] = cid
         data["external_ids"] = {{platform: n}}
     else:

@@ -69,6 +69,13 @@ class IdMap:
             self._number[platform, entity_type, canonical_id] = number
             self._by_number[platform, entity_type, number] = canonical_id
 
+    def add_derived(self, platform: str, entity_type: str, native_id: str, canonical_id: str) -> str:
+        """Link a canonical id just derived for ``native_id`` (the caller found no link); returns it.
+        The generated code's path for a record's own id: one call per record of a seed."""
+        self._native[platform, entity_type, canonical_id] = native_id
+        self._canonical[platform, entity_type, native_id] = canonical_id
+        return canonical_id
+
     def native_id(self, platform: str, entity_type: str, canonical_id: str) -> str | None:
         return self._native.get((platform, entity_type, canonical_id))
 
