@@ -7,7 +7,7 @@ Connectors raise these; activities turn them into Temporal retries (honouring Re
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -76,14 +76,17 @@ def error_message(response: httpx.Response) -> str:
     return str(body)[:500]
 
 
-def raise_for(response: httpx.Response) -> None:
-    """Classify a non-2xx response."""
+def raise_for(
+    response: httpx.Response, retry_after: Callable[[httpx.Response], float | None] = retry_after_seconds
+) -> None:
+    """Classify a non-2xx response. ``retry_after``: how long the platform asks us to wait (a
+    platform may say it in its own headers)."""
     status = response.status_code
     if status < 400:
         return
     message = error_message(response)
     if status == 429 or status >= 500 or status == 408:
-        raise RetryableError(f"HTTP {status}: {message}", retry_after=retry_after_seconds(response), status=status)
+        raise RetryableError(f"HTTP {status}: {message}", retry_after=retry_after(response), status=status)
     raise RejectedError(f"HTTP {status}: {message}", status=status, body=_json_or_none(response))
 
 

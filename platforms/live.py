@@ -39,8 +39,11 @@ class Connectors:
         cached = self._cache.get((customer_id, platform))
         if cached is not None and cached[0] == bytes(config.credentials):
             return cached[1]
-        if not self._settings.base_url_allowed(config.live["base_url"]):
-            raise RejectedError("the connection's base URL is no longer on the allow-list")
+        auth_url = config.live.get("auth_url")
+        if not self._settings.base_url_allowed(config.live["base_url"]) or (
+            auth_url and not self._settings.base_url_allowed(auth_url)
+        ):
+            raise RejectedError("the connection's base URL or auth URL is no longer on the allow-list")
         factory = get_platform(platform).live_client
         if factory is None:
             raise RejectedError(f"{platform} has no live connector")

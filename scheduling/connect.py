@@ -94,6 +94,10 @@ async def connect_platform(
             raise ConnectError(
                 "forbidden", "settings.base_url is not on this deployment's allow-list (LIVE_BASE_URL_ALLOWLIST)"
             )
+        if request.live.get("auth_url") and not settings.base_url_allowed(request.live["auth_url"]):
+            raise ConnectError(
+                "forbidden", "settings.auth_url is not on this deployment's allow-list (LIVE_BASE_URL_ALLOWLIST)"
+            )
         missing = get_platform(request.platform).live_settings.missing_message(request.live)
         if missing:
             raise ConnectError("validation", missing)

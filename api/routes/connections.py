@@ -35,6 +35,13 @@ class LiveSettings(BaseModel):
     company_id: str | None = Field(default=None, description="Procore company id / BC company id (GUID)")
     tenant: str | None = Field(default=None, description="Business Central: Entra tenant")
     environment: str | None = Field(default=None, description="Business Central: environment, e.g. production")
+    auth_url: str | None = Field(
+        default=None,
+        description="Base URL of the OAuth token endpoint, when it is not the platform's usual one (must be on the "
+        "allow-list). Default: the platform's login host for its real API hosts (Procore: login.procore.com / "
+        "login-sandbox.procore.com; Business Central: login.microsoftonline.com), else base_url itself (the "
+        "emulators issue their own tokens)",
+    )
 
 
 class ConnectRequest(BaseModel):

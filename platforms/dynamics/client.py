@@ -25,6 +25,21 @@ PAGE_SIZE = 1000
 READ_ONLY = {"@odata.etag", "@odata.context", "id", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
 
 
+# Business Central's API host; its tokens come from Microsoft Entra ("Service-to-service
+# authentication", learn.microsoft.com). Any other base URL (an emulator) issues its own.
+API_HOST = "https://api.businesscentral.dynamics.com"
+ENTRA_HOST = "https://login.microsoftonline.com"
+
+
+def auth_base(base_url: str, auth_url: str | None = None) -> str:
+    """The base of the token endpoint (`{auth_base}/{tenant}/oauth2/v2.0/token`): the connection's
+    `auth_url` when given, else Entra for the real API host, else `base_url` itself."""
+    if auth_url:
+        return auth_url.rstrip("/")
+    base = base_url.rstrip("/")
+    return ENTRA_HOST if base == API_HOST else base
+
+
 class DynamicsClient:
     def __init__(
         self,
@@ -36,9 +51,11 @@ class DynamicsClient:
         company_id: str,
         client_id: str,
         client_secret: str,
+        auth_url: str | None = None,
     ) -> None:
         self._http = http
         self._root = base_url.rstrip("/")
+        self._token_url = f"{auth_base(base_url, auth_url)}/{tenant}/oauth2/v2.0/token"
         self._tenant = tenant
         self._api = f"{self._root}/v2.0/{tenant}/{environment}/api/v2.0/companies({company_id})"
         self._client_id = client_id
@@ -57,7 +74,7 @@ class DynamicsClient:
         if self._token is None or not self._token.valid():
             resp = await self._send(
                 "POST",
-                f"{self._root}/{self._tenant}/oauth2/v2.0/token",
+                self._token_url,
                 data={
                     "grant_type": "client_credentials",
                     "client_id": self._client_id,
@@ -156,4 +173,5 @@ def connect(http: httpx.AsyncClient, live: Mapping[str, Any], secrets: Mapping[s
         company_id=live["company_id"],
         client_id=secrets["client_id"],
         client_secret=secrets["client_secret"],
+        auth_url=live.get("auth_url"),
     )

@@ -12,7 +12,7 @@ import httpx
 
 from canonical.jsonio import dumps, loads
 from platforms.descriptor import WriteStatus
-from platforms.http import PlatformError, RetryableError, Token, holds, raise_for
+from platforms.http import PlatformError, RetryableError, Token, holds, raise_for, retry_after_seconds
 
 # Resource path (v1.0) and the JSON key of its write body, per canonical entity type.
 RESOURCES = {
@@ -31,12 +31,51 @@ PER_PAGE = 100
 PROJECTS_AHEAD = 3
 
 
+# Procore's API hosts and the login host that issues their tokens (developers.procore.com:
+# "OAuth 2.0 Client Credentials"); any other base URL (an emulator, a proxy) issues its own.
+TOKEN_HOSTS = {
+    "https://api.procore.com": "https://login.procore.com",
+    "https://sandbox.procore.com": "https://login-sandbox.procore.com",
+}
+
+
+def auth_base(base_url: str, auth_url: str | None = None) -> str:
+    """The base of the token endpoint (`{auth_base}/oauth/token`): the connection's `auth_url` when
+    given, else Procore's login host for its API hosts, else `base_url` itself."""
+    if auth_url:
+        return auth_url.rstrip("/")
+    base = base_url.rstrip("/")
+    return TOKEN_HOSTS.get(base, base)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait before retrying: `Retry-After` when Procore sends it (503s, some 429s), else
+    for a 429 the `X-Rate-Limit-Reset` it stamps on every response (Unix seconds, the window that
+    ran out; developers.procore.com "Rate Limiting")."""
+    seconds = retry_after_seconds(response)
+    if seconds is None and response.status_code == 429:
+        reset = response.headers.get("X-Rate-Limit-Reset")
+        try:
+            seconds = max(0.0, float(reset) - time.time()) if reset else None
+        except ValueError:
+            seconds = None
+    return seconds
+
+
 class ProcoreClient:
     def __init__(
-        self, http: httpx.AsyncClient, *, base_url: str, client_id: str, client_secret: str, company_id: str
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        company_id: str,
+        auth_url: str | None = None,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
+        self._token_url = f"{auth_base(base_url, auth_url)}/oauth/token"
         self._client_id = client_id
         self._secret = client_secret
         self._company = str(company_id)
@@ -46,10 +85,10 @@ class ProcoreClient:
         if self._token is None or not self._token.valid():
             resp = await self._send(
                 "POST",
-                f"{self._base}/oauth/token",
+                self._token_url,
                 data={"grant_type": "client_credentials", "client_id": self._client_id, "client_secret": self._secret},
             )
-            raise_for(resp)
+            raise_for(resp, retry_after)
             body = resp.json()
             self._token = Token(body["access_token"], time.monotonic() + float(body.get("expires_in", 3600)))
         return {"Authorization": f"Bearer {self._token.value}", "Procore-Company-Id": self._company}
@@ -70,7 +109,7 @@ class ProcoreClient:
         if resp.status_code == 401:  # token expired early or revoked: one fresh token, once
             self._token = None
             resp = await self._send(method, f"{self._base}{path}", headers={**await self._auth(), **extra}, **kwargs)
-        raise_for(resp)
+        raise_for(resp, retry_after)
         return resp
 
     async def pages(self, path: str, params: dict[str, Any] | None = None) -> AsyncIterator[list[dict[str, Any]]]:
@@ -170,4 +209,5 @@ def connect(http: httpx.AsyncClient, live: Mapping[str, Any], secrets: Mapping[s
         client_id=secrets["client_id"],
         client_secret=secrets["client_secret"],
         company_id=live["company_id"],
+        auth_url=live.get("auth_url"),
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.customers import create_customer
 from tests.fixtures.connect import TYPES, links
-from tests.fixtures.live import canonical_payment, control, propagate, writes
+from tests.fixtures.live import canonical_payment, control, live_settings, propagate, writes
 from tests.fixtures.net import auth
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 
@@ -104,3 +107,29 @@ async def test_platform_validation_error_is_failed(api: httpx.AsyncClient, live:
     pc = body["propagated"]["procore"]
     assert pc["writeStatus"] == "failed" and "422" in pc["writeError"]
     assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
+
+
+@pytest.mark.parametrize("platform", ["procore", "dynamics"])
+async def test_the_token_comes_from_the_auth_url(
+    api: httpx.AsyncClient, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession], platform: str
+) -> None:
+    """An explicit `auth_url` is where the client asks for its token: the platform's own emulator
+    (it serves both roles) connects; the other platform's emulator has no such token endpoint, so the
+    connect fails, which it could not if the token still came from `base_url`."""
+    async with sessionmaker() as s:
+        created = await create_customer(s, name=f"auth-{uuid.uuid4().hex[:6]}", environment="test")
+        await s.commit()
+    h = auth(created.api_key)
+    own = live_settings(emulators, platform)
+    other = emulators.dynamics_url if platform == "procore" else emulators.procore_url
+    resp = await api.post(
+        "/api/v1/connect",
+        headers=h,
+        json={"platform": platform, "mode": "live", "settings": {**own, "auth_url": own["base_url"]}},
+    )
+    assert resp.status_code == 200, resp.text
+    resp = await api.post(
+        "/api/v1/connect", headers=h, json={"platform": platform, "mode": "live", "settings": {**own, "auth_url": other}}
+    )
+    assert resp.status_code == 502, resp.text
+    assert "failed" in resp.json()["error"]["message"]

@@ -83,3 +83,16 @@ def test_credentials_round_trip_and_are_opaque(settings: Settings) -> None:
     token = encrypt(settings, {"client_id": "cid", "client_secret": "s3cret"})
     assert b"s3cret" not in token and b"cid" not in token
     assert decrypt(settings, token) == {"client_id": "cid", "client_secret": "s3cret"}
+
+
+async def test_auth_url_must_be_allow_listed(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], emulators: Any
+) -> None:
+    key = await _test_key(sessionmaker)
+    live = {**LIVE, "base_url": emulators.procore_url, "auth_url": "https://login.evil.example.com"}
+    resp = await api.post(
+        "/api/v1/connect", headers=auth(key), json={"platform": "procore", "mode": "live", "settings": live}
+    )
+    assert_error(
+        resp, 403, "AUTHORIZATION_ERROR", "settings.auth_url is not on this deployment's allow-list (LIVE_BASE_URL_ALLOWLIST)"
+    )
