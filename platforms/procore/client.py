@@ -25,6 +25,8 @@ COMMITMENTS = {
     "WorkOrderContract": ("work_order_contracts", "work_order_contract"),
     "PurchaseOrderContract": ("purchase_order_contracts", "purchase_order_contract"),
 }
+# Records that belong to the company rather than a project (their endpoints take `company_id`).
+COMPANY_LEVEL = frozenset({"project", "customer"})
 PER_PAGE = 100
 # Project lists fetched ahead of the one being read (see `records`): a few requests in flight hide
 # the round trips without bursting past Procore's spike limit.
@@ -46,6 +48,10 @@ def auth_base(base_url: str, auth_url: str | None = None) -> str:
         return auth_url.rstrip("/")
     base = base_url.rstrip("/")
     return TOKEN_HOSTS.get(base, base)
+
+
+def _integer(value: str) -> int | str:
+    return int(value) if value.isdecimal() else value
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -170,17 +176,30 @@ class ProcoreClient:
             return COMMITMENTS[record.get("type") or "WorkOrderContract"]
         return RESOURCES[entity_type]
 
+    def _scope(self, entity_type: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The identifying parameters Procore requires beside a record's id (the endpoint schemas in
+        `platforms/procore/schemas/`): the company of company-level records; the project of
+        project-scoped ones; a contract payment also its contract."""
+        if entity_type in COMPANY_LEVEL:
+            return {"company_id": _integer(self._company)}
+        project = record.get("project")
+        scope = {"project_id": record.get("project_id") or (project.get("id") if isinstance(project, dict) else None)}
+        if entity_type == "payment":
+            scope["contract_id"] = record.get("contract_id")
+        return {key: value for key, value in scope.items() if value is not None}
+
     async def get(self, entity_type: str, record: dict[str, Any]) -> dict[str, Any]:
         path, _ = self._resource(entity_type, record)
-        resp = await self.request("GET", f"/rest/v1.0/{path}/{record['id']}")
+        resp = await self.request("GET", f"/rest/v1.0/{path}/{record['id']}", params=self._scope(entity_type, record))
         value: dict[str, Any] = loads(resp.text)
         return value
 
     async def patch(self, entity_type: str, record: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         path, key = self._resource(entity_type, record)
-        body = {key: fields}
-        if record.get("project_id") or (record.get("project") or {}).get("id"):
-            body["project_id"] = record.get("project_id") or record["project"]["id"]
+        # The scope goes in the body (the PATCH schemas require it there), beside the record's fields.
+        body: dict[str, Any] = {**self._scope(entity_type, record), key: fields}
+        if entity_type == "invoice" and record.get("commitment_id") is not None:
+            body["commitment_id"] = record["commitment_id"]
         resp = await self.request("PATCH", f"/rest/v1.0/{path}/{record['id']}", json_body=body)
         value: dict[str, Any] = loads(resp.text)
         return value
