@@ -126,6 +126,8 @@ class _Resource:
     project_scoped: bool = True
     commitment_type: str | None = None  # the two commitment resources share the contract records
     query_filters: tuple[str, ...] = ()  # plain query parameters that filter the list
+    # Query parameters the list requires besides project_id (Procore's endpoint schemas mark them).
+    required_filters: tuple[str, ...] = ()
     locked_noun: str | None = None  # set: editing a record carrying an origin_id gives 422
 
     def writable(self, settings: ProcoreSettings) -> Mapping[str, FieldType]:
@@ -258,6 +260,8 @@ _RESOURCES: Final = MappingProxyType(
                     **_ORIGIN,
                 },
                 query_filters=("contract_id",),
+                # RestV10ContractPaymentsGet: project_id and contract_id are both required.
+                required_filters=("contract_id",),
                 locked_noun="payment",
             ),
         )
@@ -423,6 +427,9 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
                 raise _error(400, {"error": "project_id is missing"})
             self.project(project_id)
             rows = [r for r in rows if _project_id_of(r) == project_id]
+        for name in resource.required_filters:
+            if not request.query_params.get(name):
+                raise _error(400, {"error": f"{name} is missing"})
         rows = _filtered(rows, request, resource)
         rows.sort(key=lambda r: int(r["id"]))
         return self.page(request, rows)

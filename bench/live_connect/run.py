@@ -167,14 +167,19 @@ async def plain_get_loop(base_url: str, emulator_pid: int) -> LoopRun:
         projects = await fetch("projects", company)
         counts["projects"] = len(projects)
         counts["customers"] = len(await fetch("vendors", company))
-        for path, plural in (
-            (COMMITMENT_PATHS, "contracts"),
-            (("requisitions",), "invoices"),
-            (("contract_payments",), "payments"),
-        ):
+        contracts: dict[Any, list[Any]] = defaultdict(list)
+        for path, plural in ((COMMITMENT_PATHS, "contracts"), (("requisitions",), "invoices")):
             for project in projects:
                 for resource in path:
-                    counts[plural] += len(await fetch(resource, {"project_id": project["id"]}))
+                    records = await fetch(resource, {"project_id": project["id"]})
+                    counts[plural] += len(records)
+                    if plural == "contracts":
+                        contracts[project["id"]] += [c["id"] for c in records]
+        # Procore lists contract payments per contract (project_id and contract_id are required).
+        for project in projects:
+            for contract_id in contracts[project["id"]]:
+                params = {"project_id": project["id"], "contract_id": contract_id}
+                counts["payments"] += len(await fetch("contract_payments", params))
     return LoopRun(
         seconds=clock.elapsed,
         counts=dict(counts),

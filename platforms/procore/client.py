@@ -166,6 +166,13 @@ class ProcoreClient:
             for kind, (path, _) in COMMITMENTS.items():
                 async for batch in self.pages(f"/rest/v1.0/{path}", {"project_id": project_id}):
                     out += ({**record, "type": record.get("type") or kind} for record in batch)
+        elif entity_type == "payment":
+            # Procore lists contract payments per contract (project_id and contract_id are required),
+            # in the project's contracts' order: deterministic, so a retried seed resumes by count.
+            for contract in await self._project_records("contract", project_id):
+                params = {"project_id": project_id, "contract_id": contract["id"]}
+                async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", params):
+                    out += batch
         else:
             async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", {"project_id": project_id}):
                 out += batch

@@ -215,9 +215,14 @@ def test_payments_requisitions_and_filters(procore: httpx.Client) -> None:
     ).json()
     assert [p["check_number"] for p in by_contract] == ["CHK-2026-0101", "CHK-2026-0103", "CHK-2026-0104"]
     pending = procore.get(
-        f"{API}/projects/{LUSAIL}/contract_payments", headers=headers, params={"filters[status]": "pending"}
+        f"{API}/projects/{LUSAIL}/contract_payments",
+        headers=headers,
+        params={"contract_id": 1945782, "filters[status]": "pending"},
     ).json()
-    assert {p["status"] for p in pending} == {"pending"}
+    assert pending and {p["status"] for p in pending} == {"pending"}
+    # Procore requires the contract to list its payments (RestV10ContractPaymentsGet).
+    missing = procore.get(f"{API}/contract_payments", headers=headers, params={"project_id": LUSAIL})
+    assert missing.status_code == 400 and missing.json() == {"error": "contract_id is missing"}
     statuses = procore.get(
         f"{API}/requisitions",
         headers=headers,
@@ -237,11 +242,13 @@ def test_updated_at_range_filter_sees_new_writes(procore: httpx.Client) -> None:
     changed = procore.get(
         f"{API}/contract_payments",
         headers=headers,
-        params={"project_id": LUSAIL, "filters[updated_at]": f"{stamp}...2100-01-01T00:00:00Z"},
+        params={"project_id": LUSAIL, "contract_id": 1945782, "filters[updated_at]": f"{stamp}...2100-01-01T00:00:00Z"},
     ).json()
     assert [p["id"] for p in changed] == [1823456]
     origin = procore.get(
-        f"{API}/contract_payments", headers=headers, params={"project_id": LUSAIL, "filters[origin_id]": "X"}
+        f"{API}/contract_payments",
+        headers=headers,
+        params={"project_id": LUSAIL, "contract_id": 1945782, "filters[origin_id]": "X"},
     )
     assert origin.json() == []
 

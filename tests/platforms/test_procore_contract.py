@@ -124,11 +124,6 @@ async def test_reads_and_writes_of_one_record_send_what_procore_requires(entity_
     assert violations(recorder.requests) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract_payments lists need project_id and contract_id: the seed lists payments per project "
-    "(the next step of issue 11 lists them per contract)",
-)
 async def test_listing_every_synced_type_sends_what_procore_requires() -> None:
     recorder = Recorder()
     with serve_in_thread(create_procore_app()) as url:
