@@ -119,7 +119,7 @@ class References:
         self._platform = platform
         self._referenced = entity_type_row(entity_type).referenced_types
         # The native field this platform keeps the business number of number-referenced records in.
-        self._number_field = (NUMBERED_TYPE, get_platform(platform).number_field(NUMBERED_TYPE))
+        self._number_field = get_platform(platform).number_reference()
         mapper = get_mapper(platform)
         self.complete = not isinstance(mapper, TableMapper)
         codecs = mapper.specs[entity_type].codecs if isinstance(mapper, TableMapper) else ()

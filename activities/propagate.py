@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from canonical.entities import NUMBERED_TYPE
 from canonical.errors import TransformError
 from canonical.jsonio import dumps_text
 from models.propagate import (
@@ -112,7 +111,7 @@ class PropagateActivities:
                 params.canonical_id,
                 params.platform,
                 params.version,
-                (NUMBERED_TYPE, get_platform(params.platform).number_field(NUMBERED_TYPE)),
+                get_platform(params.platform).number_reference(),
             )
             # A simulated outage (sandbox) fails this attempt after its countdown is committed.
             result = None if state.outage else await self._fan_out(conn, customer, params, state)

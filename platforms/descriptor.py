@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from canonical.entities import SYNCED_ENTITY_TYPES
+from canonical.entities import NUMBERED_TYPE, SYNCED_ENTITY_TYPES
 
 if TYPE_CHECKING:
     import httpx
@@ -174,6 +174,11 @@ class Platform:
     def is_annotation(self, key: str) -> bool:
         """Whether a native key is metadata about the record (``@odata.etag``), not one of its fields."""
         return key.startswith(self.annotation_prefixes)
+
+    def number_reference(self) -> tuple[str, str | None]:
+        """The entity type records reference by business number, and this platform's field for that
+        number (what the store reads to link numbers: BC documents name their job by number)."""
+        return NUMBERED_TYPE, self.number_field(NUMBERED_TYPE)
 
     def writable(self, key: str) -> bool:
         """Whether a native key is a field a change may carry (not read-only, not an annotation)."""

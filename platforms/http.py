@@ -102,6 +102,16 @@ def holds(remote: Mapping[str, Any], changes: Mapping[str, Any]) -> bool:
     return all(remote.get(key) == value for key, value in changes.items())
 
 
+def token_base(base_url: str, auth_url: str | None, token_hosts: Mapping[str, str]) -> str:
+    """The base URL of a platform's OAuth token endpoint: the connection's ``auth_url`` when given,
+    else the login host ``token_hosts`` names for the platform's real API host ``base_url``, else
+    ``base_url`` itself (an emulator or a proxy issues its own tokens)."""
+    if auth_url:
+        return auth_url.rstrip("/")
+    base = base_url.rstrip("/")
+    return token_hosts.get(base, base)
+
+
 @dataclass
 class Token:
     value: str

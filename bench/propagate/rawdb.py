@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from canonical.entities import NUMBERED_TYPE
 from canonical.jsonio import dumps_text
 from models.propagate import FanOutInput, FanOutResult, PropagateInput
 from platforms.registry import get_platform
@@ -157,7 +156,7 @@ async def one_propagation(
         async with engine.begin() as conn:
             target = await q.open_fan_out(
                 conn, propagation_id, customer, entity.canonical_id, platform, version,
-                (NUMBERED_TYPE, get_platform(platform).number_field(NUMBERED_TYPE)),
+                get_platform(platform).number_reference(),
             )
             assert target.row_id is not None and target.data is not None
             record = dumps_text({**target.data, NATIVE_FIELD[platform]: notes})

@@ -27,10 +27,7 @@ PLATFORM: Final = Platform(
     mapper=MAPPER,
     demo_records=demo_data.demo_records,
     samples=lambda: samples.SAMPLES,
-    # `number` comes from a number series; `lastModfiedDateTime` is BC's own misspelling on some pages.
-    read_only_fields=frozenset(
-        {"id", "@odata.etag", "@odata.context", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
-    ),
+    read_only_fields=client.READ_ONLY,
     annotation_prefixes=("@odata",),
     etag_key="@odata.etag",
     updated_at_keys=("lastModifiedDateTime",),

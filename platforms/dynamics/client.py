@@ -10,7 +10,7 @@ import httpx
 
 from canonical.jsonio import dumps, loads
 from platforms.descriptor import WriteStatus
-from platforms.http import PlatformError, RetryableError, StaleError, Token, holds, raise_for
+from platforms.http import PlatformError, RetryableError, StaleError, Token, holds, raise_for, token_base
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 ENTITY_SETS = {
@@ -22,22 +22,21 @@ ENTITY_SETS = {
 }
 PAGE_SIZE = 1000
 # OData annotations are metadata, not fields: never sent back in a PATCH.
-READ_ONLY = {"@odata.etag", "@odata.context", "id", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
+# `number` comes from a number series; `lastModfiedDateTime` is BC's own misspelling on some pages.
+# The descriptor's read-only fields too (platforms/dynamics/__init__.py).
+READ_ONLY = frozenset(
+    {"@odata.etag", "@odata.context", "id", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
+)
 
 
 # Business Central's API host; its tokens come from Microsoft Entra ("Service-to-service
 # authentication", learn.microsoft.com). Any other base URL (an emulator) issues its own.
-API_HOST = "https://api.businesscentral.dynamics.com"
-ENTRA_HOST = "https://login.microsoftonline.com"
+TOKEN_HOSTS = {"https://api.businesscentral.dynamics.com": "https://login.microsoftonline.com"}
 
 
 def auth_base(base_url: str, auth_url: str | None = None) -> str:
-    """The base of the token endpoint (`{auth_base}/{tenant}/oauth2/v2.0/token`): the connection's
-    `auth_url` when given, else Entra for the real API host, else `base_url` itself."""
-    if auth_url:
-        return auth_url.rstrip("/")
-    base = base_url.rstrip("/")
-    return ENTRA_HOST if base == API_HOST else base
+    """The base of the token endpoint (`{auth_base}/{tenant}/oauth2/v2.0/token`)."""
+    return token_base(base_url, auth_url, TOKEN_HOSTS)
 
 
 class DynamicsClient:

@@ -12,7 +12,7 @@ import httpx
 
 from canonical.jsonio import dumps, loads
 from platforms.descriptor import WriteStatus
-from platforms.http import PlatformError, RetryableError, Token, holds, raise_for, retry_after_seconds
+from platforms.http import PlatformError, RetryableError, Token, holds, raise_for, retry_after_seconds, token_base
 
 # Resource path (v1.0) and the JSON key of its write body, per canonical entity type.
 RESOURCES = {
@@ -42,12 +42,8 @@ TOKEN_HOSTS = {
 
 
 def auth_base(base_url: str, auth_url: str | None = None) -> str:
-    """The base of the token endpoint (`{auth_base}/oauth/token`): the connection's `auth_url` when
-    given, else Procore's login host for its API hosts, else `base_url` itself."""
-    if auth_url:
-        return auth_url.rstrip("/")
-    base = base_url.rstrip("/")
-    return TOKEN_HOSTS.get(base, base)
+    """The base of the token endpoint (`{auth_base}/oauth/token`)."""
+    return token_base(base_url, auth_url, TOKEN_HOSTS)
 
 
 def _integer(value: str) -> int | str:
