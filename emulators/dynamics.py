@@ -1,6 +1,6 @@
 """Dynamics 365 Business Central API v2.0 (OData v4) emulator, seeded with ``platforms.dynamics.demo_data``.
 
-Faithful to the facts in /work/shared/reference/platform-apis.md §4-5: an Entra-style client
+Faithful to Business Central's published API v2.0 documentation (Microsoft Learn): an Entra-style client
 credentials token endpoint, company-scoped OData URLs with unquoted GUID keys, the collection
 envelope with ``@odata.nextLink`` server paging (``Prefer: odata.maxpagesize``), ``$filter``/
 ``$top``/``$skip``/``$select``/``$orderby``/``$count``, a weak ``@odata.etag`` that changes on every

@@ -1,6 +1,7 @@
 """Procore REST v1.0 emulator, seeded with ``platforms.procore.demo_data``.
 
-Faithful to the facts in /work/shared/reference/platform-apis.md §2-3: DMSA client-credentials
+Faithful to Procore's published REST v1.0 documentation (developers.procore.com) and the endpoint
+schemas in ``platforms/procore/schemas/``: DMSA client-credentials
 tokens that expire, the ``Procore-Company-Id`` header on every call, ``page``/``per_page`` with
 ``Link``/``Total``/``Per-Page`` headers, ``filters[...]``, an hourly plus a 10-second spike rate
 window reported in ``X-Rate-Limit-*`` headers on every response, last-writer-wins PATCH (no ETags)
