@@ -37,7 +37,14 @@ from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.mapping import MappingContext
 from platforms.registry import get_platform
-from propagation.logic import apply_patch, build_id_map, reference_report, render_for_target, render_view
+from propagation.logic import (
+    apply_patch,
+    build_id_map,
+    reference_report,
+    render_for_target,
+    render_view,
+    write_problems,
+)
 from store import propagate as q
 
 
@@ -193,6 +200,21 @@ class PropagateActivities:
                 live=live,
                 error=f"cannot map to {params.platform}: {err}",
             )
+        platform = get_platform(params.platform)
+        computed = platform.computed_fields.get(params.entity_type, {})
+        # A computed field is never sent: where its canonical value is unchanged, only its text differs.
+        record.update({k: stored[k] for k in computed if k in stored})
+        changes = {k: v for k, v in record.items() if stored.get(k) != v and not platform.is_annotation(k)}
+        before = render_view(params.platform, params.entity_type, stored, params.customer_id, id_map)
+        problems = write_problems(params.platform, params.entity_type, before, view, changes)
+        if problems:
+            return FanOutResult(
+                platform=params.platform,
+                status="failed",
+                platform_id=state.platform_id,
+                live=live,
+                error=f"not written to {platform.title}: {'; '.join(problems)}",
+            )
         return record, view, context, fields
 
     def _write_sandbox(self, params: FanOutInput, state: q.FanOutState) -> _Outcome:
@@ -226,7 +248,7 @@ class PropagateActivities:
         rendered = self._render(params, state, stored, live=True)
         if isinstance(rendered, FanOutResult):
             return _Outcome(rendered)
-        intended, _, context, fields = rendered
+        intended, intended_view, context, fields = rendered
         platform = get_platform(params.platform)
         # Annotations are never sent; read-only fields the client leaves out of its write body itself.
         changes = {k: v for k, v in intended.items() if base.get(k) != v and not platform.is_annotation(k)}
@@ -255,8 +277,21 @@ class PropagateActivities:
         record = {**stored, **remote}
         data = dumps_text(record)
         view = render_view(params.platform, params.entity_type, record, params.customer_id, context.id_map)
+        # A 2xx is not proof: a platform may drop a field it will not take. What came back decides.
+        unapplied = [f for f in sorted(fields) if f in intended_view and view.get(f) != intended_view[f]]
+        result = (
+            _synced(params, state, data, view, context, live=True)
+            if not unapplied
+            else _unwritten(
+                params,
+                state,
+                "failed",
+                f"{platform.title} accepted the write but did not apply "
+                + "; ".join(f"{f} (sent {intended_view[f]!r}, reads {view.get(f)!r})" for f in unapplied),
+            )
+        )
         return _Outcome(
-            _synced(params, state, data, view, context, live=True),
+            result,
             write=(state.row_id, data),
             etag=platform.etag(remote),
             remote_updated_at=platform.updated_at(remote),

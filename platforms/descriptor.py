@@ -135,6 +135,12 @@ class Platform:
     samples: Callable[[], Mapping[str, NativeRecord]]
     #: Native fields a caller may never write: ids, server stamps, version tokens.
     read_only_fields: frozenset[str] = frozenset({"id"})
+    #: Native fields the platform computes and its write schema does not take, per entity type:
+    #: native key -> why (a fan-out changing one fails that platform before writing, saying so).
+    computed_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: The longest text each native field takes, per entity type (BC's ``$metadata`` MaxLength): a
+    #: longer value fails that platform before writing instead of being the platform's 400.
+    max_lengths: Callable[[], Mapping[str, Mapping[str, int]]] = lambda: {}
     #: Native keys with these prefixes are annotations, not fields (OData's ``@odata.*``).
     annotation_prefixes: tuple[str, ...] = ()
     #: The record's concurrency token (sent back as If-Match) and its last-modified stamp.
@@ -183,6 +189,17 @@ class Platform:
     def writable(self, key: str) -> bool:
         """Whether a native key is a field a change may carry (not read-only, not an annotation)."""
         return key not in self.read_only_fields and not self.is_annotation(key)
+
+    def unwritable(self, entity_type: str, changes: Mapping[str, Any]) -> list[str]:
+        """Why a write of ``changes`` (native keys) to this platform would be refused or not applied:
+        over-long text (the platform's 400, said first). Empty when it can be written."""
+        limits = self.max_lengths().get(entity_type, {})
+        problems = []
+        for key, value in changes.items():
+            limit = limits.get(key)
+            if limit is not None and isinstance(value, str) and len(value) > limit:
+                problems.append(f"{key} is {len(value)} characters; {self.title} takes at most {limit}")
+        return problems
 
     def etag(self, record: Mapping[str, Any]) -> str | None:
         value = record.get(self.etag_key) if self.etag_key else None

@@ -194,6 +194,36 @@ def render_for_target(
     return record, canonical_view.model_dump(mode="json"), context
 
 
+def write_problems(
+    platform: str,
+    entity_type: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    changes: Mapping[str, Any],
+) -> list[str]:
+    """Why the target cannot take this write, said before writing (empty: it can).
+
+    ``before``/``after`` are the canonical views of the target record without and with the change,
+    ``changes`` the native keys that would be sent. A canonical field that changes but lives only in
+    fields the platform computes (Procore's ``grand_total`` from line items, BC's document totals)
+    cannot be written: the platform would drop it or answer 400, and reporting ``synced`` would be a
+    lie. Over-long text is refused here rather than by the platform's 400.
+    """
+    described = get_platform(platform)
+    computed = described.computed_fields.get(entity_type, {})
+    problems = []
+    if computed:
+        spec = get_mapper(platform).specs[entity_type]  # type: ignore[attr-defined]
+        for codec in spec.codecs:
+            keys = [k for k in getattr(codec, "keys", ()) if k]
+            fields = getattr(codec, "fields", ())
+            if keys and all(k in computed for k in keys) and any(before.get(f) != after.get(f) for f in fields):
+                reasons = "; ".join(f"{k}: {computed[k]}" for k in keys)
+                problems.append(f"{', '.join(fields)} cannot be written to {described.title} ({reasons})")
+    problems.extend(described.unwritable(entity_type, {k: v for k, v in changes.items() if k not in computed}))
+    return problems
+
+
 def render_view(
     platform: str, entity_type: str, record: Mapping[str, Any], customer_id: str, id_map: IdMap
 ) -> dict[str, Any]:
