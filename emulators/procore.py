@@ -12,7 +12,7 @@ Procore really uses. What is simplified is listed in docs/emulators.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -47,7 +47,7 @@ from emulators.common import (
     retry_after_seconds,
     token_request_params,
 )
-from platforms.procore import demo_data
+from platforms.procore import demo_data, openapi
 
 DEFAULT_CLIENT_ID: Final = "structural-procore-client"
 DEFAULT_CLIENT_SECRET: Final = "structural-procore-secret"
@@ -77,9 +77,11 @@ class ProcoreSettings(BaseModel):
     rate_limit: ProcoreRateLimit = Field(default_factory=ProcoreRateLimit)
     default_per_page: int = Field(100, ge=1)
     computed_fields_writable: bool = Field(
-        True,
-        description="accept writes to totals Procore computes from line items (grand_total, "
-        "total_claimed_amount); line items are not emulated, so this is the only way to change them",
+        False,
+        description="apply writes to totals Procore computes from line items (grand_total, "
+        "total_claimed_amount) instead of dropping them as Procore does; line items are not "
+        "emulated, so this is the only way to change them over the API (tests of what such a "
+        "change does elsewhere)",
     )
 
 
@@ -90,6 +92,7 @@ _ORIGIN: Final[dict[str, FieldType]] = {
     "origin_code": Kind.TEXT,
     "origin_data": Kind.TEXT,
 }
+_ORIGIN_NO_CODE: Final = {k: v for k, v in _ORIGIN.items() if k != "origin_code"}
 _ADDRESS: Final[dict[str, FieldType]] = {
     "address": Kind.TEXT,
     "city": Kind.TEXT,
@@ -112,6 +115,13 @@ _COMMITMENT: Final[dict[str, FieldType]] = {
     "vendor_id": Kind.INT,
     **_ORIGIN,
 }
+# Purchase orders have no start or estimated completion dates (RestV10PurchaseOrderContractsIdPatch).
+_PURCHASE_ORDER: Final = {
+    **{k: v for k, v in _COMMITMENT.items() if k not in ("contract_start_date", "contract_estimated_completion_date")},
+    "delivery_date": Kind.DATE,
+    "payment_terms": Kind.TEXT,
+    "ship_via": Kind.TEXT,
+}
 
 
 @dataclass(frozen=True)
@@ -127,8 +137,6 @@ class _Resource:
     project_scoped: bool = True
     commitment_type: str | None = None  # the two commitment resources share the contract records
     query_filters: tuple[str, ...] = ()  # plain query parameters that filter the list
-    # Query parameters the list requires besides project_id (Procore's endpoint schemas mark them).
-    required_filters: tuple[str, ...] = ()
     locked_noun: str | None = None  # set: editing a record carrying an origin_id gives 422
 
     def writable(self, settings: ProcoreSettings) -> Mapping[str, FieldType]:
@@ -138,7 +146,7 @@ class _Resource:
         return self.commitment_type is None or record.get("type") == self.commitment_type
 
 
-_RESOURCES: Final = MappingProxyType(
+RESOURCES: Final = MappingProxyType(
     {
         r.path: r
         for r in (
@@ -166,10 +174,8 @@ _RESOURCES: Final = MappingProxyType(
                 "vendor",
                 {
                     "name": Kind.TEXT,
-                    "legal_name": Kind.TEXT,
                     "trade_name": Kind.TEXT,
                     "abbreviated_name": Kind.TEXT,
-                    "business_id": Kind.LOOSE_TEXT,
                     "is_active": Kind.BOOL,
                     "email_address": Kind.TEXT,
                     "business_phone": Kind.TEXT,
@@ -177,6 +183,7 @@ _RESOURCES: Final = MappingProxyType(
                     "fax_number": Kind.TEXT,
                     "website": Kind.TEXT,
                     "license_number": Kind.TEXT,
+                    "notes": Kind.TEXT,
                     **_ADDRESS,
                     **_ORIGIN,
                 },
@@ -202,7 +209,7 @@ _RESOURCES: Final = MappingProxyType(
                 "PurchaseOrderContract",
                 "purchase_order_contract",
                 {
-                    **_COMMITMENT,
+                    **_PURCHASE_ORDER,
                     "status": Choice(
                         ("Draft", "Processing", "Submitted", "Partially Received", "Received", "Approved", "Closed")
                     ),
@@ -236,8 +243,9 @@ _RESOURCES: Final = MappingProxyType(
                     "requisition_end": Kind.DATE,
                     "payment_date": Kind.DATE,
                     "final": Kind.BOOL,
-                    "origin_id": Kind.LOOSE_TEXT,
-                    "origin_data": Kind.TEXT,
+                    "comment": Kind.TEXT,
+                    "submitted_at": Kind.TEXT,
+                    **_ORIGIN_NO_CODE,
                 },
                 {"total_claimed_amount": Kind.DECIMAL_TEXT},
                 locked_noun="invoice",
@@ -255,14 +263,13 @@ _RESOURCES: Final = MappingProxyType(
                     "invoice_date": Kind.DATE,
                     "payment_number": Kind.INT,
                     "draw_request_number": Kind.INT,
-                    "payment_method": Choice(("check", "credit_card", "electronic", "ach")),
-                    "status": Choice(("pending", "processing", "paid", "failed", "void")),
+                    # Write-only: the payment's responses do not carry it.
+                    "payment_method": Choice(("check", "credit_card", "electronic")),
                     "notes": Kind.TEXT,
-                    **_ORIGIN,
+                    "requisition_id": Kind.INT,
+                    **_ORIGIN_NO_CODE,
                 },
                 query_filters=("contract_id",),
-                # RestV10ContractPaymentsGet: project_id and contract_id are both required.
-                required_filters=("contract_id",),
                 locked_noun="payment",
             ),
         )
@@ -398,7 +405,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             raise _error(403, {"error": "App is not connected to this company"})
 
     def resource(self, path: str) -> _Resource:
-        resource = _RESOURCES.get(path)
+        resource = RESOURCES.get(path)
         if resource is None:
             raise _not_found(f"No route matches {_API}/{path}")
         return resource
@@ -409,14 +416,21 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             raise _not_found(f"Couldn't find Project with 'id'={project_id}")
         return project
 
-    def find(self, resource: _Resource, record_id: str, project_id: str | None) -> Record:
+    def find(self, resource: _Resource, record_id: str, scope: Mapping[str, Any]) -> Record:
+        """The record ``record_id`` of ``resource`` within the identifying ``scope`` the request gave
+        (project, contract, commitment, company): a record outside it is not found, as in Procore."""
         record = self.record(resource.entity_type, record_id)
+        project_id = scope.get("project_id")
         if (
             record is None
             or not resource.holds(record)
-            or (project_id is not None and resource.project_scoped and str(_project_id_of(record)) != project_id)
+            or (project_id is not None and resource.project_scoped and str(_project_id_of(record)) != str(project_id))
+            or any(name in scope and str(record.get(name)) != str(scope[name]) for name in ("contract_id", "commitment_id"))
         ):
             raise _not_found(f"Couldn't find {resource.model} with 'id'={record_id}")
+        company_id = scope.get("company_id")
+        if company_id is not None and str(company_id) != str(self.company_id):
+            raise _error(403, {"error": "App is not connected to this company"})
         return record
 
     # -- lists
@@ -428,12 +442,11 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
                 raise _error(400, {"error": "project_id is missing"})
             self.project(project_id)
             rows = [r for r in rows if _project_id_of(r) == project_id]
-        for name in resource.required_filters:
-            if not request.query_params.get(name):
-                raise _error(400, {"error": f"{name} is missing"})
+        published = openapi.match("GET", request.url.path)
+        _require(published.query if published else (), request.query_params)
         rows = _filtered(rows, request, resource)
         rows.sort(key=lambda r: int(r["id"]))
-        return self.page(request, rows)
+        return self.page(request, [_shown(published, row) for row in rows])
 
     def page(self, request: Request, rows: list[Record]) -> Response:
         per_page = _int_param(request.query_params.get("per_page"), self.settings.default_per_page)
@@ -458,11 +471,14 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
     async def update(self, request: Request, resource: _Resource, record_id: str) -> Response:
         if resource.body_key is None:
             raise _not_found(f"No route matches [PATCH] {request.url.path}")
-        record = self.find(resource, record_id, request.query_params.get("project_id"))
         try:
             body = await json_object(request)
         except BodyError as exc:
             raise _error(400, {"error": str(exc)}) from exc
+        published = openapi.match("PATCH", request.url.path)
+        # The identifying keys go in the body (the PATCH schemas require them there).
+        _require(published.body - {resource.body_key} if published else (), body)
+        record = self.find(resource, record_id, {**request.query_params, **body})
         payload = body.get(resource.body_key)
         if not isinstance(payload, dict):
             raise _error(400, {"error": f"param is missing or the value is empty: {resource.body_key}"})
@@ -477,7 +493,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             raise _error(422, {"errors": _messages(invalid)})
         self.derive(resource, record, clean)
         self.apply(resource.entity_type, record, clean, source="api", method="PATCH", path=request.url.path)
-        return JSONResponse(record)
+        return JSONResponse(_shown(published, record))
 
     def derive(self, resource: _Resource, record: Record, values: dict[str, Any]) -> None:
         """Fields Procore computes from the written ones."""
@@ -490,6 +506,23 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             if vendor is None:
                 raise _error(422, {"errors": {"vendor": ["must exist"]}})
             values["vendor"] = {"id": vendor["id"], "company": vendor["name"]}
+
+
+def _require(names: Iterable[str], given: Mapping[str, Any]) -> None:
+    """400 for the first parameter the endpoint requires that the request lacks (sorted, so the
+    answer does not depend on set order)."""
+    for name in sorted(names):
+        if given.get(name) in (None, ""):
+            raise _error(400, {"error": f"{name} is missing"})
+
+
+def _shown(published: openapi.Endpoint | None, record: Record) -> Record:
+    """The record as the endpoint returns it: exactly its response schema's properties, null when
+    the record has no value (Procore sends every attribute of the view). An endpoint whose
+    published extract has no response schema shows the record as stored."""
+    if published is None or not published.response:
+        return record
+    return {name: record.get(name) for name in published.response}
 
 
 def _messages(invalid: list[Invalid]) -> dict[str, list[str]]:
@@ -686,7 +719,9 @@ def _router(core: ProcoreEmulator) -> APIRouter:
     async def show(path: str, record_id: str, request: Request) -> Response:
         core.authorize(request)
         resource = core.resource(path)
-        return JSONResponse(core.find(resource, record_id, request.query_params.get("project_id")))
+        published = openapi.match("GET", request.url.path)
+        _require(published.query if published else (), request.query_params)
+        return JSONResponse(_shown(published, core.find(resource, record_id, request.query_params)))
 
     @router.patch(f"{_API}/{{path}}/{{record_id}}")
     async def update(path: str, record_id: str, request: Request) -> Response:
@@ -709,7 +744,7 @@ def create_procore_app(
     clients: Mapping[str, str] | None = None,
     company_id: int = COMPANY_ID,
     default_per_page: int = 100,
-    computed_fields_writable: bool = True,
+    computed_fields_writable: bool = False,
 ) -> FastAPI:
     """A fresh, isolated Procore emulator seeded with the demo data.
 

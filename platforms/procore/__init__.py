@@ -29,6 +29,16 @@ PLATFORM: Final = Platform(
     demo_records=demo_data.demo_records,
     samples=lambda: samples.SAMPLES,
     read_only_fields=frozenset({"id", "created_at", "updated_at"}),
+    # What the endpoint schemas' write bodies do not take (platforms/procore/schemas/*Patch.json).
+    computed_fields={
+        "customer": {
+            "legal_name": "not in Procore's vendor write schema",
+            "business_id": "not in Procore's vendor write schema",
+        },
+        "contract": {"grand_total": "computed by Procore from the commitment's line items"},
+        "invoice": {"total_claimed_amount": "computed by Procore from the requisition's line items"},
+        "payment": {"status": "set by Procore, not in the contract payment's write schema"},
+    },
     updated_at_keys=("updated_at",),
     business_keys={
         "project": (("project", "project_number"),),

@@ -12,7 +12,17 @@ import httpx
 
 from canonical.jsonio import dumps, loads
 from platforms.descriptor import WriteStatus
-from platforms.http import PlatformError, RetryableError, Token, holds, raise_for, retry_after_seconds, token_base
+from platforms.http import (
+    PlatformError,
+    RejectedError,
+    RetryableError,
+    Token,
+    holds,
+    raise_for,
+    retry_after_seconds,
+    token_base,
+)
+from platforms.procore import openapi
 
 # Resource path (v1.0) and the JSON key of its write body, per canonical entity type.
 RESOURCES = {
@@ -174,9 +184,9 @@ class ProcoreClient:
                 out += batch
         return out
 
-    def _resource(self, entity_type: str, record: dict[str, Any]) -> tuple[str, str]:
+    def _resource(self, entity_type: str, record: Mapping[str, Any]) -> tuple[str, str]:
         if entity_type == "contract":
-            return COMMITMENTS[record.get("type") or "WorkOrderContract"]
+            return COMMITMENTS[_commitment_type(record)]
         return RESOURCES[entity_type]
 
     def _scope(self, entity_type: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,10 +205,21 @@ class ProcoreClient:
         path, _ = self._resource(entity_type, record)
         resp = await self.request("GET", f"/rest/v1.0/{path}/{record['id']}", params=self._scope(entity_type, record))
         value: dict[str, Any] = loads(resp.text)
+        if entity_type == "contract":  # a commitment's show does not say which kind it is
+            value.setdefault("type", _commitment_type(record))
         return value
 
     async def patch(self, entity_type: str, record: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         path, key = self._resource(entity_type, record)
+        # Only what the endpoint's write schema takes: Procore drops anything else without a word
+        # (Rails strong parameters), so sending it would look like a write that worked.
+        published = openapi.endpoint("PATCH", f"/rest/v1.0/{path}/{{id}}")
+        refused = sorted(set(fields) - published.writable)
+        if refused:
+            raise RejectedError(f"Procore {path} do not take {', '.join(refused)} (not in the endpoint's write schema)")
+        for name, allowed in published.enums.items():
+            if name in fields and fields[name] is not None and fields[name] not in allowed:
+                raise RejectedError(f"Procore {path} take {name} only as one of {', '.join(allowed)}")
         # The scope goes in the body (the PATCH schemas require it there), beside the record's fields.
         body: dict[str, Any] = {**self._scope(entity_type, record), key: fields}
         if entity_type == "invoice" and record.get("commitment_id") is not None:
@@ -221,6 +242,10 @@ class ProcoreClient:
         if not overwrite and remote.get("updated_at") != stored.get("updated_at"):
             return remote, "conflict"
         return await self.patch(entity_type, dict(stored), changes), "written"
+
+
+def _commitment_type(record: Mapping[str, Any]) -> str:
+    return str(record.get("type") or "WorkOrderContract")
 
 
 def connect(http: httpx.AsyncClient, live: Mapping[str, Any], secrets: Mapping[str, str]) -> ProcoreClient:

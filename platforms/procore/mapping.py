@@ -285,9 +285,11 @@ SPECS: Final = (
             Date("period_end", "requisition_end"),
             _ref("contract_id", "commitment_id", "contract"),
             _ref("project_id", "project_id", "project"),
-            _ref("customer_id", "vendor_id", "customer"),
         ),
-        notes="Procore's own sequence `number` (int) stays in provider_metadata; `invoice_number` is the key.",
+        notes="Procore's own sequence `number` (int) stays in provider_metadata; `invoice_number` is the key. "
+        "A v1.0 requisition names no vendor (only `vendor_name`): its customer is its commitment's vendor, "
+        "so `customer_id` is not read from or written to Procore. `total_claimed_amount` is computed by "
+        "Procore from the line items: read, never written.",
     ),
     EntitySpec(
         "payment",
@@ -298,13 +300,21 @@ SPECS: Final = (
             _same("status", "status", "pending", "processing", "paid", "failed", "void"),
             Text("notes", "notes"),
             Date("payment_date", "date"),
-            _same("payment_method", "payment_method", "check", "credit_card", "electronic", "ach"),
+            # Write-only in Procore (not in its responses), and it has no ACH: ACH is written as electronic.
+            Choice(
+                "payment_method",
+                "payment_method",
+                {v: v for v in ("check", "credit_card", "electronic")},
+                {"check": "check", "credit_card": "credit_card", "electronic": "electronic", "ach": "electronic"},
+            ),
             Text("invoice_number", "invoice_number"),
             _ref("invoice_id", "requisition_id", "invoice"),
             _ref("contract_id", "contract_id", "contract"),
             _ref("project_id", "project_id", "project"),
         ),
-        notes="`payment_number` and `draw_request_number` stay in provider_metadata.",
+        notes="`payment_number` and `draw_request_number` stay in provider_metadata. `status` is Procore's "
+        "(not in the payment's write schema); `payment_method` is write-only (check, credit_card, "
+        "electronic; ACH is written as electronic).",
     ),
     EntitySpec(
         "employee",

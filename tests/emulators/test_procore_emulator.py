@@ -21,6 +21,12 @@ Serve = Callable[[FastAPI], httpx.Client]
 API = "/rest/v1.0"
 PAYMENT = f"{API}/contract_payments/1823456"
 LUSAIL = 341276
+# What Procore requires beside a record's id (platforms/procore/schemas/): a payment's project and
+# contract (query of a show, body of a PATCH); a requisition's project and commitment; a project's company.
+SCOPE = {"project_id": LUSAIL, "contract_id": 1945782}
+COMPANY_SCOPE = {"company_id": demo_data.COMPANY_ID}
+REQUISITION_SCOPE = {"project_id": LUSAIL, "commitment_id": 1945782}
+PROJECTS = f"{API}/projects?company_id={demo_data.COMPANY_ID}"
 CREDENTIALS = {
     "grant_type": "client_credentials",
     "client_id": DEFAULT_CLIENT_ID,
@@ -75,7 +81,7 @@ def test_token_errors(procore: httpx.Client) -> None:
 
 def test_missing_and_invalid_token_are_401(procore: httpx.Client) -> None:
     for headers in (COMPANY, {**COMPANY, "Authorization": "Bearer nope"}):
-        response = procore.get(f"{API}/projects", headers=headers)
+        response = procore.get(PROJECTS, headers=headers)
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_token"
         assert response.headers["WWW-Authenticate"].startswith('Bearer realm="Doorkeeper"')
@@ -83,15 +89,15 @@ def test_missing_and_invalid_token_are_401(procore: httpx.Client) -> None:
 
 def test_token_expires_after_its_ttl(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    assert procore.get(f"{API}/projects", headers=headers).status_code == 200
+    assert procore.get(PROJECTS, headers=headers).status_code == 200
     procore.post("/_control/clock", json={"seconds": 5399})
-    assert procore.get(f"{API}/projects", headers=headers).status_code == 200
+    assert procore.get(PROJECTS, headers=headers).status_code == 200
     procore.post("/_control/clock", json={"seconds": 2})
-    expired = procore.get(f"{API}/projects", headers=headers)
+    expired = procore.get(PROJECTS, headers=headers)
     assert expired.status_code == 401
     assert expired.json() == {"error": "invalid_token", "error_description": "The access token expired"}
     # A new token works again.
-    assert procore.get(f"{API}/projects", headers=procore_headers(procore)).status_code == 200
+    assert procore.get(PROJECTS, headers=procore_headers(procore)).status_code == 200
 
 
 def test_short_token_ttl_from_the_factory(serve: Serve) -> None:
@@ -112,17 +118,17 @@ def test_revoked_token_is_rejected(procore: httpx.Client) -> None:
     token = headers["Authorization"].split()[1]
     assert procore.post("/oauth/revoke", data={"token": token}).status_code == 200
     assert procore.post("/oauth/revoke", data={"token": "unknown"}).status_code == 200
-    assert procore.get(f"{API}/projects", headers=headers).status_code == 401
+    assert procore.get(PROJECTS, headers=headers).status_code == 401
 
 
 def test_company_header_is_required(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     del headers["Procore-Company-Id"]
-    missing = procore.get(f"{API}/projects", headers=headers)
+    missing = procore.get(PROJECTS, headers=headers)
     assert missing.status_code == 400
     assert missing.text == "Missing Procore-Company-Id header!"
     assert missing.headers["content-type"].startswith("text/plain")
-    wrong = procore.get(f"{API}/projects", headers={**headers, "Procore-Company-Id": "1"})
+    wrong = procore.get(PROJECTS, headers={**headers, "Procore-Company-Id": "1"})
     assert wrong.status_code == 403
     assert wrong.json() == {"error": "App is not connected to this company"}
 
@@ -161,11 +167,11 @@ def test_pagination_headers_and_links(procore: httpx.Client) -> None:
 
 def test_single_page_has_no_link_and_past_the_end_is_empty(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    whole = procore.get(f"{API}/projects", headers=headers)
+    whole = procore.get(PROJECTS, headers=headers)
     assert "link" not in whole.headers
     assert whole.headers["Total"] == "5"
     assert whole.headers["Per-Page"] == "100"
-    past = procore.get(f"{API}/projects", headers=headers, params={"page": 9, "per_page": 2})
+    past = procore.get(PROJECTS, headers=headers, params={**COMPANY_SCOPE, "page": 9, "per_page": 2})
     assert past.json() == []
     assert set(links(past)) == {"first", "prev"}
     assert links(past)["prev"]["page"] == "3"
@@ -181,8 +187,13 @@ def test_commitment_resources_split_by_type(procore: httpx.Client) -> None:
     orders = procore.get(f"{API}/projects/{LUSAIL}/purchase_order_contracts", headers=headers).json()
     assert [c["number"] for c in orders] == ["C-LEX-004"]
     # A purchase order is not found through the work order resource.
-    assert procore.get(f"{API}/work_order_contracts/1945815", headers=headers).status_code == 404
-    order = procore.get(f"{API}/purchase_order_contracts/1945815", headers=headers).json()
+    assert (
+        procore.get(f"{API}/work_order_contracts/1945815", headers=headers, params={"project_id": LUSAIL}).status_code
+        == 404
+    )
+    order = procore.get(
+        f"{API}/purchase_order_contracts/1945815", headers=headers, params={"project_id": LUSAIL}
+    ).json()
     assert order["title"] == "Structural Steel Supply - Podium"
 
 
@@ -199,7 +210,7 @@ def test_project_scoped_lists_need_an_existing_project(procore: httpx.Client) ->
 
 def test_vendors_and_companies(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    vendors = procore.get(f"{API}/vendors", headers=headers).json()
+    vendors = procore.get(f"{API}/vendors", headers=headers, params=COMPANY_SCOPE).json()
     assert [v["id"] for v in vendors] == [501004, 501007, 501009, 501012]
     scoped = procore.get(f"{API}/companies/{demo_data.COMPANY_ID}/vendors", headers=headers).json()
     assert scoped == vendors
@@ -237,8 +248,8 @@ def test_payments_requisitions_and_filters(procore: httpx.Client) -> None:
 
 def test_updated_at_range_filter_sees_new_writes(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"notes": "edited"}})
-    stamp = procore.get(PAYMENT, headers=headers).json()["updated_at"]
+    procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"notes": "edited"}})
+    stamp = procore.get(PAYMENT, params=SCOPE, headers=headers).json()["updated_at"]
     changed = procore.get(
         f"{API}/contract_payments",
         headers=headers,
@@ -258,12 +269,10 @@ def test_updated_at_range_filter_sees_new_writes(procore: httpx.Client) -> None:
 
 def test_patch_is_last_writer_wins_and_moves_updated_at(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    before = procore.get(PAYMENT, headers=headers).json()
-    first = procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"amount": "1750000.00"}})
+    before = procore.get(PAYMENT, params=SCOPE, headers=headers).json()
+    first = procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": "1750000.00"}})
     assert first.status_code == 200
-    second = procore.patch(
-        PAYMENT, headers=headers, json={"project_id": LUSAIL, "contract_payment": {"amount": "1800000.0"}}
-    )
+    second = procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": "1800000.0"}})
     assert second.status_code == 200
     assert second.json()["amount"] == "1800000.0"
     # Even two writes within one second get distinct, increasing updated_at values.
@@ -280,8 +289,10 @@ def test_patch_is_last_writer_wins_and_moves_updated_at(procore: httpx.Client) -
 
 def test_noop_patch_is_not_a_write(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    before = procore.get(PAYMENT, headers=headers).json()
-    same = procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"amount": "1700000.00", "bogus": 1}})
+    before = procore.get(PAYMENT, params=SCOPE, headers=headers).json()
+    same = procore.patch(
+        PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": "1700000.00", "bogus": 1}}
+    )
     assert same.status_code == 200
     assert same.json() == before
     assert writes(procore) == []
@@ -289,11 +300,17 @@ def test_noop_patch_is_not_a_write(procore: httpx.Client) -> None:
 
 def test_json_number_amounts_are_stored_as_decimal_text(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    response = procore.patch(PAYMENT, headers=headers, content=b'{"contract_payment": {"amount": 1750000.10}}')
+    response = procore.patch(
+        PAYMENT,
+        headers=headers,
+        content=b'{"project_id": 341276, "contract_id": 1945782, "contract_payment": {"amount": 1750000.10}}',
+    )
     assert response.json()["amount"] == "1750000.10"
-    whole = procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"amount": 1750000}})
+    whole = procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": 1750000}})
     assert whole.json()["amount"] == "1750000.0"
-    number = procore.patch(f"{API}/requisitions/10061", headers=headers, json={"requisition": {"invoice_number": 123}})
+    number = procore.patch(
+        f"{API}/requisitions/10061", headers=headers, json={**REQUISITION_SCOPE, "requisition": {"invoice_number": 123}}
+    )
     assert number.json()["invoice_number"] == "123"
 
 
@@ -302,19 +319,27 @@ def test_validation_errors_are_rails_shaped(procore: httpx.Client) -> None:
     bad = procore.patch(
         PAYMENT,
         headers=headers,
-        json={"contract_payment": {"amount": "12,50", "date": "2026-02-30", "status": "lost", "payment_number": "x"}},
+        json={
+            **SCOPE,
+            "contract_payment": {
+                "amount": "12,50",
+                "date": "2026-02-30",
+                "payment_method": "ach",
+                "payment_number": "x",
+            },
+        },
     )
     assert bad.status_code == 422
     assert bad.json() == {
         "errors": {
             "amount": ["is not a number"],
             "date": ["is not a valid date"],
-            "status": ["is not included in the list"],
+            "payment_method": ["is not included in the list"],
             "payment_number": ["is not a number"],
         }
     }
-    assert procore.get(PAYMENT, headers=headers).json()["amount"] == "1700000.00"
-    unwrapped = procore.patch(PAYMENT, headers=headers, json={"amount": "1.00"})
+    assert procore.get(PAYMENT, params=SCOPE, headers=headers).json()["amount"] == "1700000.00"
+    unwrapped = procore.patch(PAYMENT, headers=headers, json={**SCOPE, "amount": "1.00"})
     assert unwrapped.status_code == 400
     assert unwrapped.json() == {"error": "param is missing or the value is empty: contract_payment"}
     garbage = procore.patch(PAYMENT, headers=headers, content=b"{not json")
@@ -324,58 +349,142 @@ def test_validation_errors_are_rails_shaped(procore: httpx.Client) -> None:
 
 def test_derived_fields_follow_writes(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    project = procore.patch(f"{API}/projects/{LUSAIL}", headers=headers, json={"project": {"name": "Lusail Tower"}})
+    project = procore.patch(
+        f"{API}/projects/{LUSAIL}", headers=headers, json={**COMPANY_SCOPE, "project": {"name": "Lusail Tower"}}
+    )
     assert project.json()["display_name"] == "LBT-2401 - Lusail Tower"
     contract = procore.patch(
-        f"{API}/work_order_contracts/1945782", headers=headers, json={"work_order_contract": {"vendor_id": 501009}}
+        f"{API}/work_order_contracts/1945782",
+        headers=headers,
+        json={"project_id": LUSAIL, "work_order_contract": {"vendor_id": 501009}},
     )
     assert contract.json()["vendor"] == {"id": 501009, "company": "Najd Readymix Concrete Co."}
     missing = procore.patch(
-        f"{API}/work_order_contracts/1945782", headers=headers, json={"work_order_contract": {"vendor_id": 1}}
+        f"{API}/work_order_contracts/1945782",
+        headers=headers,
+        json={"project_id": LUSAIL, "work_order_contract": {"vendor_id": 1}},
     )
     assert missing.status_code == 422
     assert missing.json() == {"errors": {"vendor": ["must exist"]}}
     wrong_status = procore.patch(
-        f"{API}/purchase_order_contracts/1945815", headers=headers, json={"purchase_order_contract": {"status": "Void"}}
+        f"{API}/purchase_order_contracts/1945815",
+        headers=headers,
+        json={"project_id": LUSAIL, "purchase_order_contract": {"status": "Void"}},
     )
     assert wrong_status.status_code == 422  # Void is a work order status only
     assert procore.patch(f"{API}/commitments/1945782", headers=headers, json={}).status_code == 404
 
 
-def test_computed_totals_can_be_made_read_only(serve: Serve) -> None:
-    client = serve(create_procore_app(computed_fields_writable=False))
+def test_computed_totals_are_dropped_unless_made_writable(serve: Serve, procore: httpx.Client) -> None:
+    # Procore computes grand_total from line items; a write of it is dropped like any unpermitted
+    # parameter (Rails strong parameters), the rest of the write applies.
+    client = procore
     headers = procore_headers(client)
     response = client.patch(
         f"{API}/work_order_contracts/1945782",
         headers=headers,
-        json={"work_order_contract": {"grand_total": "1.00", "title": "Renamed"}},
+        json={"project_id": LUSAIL, "work_order_contract": {"grand_total": "1.00", "title": "Renamed"}},
     )
     assert response.json()["grand_total"] == "8500000.00"  # dropped like any unpermitted parameter
     assert response.json()["title"] == "Renamed"
+    lenient = serve(create_procore_app(computed_fields_writable=True))
+    written = lenient.patch(
+        f"{API}/work_order_contracts/1945782",
+        headers=procore_headers(lenient),
+        json={"project_id": LUSAIL, "work_order_contract": {"grand_total": "1.00"}},
+    )
+    assert written.json()["grand_total"] == "1.00"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "given", "missing"),
+    [
+        ("GET", PAYMENT, {"project_id": LUSAIL}, "contract_id"),
+        ("GET", PAYMENT, {"contract_id": 1945782}, "project_id"),
+        ("GET", f"{API}/requisitions/10061", {}, "project_id"),
+        ("GET", f"{API}/work_order_contracts/1945782", {}, "project_id"),
+        ("GET", f"{API}/projects/{LUSAIL}", {}, "company_id"),
+        ("GET", f"{API}/vendors/501004", {}, "company_id"),
+        ("GET", f"{API}/projects", {}, "company_id"),
+        ("GET", f"{API}/vendors", {}, "company_id"),
+        ("PATCH", PAYMENT, {"project_id": LUSAIL}, "contract_id"),
+        ("PATCH", f"{API}/requisitions/10061", {"project_id": LUSAIL}, "commitment_id"),
+        ("PATCH", f"{API}/work_order_contracts/1945782", {}, "project_id"),
+        ("PATCH", f"{API}/projects/{LUSAIL}", {}, "company_id"),
+        ("PATCH", f"{API}/vendors/501004", {}, "company_id"),
+    ],
+)
+def test_a_request_without_what_procore_requires_is_refused(
+    procore: httpx.Client, method: str, path: str, given: dict[str, int], missing: str
+) -> None:
+    headers = procore_headers(procore)
+    if method == "GET":
+        response = procore.get(path, headers=headers, params=given)
+    else:
+        body_key = {
+            "contract_payments": "contract_payment",
+            "requisitions": "requisition",
+            "projects": "project",
+            "vendors": "vendor",
+            "work_order_contracts": "work_order_contract",
+        }[path.split("/")[3]]
+        response = procore.patch(path, headers=headers, json={**given, body_key: {"origin_data": "x"}})
+    assert response.status_code == 400
+    assert response.json() == {"error": f"{missing} is missing"}
+    assert writes(procore) == []
+
+
+def test_a_record_outside_the_scope_given_is_not_found(procore: httpx.Client) -> None:
+    headers = procore_headers(procore)
+    assert procore.get(PAYMENT, headers=headers, params={**SCOPE, "contract_id": 1945815}).status_code == 404
+    assert procore.get(PAYMENT, headers=headers, params={**SCOPE, "project_id": 1}).status_code == 404
+    wrong_company = procore.get(f"{API}/vendors/501004", headers=headers, params={"company_id": 1})
+    assert wrong_company.status_code == 403
+    moved = procore.patch(
+        f"{API}/requisitions/10061", headers=headers, json={**REQUISITION_SCOPE, "commitment_id": 1, "requisition": {}}
+    )
+    assert moved.status_code == 404
+
+
+def test_responses_carry_exactly_the_published_attributes(procore: httpx.Client) -> None:
+    headers = procore_headers(procore)
+    payment = procore.get(PAYMENT, headers=headers, params=SCOPE).json()
+    # Every attribute of the published view, null where the record has no value ...
+    assert payment["external_payment_id"] is None and "date_payment_settled" in payment
+    # ... and nothing the view does not have: the payment method is write-only.
+    assert "payment_method" not in payment
+    invoice = procore.get(f"{API}/requisitions/10061", headers=headers, params={"project_id": LUSAIL}).json()
+    assert "vendor_id" not in invoice and invoice["vendor_name"]
 
 
 def test_origin_id_locks_invoices_and_payments(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     # Setting the origin_id is allowed (it is how an ERP sync claims the record) ...
-    claimed = procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"origin_id": "BC-1"}})
+    claimed = procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"origin_id": "BC-1"}})
     assert claimed.status_code == 200
     # ... and from then on the record is locked.
-    locked = procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"notes": "x"}})
+    locked = procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"notes": "x"}})
     assert locked.status_code == 422
     assert locked.json() == {"error": "The payment is not editable because it has been synced with ERP"}
     # An origin_id set in Procore by someone else locks a requisition the same way.
     procore.patch("/_control/records/invoice/10061", json={"fields": {"origin_id": "ERP-77"}})
-    invoice = procore.patch(f"{API}/requisitions/10061", headers=headers, json={"requisition": {"status": "approved"}})
+    invoice = procore.patch(
+        f"{API}/requisitions/10061", headers=headers, json={**REQUISITION_SCOPE, "requisition": {"status": "approved"}}
+    )
     assert invoice.status_code == 422
     assert invoice.json()["error"].startswith("The invoice is not editable")
     # Commitments are not locked by an origin_id.
     contract = procore.patch(
-        f"{API}/work_order_contracts/1945782", headers=headers, json={"work_order_contract": {"origin_id": "SO-1"}}
+        f"{API}/work_order_contracts/1945782",
+        headers=headers,
+        json={"project_id": LUSAIL, "work_order_contract": {"origin_id": "SO-1"}},
     )
     assert contract.status_code == 200
     assert (
         procore.patch(
-            f"{API}/work_order_contracts/1945782", headers=headers, json={"work_order_contract": {"title": "T"}}
+            f"{API}/work_order_contracts/1945782",
+            headers=headers,
+            json={"project_id": LUSAIL, "work_order_contract": {"title": "T"}},
         ).status_code
         == 200
     )
@@ -388,9 +497,9 @@ def test_origin_id_locks_invoices_and_payments(procore: httpx.Client) -> None:
 def test_every_authenticated_response_carries_rate_limit_headers(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     responses = [
-        procore.get(f"{API}/projects", headers=headers),
-        procore.get(f"{API}/projects/1", headers=headers),
-        procore.get(f"{API}/projects", headers={"Authorization": headers["Authorization"]}),
+        procore.get(PROJECTS, headers=headers),
+        procore.get(f"{API}/projects/1", headers=headers, params=COMPANY_SCOPE),
+        procore.get(PROJECTS, headers={"Authorization": headers["Authorization"]}),
     ]
     remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in responses]
     assert [r.status_code for r in responses] == [200, 404, 400]
@@ -402,16 +511,16 @@ def test_every_authenticated_response_carries_rate_limit_headers(procore: httpx.
 def test_spike_window_gives_429_then_resets(serve: Serve) -> None:
     client = serve(create_procore_app(rate_limit=ProcoreRateLimit(hourly=100, spike=3, spike_seconds=10)))
     headers = procore_headers(client)
-    ok = [client.get(f"{API}/projects", headers=headers) for _ in range(3)]
+    ok = [client.get(PROJECTS, headers=headers) for _ in range(3)]
     assert [r.headers["X-Rate-Limit-Remaining"] for r in ok] == ["2", "1", "0"]
-    limited = client.get(f"{API}/projects", headers=headers)
+    limited = client.get(PROJECTS, headers=headers)
     assert limited.status_code == 429
     assert limited.text.startswith("You have surpassed the max number of requests")
     assert limited.headers["X-Rate-Limit-Limit"] == "3"
     assert limited.headers["X-Rate-Limit-Remaining"] == "0"
     assert 1 <= int(limited.headers["Retry-After"]) <= 10
     client.post("/_control/clock", json={"seconds": 10})
-    again = client.get(f"{API}/projects", headers=headers)
+    again = client.get(PROJECTS, headers=headers)
     assert again.status_code == 200
     assert again.headers["X-Rate-Limit-Remaining"] == "2"
 
@@ -421,12 +530,12 @@ def test_hourly_window_is_reported_once_it_is_closer(serve: Serve) -> None:
     headers = procore_headers(client)
     reported = []
     for _ in range(4):
-        response = client.get(f"{API}/projects", headers=headers)
+        response = client.get(PROJECTS, headers=headers)
         reported.append((response.headers["X-Rate-Limit-Limit"], response.headers["X-Rate-Limit-Remaining"]))
         client.post("/_control/clock", json={"seconds": 11})  # a fresh spike window every time
     # The spike window (limit 2) is reported until the hourly one (limit 4) has fewer left.
     assert reported == [("2", "1"), ("2", "1"), ("2", "1"), ("4", "0")]
-    over = client.get(f"{API}/projects", headers=headers)
+    over = client.get(PROJECTS, headers=headers)
     assert over.status_code == 429
     assert over.headers["X-Rate-Limit-Limit"] == "4"
     assert int(over.headers["Retry-After"]) > 3000  # the hourly window resets much later
@@ -445,9 +554,9 @@ def test_rate_limits_are_per_client_and_settable_at_run_time(serve: Serve) -> No
         return {"Authorization": f"Bearer {token}", **COMPANY}
 
     a, b = headers("a", "1"), headers("b", "2")
-    assert client.get(f"{API}/projects", headers=a).status_code == 200
-    assert client.get(f"{API}/projects", headers=a).status_code == 429
-    assert client.get(f"{API}/projects", headers=b).status_code == 200
+    assert client.get(PROJECTS, headers=a).status_code == 200
+    assert client.get(PROJECTS, headers=a).status_code == 429
+    assert client.get(PROJECTS, headers=b).status_code == 200
     assert client.patch("/_control/settings", json={"rate_limit": {"spike": 0}}).status_code == 422
 
 
@@ -458,29 +567,31 @@ def test_error_fault_hits_the_next_n_matching_requests(procore: httpx.Client) ->
     headers = procore_headers(procore)
     fault = add_fault(procore, kind="error", count=2, method="GET", path_prefix=f"{API}/projects")
     assert fault["remaining"] == 2 and str(fault["id"]).startswith("flt_")
-    assert procore.get(f"{API}/vendors", headers=headers).status_code == 200  # path does not match
-    failed = [procore.get(f"{API}/projects", headers=headers) for _ in range(2)]
+    assert (
+        procore.get(f"{API}/vendors", headers=headers, params=COMPANY_SCOPE).status_code == 200
+    )  # path does not match
+    failed = [procore.get(PROJECTS, headers=headers) for _ in range(2)]
     assert [r.status_code for r in failed] == [500, 500]
     assert failed[0].json() == {"error": "Internal Server Error"}
     assert "X-Rate-Limit-Remaining" in failed[0].headers  # injected failures still count
-    assert procore.get(f"{API}/projects", headers=headers).status_code == 200
+    assert procore.get(PROJECTS, headers=headers).status_code == 200
     assert procore.get("/_control/faults").json() == {"faults": []}
 
 
 def test_unavailable_fault_sends_retry_after(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     add_fault(procore, kind="unavailable", retry_after=7)
-    response = procore.get(f"{API}/projects", headers=headers)
+    response = procore.get(PROJECTS, headers=headers)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "7"
     add_fault(procore, kind="unavailable", status=502)
-    assert procore.get(f"{API}/projects", headers=headers).status_code == 502
+    assert procore.get(PROJECTS, headers=headers).status_code == 502
 
 
 def test_rate_limit_fault_looks_like_an_exhausted_window(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     add_fault(procore, kind="rate_limit", retry_after=4)
-    response = procore.get(f"{API}/projects", headers=headers)
+    response = procore.get(PROJECTS, headers=headers)
     assert response.status_code == 429
     assert response.headers["X-Rate-Limit-Remaining"] == "0"
     assert response.headers["Retry-After"] == "4"
@@ -498,7 +609,7 @@ def test_hang_fault_outlasts_the_client_timeout_then_applies(procore: httpx.Clie
     headers = procore_headers(procore)
     add_fault(procore, kind="hang", seconds=1.0, method="PATCH")
     with pytest.raises(httpx.ReadTimeout):
-        procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"notes": "slow"}}, timeout=0.2)
+        procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"notes": "slow"}}, timeout=0.2)
     # The platform was only slow: the write lands once the hang is over.
     deadline = time.monotonic() + 5
     while not writes(procore) and time.monotonic() < deadline:
@@ -511,10 +622,10 @@ def test_hang_fault_outlasts_the_client_timeout_then_applies(procore: httpx.Clie
 def test_drop_after_apply_as_gateway_timeout(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     add_fault(procore, kind="drop_after_apply", method="PATCH")
-    response = procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"amount": "1.00"}})
+    response = procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": "1.00"}})
     assert response.status_code == 504
     # The write was applied although the client saw a failure.
-    assert procore.get(PAYMENT, headers=headers).json()["amount"] == "1.00"
+    assert procore.get(PAYMENT, params=SCOPE, headers=headers).json()["amount"] == "1.00"
     assert len(writes(procore)) == 1
 
 
@@ -522,8 +633,8 @@ def test_drop_after_apply_as_connection_reset(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     add_fault(procore, kind="drop_after_apply", drop="reset", path_prefix=PAYMENT)
     with pytest.raises(httpx.RemoteProtocolError):
-        procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"amount": "2.00"}})
-    assert procore.get(PAYMENT, headers=headers).json()["amount"] == "2.00"
+        procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": "2.00"}})
+    assert procore.get(PAYMENT, params=SCOPE, headers=headers).json()["amount"] == "2.00"
     assert len(writes(procore)) == 1
 
 
@@ -531,8 +642,8 @@ def test_drop_after_apply_as_hang(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
     add_fault(procore, kind="drop_after_apply", drop="hang", seconds=1.0)
     with pytest.raises(httpx.ReadTimeout):
-        procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"amount": "3.00"}}, timeout=0.3)
-    assert procore.get(PAYMENT, headers=headers).json()["amount"] == "3.00"
+        procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": "3.00"}}, timeout=0.3)
+    assert procore.get(PAYMENT, params=SCOPE, headers=headers).json()["amount"] == "3.00"
 
 
 def test_fault_spec_is_validated(procore: httpx.Client) -> None:
@@ -549,10 +660,10 @@ def test_fault_spec_is_validated(procore: httpx.Client) -> None:
 
 def test_out_of_band_edit_changes_the_record_and_its_updated_at(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    seen = procore.get(PAYMENT, headers=headers).json()
+    seen = procore.get(PAYMENT, params=SCOPE, headers=headers).json()
     edit = procore.patch("/_control/records/payment/1823456", json={"fields": {"notes": "changed by a PM"}})
     assert edit.status_code == 200
-    now = procore.get(PAYMENT, headers=headers).json()
+    now = procore.get(PAYMENT, params=SCOPE, headers=headers).json()
     assert now["notes"] == "changed by a PM"
     assert now["updated_at"] > seen["updated_at"]  # how a client detects the concurrent edit
     touch = procore.patch("/_control/records/payment/1823456", json={})
@@ -569,23 +680,23 @@ def test_out_of_band_edit_changes_the_record_and_its_updated_at(procore: httpx.C
 
 def test_reset_restores_the_demo_data(procore: httpx.Client) -> None:
     headers = procore_headers(procore)
-    procore.patch(PAYMENT, headers=headers, json={"contract_payment": {"amount": "9.00"}})
+    procore.patch(PAYMENT, headers=headers, json={**SCOPE, "contract_payment": {"amount": "9.00"}})
     add_fault(procore, kind="error")
     reset = procore.post("/_control/reset")
     assert reset.json()["counts"] == {"project": 5, "customer": 4, "contract": 13, "invoice": 8, "payment": 8}
     assert procore.get("/_control/faults").json() == {"faults": []}
     assert writes(procore) == []
     # The token survives a reset; the data does not.
-    assert procore.get(PAYMENT, headers=headers).json() == next(
-        p for p in demo_data.demo_records()["payment"] if p["id"] == 1823456
-    )
+    restored = procore.get(PAYMENT, params=SCOPE, headers=headers).json()
+    demo = next(p for p in demo_data.demo_records()["payment"] if p["id"] == 1823456)
+    assert {key: restored[key] for key in demo} == demo
     assert procore.get("/_control/records/payment").json()["records"] == demo_data.demo_records()["payment"]
 
 
 def test_instances_are_isolated(serve: Serve) -> None:
     one, two = serve(create_procore_app()), serve(create_procore_app())
-    one.patch(PAYMENT, headers=procore_headers(one), json={"contract_payment": {"amount": "5.00"}})
-    assert two.get(PAYMENT, headers=procore_headers(two)).json()["amount"] == "1700000.00"
+    one.patch(PAYMENT, headers=procore_headers(one), json={**SCOPE, "contract_payment": {"amount": "5.00"}})
+    assert two.get(PAYMENT, params=SCOPE, headers=procore_headers(two)).json()["amount"] == "1700000.00"
     assert writes(two) == []
 
 
@@ -594,6 +705,6 @@ async def test_works_in_process_through_asgi_transport() -> None:
     transport = httpx.ASGITransport(app=create_procore_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://procore") as client:
         token = (await client.post("/oauth/token", data=CREDENTIALS)).json()["access_token"]
-        response = await client.get(f"{API}/projects", headers={"Authorization": f"Bearer {token}", **COMPANY})
+        response = await client.get(PROJECTS, headers={"Authorization": f"Bearer {token}", **COMPANY})
     assert response.status_code == 200
     assert response.headers["Total"] == "5"

@@ -37,7 +37,7 @@ def test_spec_payment_1823456():
     assert payment.status == "pending"
     assert payment.notes == "Substructure progress payment #1"
     assert payment.payment_date == dt.date(2026, 2, 1)
-    assert payment.payment_method == "check"
+    assert payment.payment_method is None  # write-only in Procore: its payments never carry it
     assert payment.invoice_number == "INV-2025-0061"
     assert payment.contract_id == _cid("contract", 1945782)
     assert payment.project_id == _cid("project", 341276)
@@ -84,7 +84,8 @@ def test_spec_vendor_and_project():
 def test_other_entities():
     invoice = _read("invoice", sample("procore", "invoice"))
     assert (invoice.number, invoice.status, invoice.amount) == ("INV-2025-0061", "approved", Money.of(170000000, "USD"))
-    assert invoice.contract_id == _cid("contract", 1945782) and invoice.customer_id == _cid("customer", 501004)
+    assert invoice.contract_id == _cid("contract", 1945782)
+    assert invoice.customer_id is None  # a v1.0 requisition names no vendor id
     assert invoice.period_start == dt.date(2025, 12, 1)
     employee = _read("employee", sample("procore", "employee"))
     assert (employee.first_name, employee.employee_number, employee.email) == (
@@ -309,3 +310,10 @@ def test_wrong_canonical_type_is_refused():
     payment = _read("payment", sample("procore", "payment"))
     with pytest.raises(TransformError):
         PROCORE.from_canonical("invoice", payment, context=MappingContext())
+
+
+def test_payment_method_is_written_in_procores_vocabulary() -> None:
+    payment = _read("payment", sample("procore", "payment"))
+    for canonical, native in (("check", "check"), ("electronic", "electronic"), ("ach", "electronic")):
+        changed = payment.model_copy(update={"payment_method": canonical})
+        assert PROCORE.from_canonical("payment", changed, context=MappingContext())["payment_method"] == native
