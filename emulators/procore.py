@@ -83,6 +83,11 @@ class ProcoreSettings(BaseModel):
         "emulated, so this is the only way to change them over the API (tests of what such a "
         "change does elsewhere)",
     )
+    ignored_fields: list[str] = Field(
+        default_factory=list,
+        description="fault control: writable fields a PATCH accepts with 200 and silently does not apply "
+        "(what Procore does with a parameter it does not permit); shows that a 2xx is not taken as proof",
+    )
 
 
 # ------------------------------------------------------------------------------------------ resources
@@ -488,7 +493,8 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             )
         writable = resource.writable(self.settings)
         # Rails strong parameters: unknown and read-only attributes are dropped, not rejected.
-        clean, invalid = coerce_fields({k: v for k, v in payload.items() if k in writable}, writable, nullable=True)
+        taken = {k: v for k, v in payload.items() if k in writable and k not in self.settings.ignored_fields}
+        clean, invalid = coerce_fields(taken, writable, nullable=True)
         if invalid:
             raise _error(422, {"errors": _messages(invalid)})
         self.derive(resource, record, clean)

@@ -133,3 +133,23 @@ async def test_the_token_comes_from_the_auth_url(
     )
     assert resp.status_code == 502, resp.text
     assert "failed" in resp.json()["error"]["message"]
+
+
+async def test_a_write_the_platform_answers_2xx_but_does_not_apply_is_failed(
+    api: httpx.AsyncClient, live: str, emulators: Any
+) -> None:
+    cid = await canonical_payment(api, auth(live))
+    await control(emulators, "procore", "PATCH", "/settings", json={"ignored_fields": ["notes"]})
+    try:
+        body = await propagate(api, auth(live), cid, {"notes": "Not applied by Procore"})
+    finally:
+        await control(emulators, "procore", "PATCH", "/settings", json={"ignored_fields": []})
+    procore = body["propagated"]["procore"]
+    assert procore["writeStatus"] == "failed", procore
+    assert procore["writeError"] == (
+        "Procore accepted the write but did not apply notes "
+        "(sent 'Not applied by Procore', reads 'Substructure progress payment #1')"
+    )
+    assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
+    remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+    assert remote["notes"] != "Not applied by Procore"

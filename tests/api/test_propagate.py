@@ -374,3 +374,39 @@ async def test_customers_are_isolated(api: httpx.AsyncClient, sessionmaker: asyn
     )
     pid = mine.json()["data"]["propagation_id"]
     assert_error(await api.get(f"/api/v1/propagations/{pid}", headers=stranger), 404, "NOT_FOUND")
+
+
+async def test_a_field_the_target_computes_fails_that_target_before_writing(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Procore sets a contract payment's status itself (not in the payment's write schema): a change
+    # of it cannot reach Procore, and the answer says so instead of reporting a write that never applied.
+    customer, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+
+    async def procore_record() -> Any:
+        async with sessionmaker() as s:
+            row = await s.execute(
+                text(
+                    "SELECT data, applied_version FROM platform_objects "
+                    "WHERE customer_id = :c AND platform = 'procore' AND platform_id = :p"
+                ),
+                {"c": customer, "p": PAYMENT_PROCORE},
+            )
+            return row.one()
+
+    before = await procore_record()
+    resp = await api.post(
+        "/api/v1/propagate",
+        headers=h,
+        json={"canonical_id": canonical_id, "entity_type": "payment", "data": {"status": "paid"}},
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()["data"]
+    assert "procore" not in body["propagated"]
+    assert body["failed"]["procore"] == (
+        "not written to Procore: status cannot be written to Procore "
+        "(status: set by Procore, not in the contract payment's write schema)"
+    )
+    assert await procore_record() == before  # the Procore record was not touched
+    assert body["propagated"]["dynamics"]  # the other platform took the change
