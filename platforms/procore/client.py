@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -74,6 +75,45 @@ def retry_after(response: httpx.Response) -> float | None:
     return seconds
 
 
+# Waits for a spent rate window up to this long happen in place (the 10-second spike window);
+# longer ones (the hourly window) give the work back to Temporal to retry when the window resets.
+MAX_INLINE_WAIT = 15.0
+
+
+@dataclass
+class RateBudget:
+    """What Procore last said is left of an app's rate window (`X-Rate-Limit-*`, stamped on every
+    response): shared by every client of one app in this process, since Procore counts per app."""
+
+    limit: int = 0
+    remaining: int = 0
+    reset_at: float = 0.0  # Unix seconds
+
+    def observe(self, response: httpx.Response) -> None:
+        headers = response.headers
+        try:
+            limit, remaining = int(headers["X-Rate-Limit-Limit"]), int(headers["X-Rate-Limit-Remaining"])
+            reset_at = float(headers["X-Rate-Limit-Reset"])
+        except (KeyError, ValueError):
+            return
+        self.limit, self.remaining, self.reset_at = limit, remaining, reset_at
+
+    def wait(self, now: float) -> float:
+        """Seconds to hold the next request: 0 while the window has more than a small reserve left
+        (kept for the writes and reads other workers have in flight)."""
+        reserve = max(1, self.limit // 50)
+        if self.limit and self.remaining <= reserve and now < self.reset_at:
+            return self.reset_at - now
+        return 0.0
+
+
+_BUDGETS: dict[tuple[str, str], RateBudget] = {}
+
+
+def budget_of(base_url: str, client_id: str) -> RateBudget:
+    return _BUDGETS.setdefault((base_url.rstrip("/"), client_id), RateBudget())
+
+
 class ProcoreClient:
     def __init__(
         self,
@@ -92,6 +132,7 @@ class ProcoreClient:
         self._secret = client_secret
         self._company = str(company_id)
         self._token: Token | None = None
+        self._budget = budget_of(self._base, client_id)
 
     async def _auth(self) -> dict[str, str]:
         if self._token is None or not self._token.valid():
@@ -113,14 +154,31 @@ class ProcoreClient:
         except httpx.TransportError as err:
             raise RetryableError(f"Procore connection failed ({method} {url}): {err}") from err
 
+    async def _within_budget(self, method: str, path: str) -> None:
+        """Spend Procore's hourly and spike budgets by what it reports, not by a fixed pace: a
+        default pace of several writes a second, two requests each, would run past the default
+        3,600 requests an hour and then be refused for the rest of the hour."""
+        wait = self._budget.wait(time.time())
+        if wait > MAX_INLINE_WAIT:
+            raise RetryableError(
+                f"Procore's request budget for this app is spent ({self._budget.limit} per window); "
+                f"{method} {path} waits {wait:.0f} s for the window to reset",
+                retry_after=wait,
+            )
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     async def request(self, method: str, path: str, *, json_body: Any = None, **kwargs: Any) -> httpx.Response:
+        await self._within_budget(method, path)
         extra = {"Content-Type": "application/json"} if json_body is not None else {}
         if json_body is not None:
             kwargs["content"] = dumps(json_body)
         resp = await self._send(method, f"{self._base}{path}", headers={**await self._auth(), **extra}, **kwargs)
+        self._budget.observe(resp)
         if resp.status_code == 401:  # token expired early or revoked: one fresh token, once
             self._token = None
             resp = await self._send(method, f"{self._base}{path}", headers={**await self._auth(), **extra}, **kwargs)
+            self._budget.observe(resp)
         raise_for(resp, retry_after)
         return resp
 
