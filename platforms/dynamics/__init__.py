@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from platforms.descriptor import LiveSettingsRule, Platform, lazy
-from platforms.dynamics import client, demo_data, samples, webhooks
+from platforms.dynamics import client, demo_data, metadata, samples, webhooks
 from platforms.dynamics.mapping import MAPPER
 
 
@@ -28,6 +28,8 @@ PLATFORM: Final = Platform(
     demo_records=demo_data.demo_records,
     samples=lambda: samples.SAMPLES,
     read_only_fields=client.READ_ONLY,
+    # MaxLength of every text property, from the vendored $metadata.
+    max_lengths=metadata.max_lengths,
     annotation_prefixes=("@odata",),
     etag_key="@odata.etag",
     updated_at_keys=("lastModifiedDateTime",),
