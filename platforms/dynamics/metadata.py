@@ -158,3 +158,27 @@ def wire_member(display: str) -> str:
 def display_member(wire: str) -> str:
     """The option caption an enum member's OData name stands for (``"_x0020_"`` -> ``" "``)."""
     return _ENCODED.sub(lambda m: chr(int(m.group(1), 16)), wire)
+
+
+#: Properties the API pages mark ``Editable = false`` besides ``id``, ``number`` and
+#: ``lastModifiedDateTime`` (microsoft/ALAppExtensions ``Apps/W1/APIV2/app/src/pages``:
+#: ``APIV2SalesOrders.Page.al``, ``APIV2SalesInvoices.Page.al``, ``APIV2Customers.Page.al``;
+#: ``$metadata`` does not say which properties are writable). Keyed by our entity types.
+_BILL_TO: Final = frozenset(
+    {"billToName", "billToAddressLine1", "billToAddressLine2", "billToCity", "billToCountry", "billToState",
+     "billToPostCode"}
+)
+_TOTALS: Final = frozenset({"totalAmountExcludingTax", "totalTaxAmount", "totalAmountIncludingTax"})
+READ_ONLY: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "project": frozenset(),
+        "customer": frozenset({"balanceDue", "taxAreaDisplayName"}),
+        "contract": _BILL_TO | _TOTALS | {"customerName", "discountAppliedBeforeTax", "status"},
+        "invoice": _BILL_TO
+        | _TOTALS
+        | {"customerName", "discountAppliedBeforeTax", "status", "orderId", "orderNumber", "pricesIncludeTax",
+           "remainingAmount"},
+        # The page refuses to move a line to another journal ("The Journal Id cannot be changed.").
+        "payment": frozenset({"journalId", "journalDisplayName"}),
+    }
+)
