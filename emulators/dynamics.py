@@ -60,7 +60,8 @@ from emulators.odata import (
     sort_records,
     timestamp,
 )
-from platforms.dynamics import demo_data
+from platforms.dynamics import demo_data, metadata
+from platforms.dynamics.metadata import Property
 
 DEFAULT_TENANT: Final = "5d2f4a8e-9c3b-4e71-a6d0-1b8f7e2c9a34"
 DEFAULT_ENVIRONMENT: Final = "production"
@@ -81,18 +82,15 @@ class DynamicsSettings(BaseModel):
 
     token_ttl_seconds: float = Field(3599.0, gt=0)
     conflict_status: Literal[409, 412] = Field(
-        412, description="status of a stale If-Match; sources disagree (platform-apis.md §4.4)"
+        409,
+        description="status of a stale If-Match: Request_EntityChanged is an ODataConflictException, 409 in "
+        "Microsoft's HTTP status table (web-service-troubleshooting); 412 for clients that expect it",
     )
     requests_per_window: int = Field(6000, ge=1, description="per user, sliding window")
     window_seconds: float = Field(300.0, gt=0)
     max_concurrent: int = Field(5, ge=1, description="requests processed at once per user")
     max_queue: int = Field(95, ge=0, description="requests waiting per user before 429")
     max_page_size: int = Field(20000, ge=1, description="server-driven page size cap")
-    computed_fields_writable: bool = Field(
-        True,
-        description="accept writes to totalAmountIncludingTax and status, which real BC computes from "
-        "lines and changes through actions (post, cancel); neither is emulated",
-    )
 
 
 # ----------------------------------------------------------------------------------------- entity sets
@@ -111,144 +109,69 @@ class _Link:
 
 @dataclass(frozen=True)
 class _EntitySet:
+    """An entity set, its properties and Edm types straight from the vendored ``$metadata``."""
+
     name: str
-    entity_type: str
+    entity_type: str  # ours (contract), also the key of the emulator's records
+    bc_type: str  # BC's entity type (salesOrder)
     caption: str  # the table caption BC uses in messages
-    fields: Mapping[str, FieldType] = field(default_factory=dict)
-    computed: Mapping[str, FieldType] = field(default_factory=dict)
-    read_only: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()  # Editable = false on the API page
     number_series: str | None = None  # set: `number` comes from this No. Series (Manual Nos. off)
     links: tuple[_Link, ...] = ()
     patchable: bool = True
 
     @property
     def type_name(self) -> str:
-        singular = self.name[:-1] if self.name.endswith("s") else self.name
-        return f"Microsoft.NAV.{singular}"
+        return f"Microsoft.NAV.{self.bc_type}"
 
-    def writable(self, settings: DynamicsSettings) -> Mapping[str, FieldType]:
-        return {**self.fields, **self.computed} if settings.computed_fields_writable else self.fields
+    @property
+    def props(self) -> Mapping[str, Property]:
+        return metadata.schema().properties(self.bc_type)
 
-    def fixed(self, settings: DynamicsSettings) -> set[str]:
+    def fixed(self) -> set[str]:
         """Fields a PATCH may not change."""
-        fixed = {"id", "lastModifiedDateTime", "number", *self.read_only}
-        return fixed if settings.computed_fields_writable else fixed | set(self.computed)
+        return {"id", "lastModifiedDateTime", "number", *self.read_only}
+
+    def writable(self) -> Mapping[str, FieldType]:
+        fixed = self.fixed()
+        return {name: _field_type(p) for name, p in self.props.items() if name not in fixed}
+
+
+def _field_type(prop: Property) -> FieldType:
+    if prop.is_enum:
+        return Choice(metadata.schema().members(prop.type))
+    return _KINDS.get(prop.type, Kind.TEXT)
+
+
+_KINDS: Final[Mapping[str, Kind]] = {
+    "Edm.String": Kind.TEXT,
+    "Edm.Decimal": Kind.DECIMAL,
+    "Edm.Date": Kind.DATE,
+    "Edm.Boolean": Kind.BOOL,
+    "Edm.Int32": Kind.INT,
+    "Edm.Guid": Kind.GUID,
+}
+
+
+def _set(name: str, entity_type: str, caption: str, **kwargs: Any) -> _EntitySet:
+    bc_type = metadata.schema().entity_sets[name]
+    return _EntitySet(name, entity_type, bc_type, caption, metadata.READ_ONLY.get(entity_type, frozenset()), **kwargs)
 
 
 _CUSTOMER: Final = _Link("customerId", "customerNumber", "customer", "Customer", {"customerName": "displayName"})
 _INVOICE: Final = _Link("appliesToInvoiceId", "appliesToInvoiceNumber", "invoice", "Sales Invoice")
-_DOCUMENT: Final[dict[str, FieldType]] = {
-    "externalDocumentNumber": Kind.TEXT,
-    "postingDate": Kind.DATE,
-    "customerId": Kind.GUID,
-    "customerNumber": Kind.TEXT,
-    "currencyId": Kind.GUID,
-    "currencyCode": Kind.TEXT,
-    "paymentTermsId": Kind.GUID,
-    "shortcutDimension1Code": Kind.TEXT,
-    "shortcutDimension2Code": Kind.TEXT,
-    "discountAmount": Kind.DECIMAL,
-    "email": Kind.TEXT,
-    "phoneNumber": Kind.TEXT,
-}
-_DOCUMENT_TOTALS: Final = frozenset({"customerName", "totalAmountExcludingTax", "totalTaxAmount"})
 
 _SETS: Final = MappingProxyType(
     {
         s.name: s
         for s in (
             # BC Jobs expose only number and displayName through the standard API.
-            _EntitySet("projects", "project", "Job", {"displayName": Kind.TEXT}, number_series="JOB"),
-            _EntitySet(
-                "customers",
-                "customer",
-                "Customer",
-                {
-                    "displayName": Kind.TEXT,
-                    "type": Choice(("Company", "Person")),
-                    "addressLine1": Kind.TEXT,
-                    "addressLine2": Kind.TEXT,
-                    "city": Kind.TEXT,
-                    "state": Kind.TEXT,
-                    "country": Kind.TEXT,
-                    "postalCode": Kind.TEXT,
-                    "phoneNumber": Kind.TEXT,
-                    "email": Kind.TEXT,
-                    "website": Kind.TEXT,
-                    "salespersonCode": Kind.TEXT,
-                    "creditLimit": Kind.DECIMAL,
-                    "taxLiable": Kind.BOOL,
-                    "taxAreaId": Kind.GUID,
-                    "taxRegistrationNumber": Kind.TEXT,
-                    "currencyId": Kind.GUID,
-                    "currencyCode": Kind.TEXT,
-                    "paymentTermsId": Kind.GUID,
-                    "shipmentMethodId": Kind.GUID,
-                    "paymentMethodId": Kind.GUID,
-                    "blocked": Choice((" ", "Ship", "Invoice", "All")),
-                },
-                read_only=frozenset({"balanceDue", "taxAreaDisplayName"}),
-                number_series="CUST",
-            ),
-            _EntitySet(
-                "salesOrders",
-                "contract",
-                "Sales Header",
-                {**_DOCUMENT, "orderDate": Kind.DATE, "requestedDeliveryDate": Kind.DATE},
-                {
-                    "totalAmountIncludingTax": Kind.DECIMAL,
-                    "status": Choice(("Draft", "In Review", "Open", "Released")),
-                },
-                read_only=_DOCUMENT_TOTALS | {"fullyShipped"},
-                links=(_CUSTOMER,),
-            ),
-            _EntitySet(
-                "salesInvoices",
-                "invoice",
-                "Sales Header",
-                {
-                    **_DOCUMENT,
-                    "invoiceDate": Kind.DATE,
-                    "dueDate": Kind.DATE,
-                    "promisedPayDate": Kind.DATE,
-                    "customerPurchaseOrderReference": Kind.TEXT,
-                },
-                {
-                    "totalAmountIncludingTax": Kind.DECIMAL,
-                    "status": Choice((" ", "Draft", "In Review", "Open", "Paid", "Canceled", "Corrective")),
-                },
-                # The order link is set by BC when an order is invoiced, never by a client.
-                read_only=_DOCUMENT_TOTALS | {"orderId", "orderNumber", "remainingAmount"},
-                links=(_CUSTOMER,),
-            ),
-            _EntitySet(
-                "customerPayments",
-                "payment",
-                "Gen. Journal Line",
-                {
-                    "lineNumber": Kind.INT,
-                    "customerId": Kind.GUID,
-                    "customerNumber": Kind.TEXT,
-                    "postingDate": Kind.DATE,
-                    "documentNumber": Kind.TEXT,
-                    "externalDocumentNumber": Kind.TEXT,
-                    "amount": Kind.DECIMAL,
-                    "appliesToInvoiceId": Kind.GUID,
-                    "appliesToInvoiceNumber": Kind.TEXT,
-                    "description": Kind.TEXT,
-                    "comment": Kind.TEXT,
-                },
-                # currencyCode is the demo data's own addition (real BC derives it from the customer).
-                read_only=frozenset({"journalId", "journalDisplayName", "currencyCode"}),
-                links=(_CUSTOMER, _INVOICE),
-            ),
-            _EntitySet(
-                "customerPaymentJournals",
-                "journal",
-                "Gen. Journal Batch",
-                read_only=frozenset({"code", "displayName", "balancingAccountId", "balancingAccountNumber"}),
-                patchable=False,
-            ),
+            _set("projects", "project", "Job", number_series="JOB"),
+            _set("customers", "customer", "Customer", number_series="CUST"),
+            _set("salesOrders", "contract", "Sales Header", links=(_CUSTOMER,)),
+            _set("salesInvoices", "invoice", "Sales Header", links=(_CUSTOMER,)),
+            _set("customerPayments", "payment", "Gen. Journal Line", links=(_CUSTOMER, _INVOICE)),
+            _set("customerPaymentJournals", "journal", "Gen. Journal Batch", patchable=False),
         )
     }
 )
@@ -311,14 +234,6 @@ def _literal_of(problem: Invalid) -> str:
     return problem.value if isinstance(problem.value, str) else str(problem.value).lower()
 
 
-_EDM: Final[Mapping[FieldType, str]] = {
-    Kind.TEXT: "Edm.String",
-    Kind.DECIMAL: "Edm.Decimal",
-    Kind.DATE: "Edm.Date",
-    Kind.BOOL: "Edm.Boolean",
-    Kind.INT: "Edm.Int32",
-    Kind.GUID: "Edm.Guid",
-}
 
 
 # --------------------------------------------------------------------------------------------- state
@@ -446,16 +361,9 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
             raise _record_not_found(target.entity_set, target.record_id)
         return record
 
-    def properties(self, entity_set: _EntitySet) -> set[str]:
-        declared = {*entity_set.fields, *entity_set.computed, *entity_set.read_only, "id", "lastModifiedDateTime"}
-        if entity_set.number_series:
-            declared.add("number")
-        stored = {k for r in self.records.get(entity_set.entity_type, {}).values() for k in r}
-        return (declared | stored) - {"@odata.etag"}
-
     def known(self, entity_set: _EntitySet, names: list[str]) -> None:
         for name in names:
-            if name not in self.properties(entity_set):
+            if name not in entity_set.props:
                 raise _error(
                     400,
                     "BadRequest",
@@ -545,14 +453,15 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         self.known(entity_set, list(body))
         values = self._validated(entity_set, record, body)
         if if_match != "*" and if_match != record["@odata.etag"]:
+            # ODataConflictException: 409 by default, 412 when configured (clients accept both).
             raise _error(self.settings.conflict_status, "Request_EntityChanged", ENTITY_CHANGED)
         self._link(entity_set, record, values)
         self.apply(entity_set.entity_type, record, values, source="api", method="PATCH", path=request.url.path)
         return self.entity_response(target, record, base, None)
 
     def _validated(self, entity_set: _EntitySet, record: Record, body: dict[str, Any]) -> dict[str, Any]:
-        writable = entity_set.writable(self.settings)
-        for name in entity_set.fixed(self.settings) & body.keys():
+        writable = entity_set.writable()
+        for name in entity_set.fixed() & body.keys():
             # Sending a read-only field back unchanged is harmless (clients PATCH what they read).
             if body[name] == record.get(name):
                 continue
@@ -566,18 +475,26 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
             raise _error(400, "BadRequest_InvalidOperation", f"Control '{name}' is read-only.")
         clean, invalid = coerce_fields({k: v for k, v in body.items() if k in writable}, writable, nullable=False)
         for problem in invalid:
-            if isinstance(problem.expected, Choice):
-                raise _error(
-                    400,
-                    "Application_EvaluateException",
-                    f'The value "{_literal_of(problem)}" can\'t be evaluated into type {problem.field}.',
-                )
+            # An enum member is read by the OData layer like any literal: an unknown one (or a
+            # caption such as "In Review" instead of In_x0020_Review) fails the same way.
+            prop = entity_set.props[problem.field]
+            expected = f"Microsoft.NAV.{prop.type}" if prop.is_enum else prop.type
             raise _error(
                 400,
                 "BadRequest",
-                f"Cannot convert the literal '{_literal_of(problem)}' to the expected type "
-                f"'{_EDM.get(problem.expected, 'Edm.String')}'.",
+                f"Cannot convert the literal '{_literal_of(problem)}' to the expected type '{expected}'.",
             )
+        for name, value in clean.items():
+            limit = entity_set.props[name].max_length
+            if limit is not None and isinstance(value, str) and len(value) > limit:
+                # NavNCLStringLengthExceededException, as Microsoft's "Troubleshooting REST API/OData
+                # calls" (dynamics-error-codes) lists it: 400 Application_StringExceededLength.
+                raise _error(
+                    400,
+                    "Application_StringExceededLength",
+                    f"The length of the string is {len(value)}, but it must be less than or equal to {limit} "
+                    f"characters. Value: {value}",
+                )
         return clean
 
     def _link(self, entity_set: _EntitySet, record: Record, values: dict[str, Any]) -> None:
@@ -611,7 +528,9 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
 
 
 def _not_found_segment(segment: str) -> EmulatorError:
-    return _error(404, "BadRequest_NotFound", f"Resource not found for the segment '{segment}'.")
+    # ODataResourceNotFoundException (Microsoft's dynamics-error-codes table): a segment naming
+    # an entity set, or a key, that does not exist.
+    return _error(404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{segment}'.")
 
 
 def _dialog(message: str) -> EmulatorError:
@@ -619,11 +538,8 @@ def _dialog(message: str) -> EmulatorError:
 
 
 def _record_not_found(entity_set: _EntitySet, record_id: str) -> EmulatorError:
-    return _error(
-        404,
-        "Internal_RecordNotFound",
-        f"The {entity_set.caption} does not exist. Identification fields and values: Id='{record_id}'",
-    )
+    # A key segment naming no record is a segment the OData layer cannot resolve.
+    return _not_found_segment(entity_set.name)
 
 
 def _status_code(status: int) -> str:
@@ -753,7 +669,7 @@ def _router(core: DynamicsEmulator) -> APIRouter:
 
 
 def _company(core: DynamicsEmulator) -> Record:
-    return {
+    return metadata.whole("company", {
         "id": COMPANY_ID,
         "systemVersion": "26.0.0.0",
         "name": demo_data.COMPANY_NAME,
@@ -763,13 +679,15 @@ def _company(core: DynamicsEmulator) -> Record:
         "systemCreatedBy": _EMPTY_GUID,
         "systemModifiedAt": "2025-01-05T06:00:00Z",
         "systemModifiedBy": _EMPTY_GUID,
-    }
+    })
 
 
 def _http_error(request: Request, status: int, detail: str) -> Response:
     if status == 404:
         segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        return _error_response(404, "BadRequest_NotFound", f"Resource not found for the segment '{segment}'.")
+        return _error_response(
+            404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{segment}'."
+        )
     if status == 405:
         return _error_response(405, "BadRequest_MethodNotAllowed", f"'{request.method}' is not allowed here.")
     return _error_response(status, "BadRequest", detail)
@@ -777,7 +695,7 @@ def _http_error(request: Request, status: int, detail: str) -> Response:
 
 def create_dynamics_app(
     *,
-    conflict_status: Literal[409, 412] = 412,
+    conflict_status: Literal[409, 412] = 409,
     token_ttl_seconds: float = 3599.0,
     clients: Mapping[str, str] | None = None,
     tenant: str = DEFAULT_TENANT,
@@ -787,7 +705,6 @@ def create_dynamics_app(
     max_concurrent: int = 5,
     max_queue: int = 95,
     max_page_size: int = 20000,
-    computed_fields_writable: bool = True,
 ) -> FastAPI:
     """A fresh, isolated Business Central emulator seeded with the demo data.
 
@@ -803,7 +720,6 @@ def create_dynamics_app(
         max_concurrent=max_concurrent,
         max_queue=max_queue,
         max_page_size=max_page_size,
-        computed_fields_writable=computed_fields_writable,
     )
     core = DynamicsEmulator(settings, clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, tenant, environment)
     return build_app(

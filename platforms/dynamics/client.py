@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
 from canonical.jsonio import dumps, loads
 from platforms.descriptor import WriteStatus
-from platforms.http import PlatformError, RetryableError, StaleError, Token, holds, raise_for, token_base
+from platforms.dynamics import metadata
+from platforms.dynamics.mapping import CURRENCY_ANNOTATION, payment_currency, with_currency
+from platforms.http import (
+    PlatformError,
+    RejectedError,
+    RetryableError,
+    StaleError,
+    Token,
+    error_message,
+    holds,
+    raise_for,
+    token_base,
+)
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 ENTITY_SETS = {
@@ -99,7 +111,7 @@ class DynamicsClient:
         url: str | None = f"{self._api}/{path}"
         while url:
             resp = await self.request("GET", url, headers={"Prefer": f"odata.maxpagesize={PAGE_SIZE}"})
-            raise_for(resp)
+            _raise_for(resp)
             body = loads(resp.text)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise PlatformError("unexpected Business Central collection body")
@@ -110,36 +122,54 @@ class DynamicsClient:
     async def records(self, entity_type: str) -> AsyncIterator[dict[str, Any]]:
         if entity_type == "payment":
             # Payments are journal lines: read them journal by journal, as BC requires.
+            # A line has no currency property: note its customer's (one read of all customers).
             journals = [j["id"] async for j in self.collection("customerPaymentJournals")]
+            customers = {c["id"]: c["currencyCode"] async for c in self.collection(CUSTOMER_CURRENCIES)}
             for journal in journals:
                 async for record in self.collection(f"customerPaymentJournals({journal})/customerPayments"):
-                    yield record
+                    yield await self._noted(record, customers)
             return
         async for record in self.collection(ENTITY_SETS[entity_type]):
             yield record
 
-    async def get(self, entity_type: str, record_id: str) -> dict[str, Any]:
-        resp = await self.request("GET", f"{self._api}/{ENTITY_SETS[entity_type]}({record_id})")
-        raise_for(resp)
+    async def _get(self, path: str) -> dict[str, Any]:
+        resp = await self.request("GET", f"{self._api}/{path}")
+        _raise_for(resp)
         value: dict[str, Any] = loads(resp.text)
         return value
 
+    async def get(self, entity_type: str, record_id: str) -> dict[str, Any]:
+        record = await self._get(f"{ENTITY_SETS[entity_type]}({record_id})")
+        return await self._noted(record, {}) if entity_type == "payment" else record
+
+    async def _noted(self, payment: dict[str, Any], customers: Mapping[str, str]) -> dict[str, Any]:
+        """A payment noted with its currency: its customer's, else its applied invoice's (BC books a
+        journal line in its customer's currency and states none on the line)."""
+        code = payment_currency(payment, customers, {})
+        for key, entity_set in (("customerId", "customers"), ("appliesToInvoiceId", "salesInvoices")):
+            ref = str(payment.get(key) or metadata.EMPTY_GUID)
+            if code or ref == metadata.EMPTY_GUID:
+                continue
+            try:
+                code = (await self._get(f"{entity_set}({ref})?$select=currencyCode")).get("currencyCode") or None
+            except RejectedError:
+                continue  # gone meanwhile: the next reference (or the context) names the currency
+        return with_currency(payment, code)
+
     async def patch(self, entity_type: str, record_id: str, fields: dict[str, Any], etag: str) -> dict[str, Any]:
         """PATCH with If-Match; StaleError when the record changed since `etag` was read."""
-        body = {k: v for k, v in fields.items() if k not in READ_ONLY}
+        body = writable_body(entity_type, fields)
         resp = await self.request(
             "PATCH",
             f"{self._api}/{ENTITY_SETS[entity_type]}({record_id})",
             headers={"If-Match": etag, "Content-Type": "application/json"},
             content=dumps(body),
         )
-        if resp.status_code in (409, 412):
-            # 412 per the product docs, 409 Request_EntityChanged per BC itself: both mean stale,
-            # except a 409 that is about something else (duplicate key), which is a rejection.
-            text = resp.text
-            if resp.status_code == 412 or "Request_EntityChanged" in text:
-                raise StaleError("Another user has already changed the record.", status=resp.status_code)
-        raise_for(resp)
+        # Request_EntityChanged is a 409 in Microsoft's status table and a 412 in places of the
+        # product docs: both mean stale, except a 409 about something else (duplicate key).
+        if resp.status_code == 412 or (resp.status_code == 409 and _error_code(resp) == "Request_EntityChanged"):
+            raise StaleError("Another user has already changed the record.", status=resp.status_code)
+        _raise_for(resp)
         value: dict[str, Any] = loads(resp.text)
         return value
 
@@ -156,10 +186,53 @@ class DynamicsClient:
             return dict(stored), "already"
         etag = "*" if overwrite else str(stored.get("@odata.etag") or "*")
         try:
-            return await self.patch(entity_type, record_id, changes, etag), "written"
+            written = await self.patch(entity_type, record_id, changes, etag)
         except StaleError:
             remote = await self.get(entity_type, record_id)
             return remote, ("recovered" if holds(remote, changes) else "conflict")
+        if entity_type == "payment":
+            # Keep the currency note while the customer stays; a new customer is looked up.
+            same = written.get("customerId") == stored.get("customerId") and stored.get(CURRENCY_ANNOTATION)
+            noted = str(stored[CURRENCY_ANNOTATION]) if same else None
+            written = with_currency(written, noted) if noted else await self._noted(written, {})
+        return written, "written"
+
+
+#: The customers' currencies, for the payments read (journal lines state none).
+CUSTOMER_CURRENCIES = "customers?$select=id,currencyCode"
+
+
+def writable_body(entity_type: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What a PATCH may carry: no annotations (ours or OData's), no read-only or computed property
+    (the API pages' ``Editable = false``: BC would answer 400)."""
+    fixed = READ_ONLY | metadata.READ_ONLY.get(entity_type, frozenset())
+    return {k: v for k, v in fields.items() if k not in fixed and not k.startswith("@")}
+
+
+_NOT_FOUND: Final = frozenset({"BadRequest_ResourceNotFound", "Internal_RecordNotFound"})
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error.get("code") if isinstance(error, dict) else None
+
+
+def _raise_for(response: httpx.Response) -> None:
+    """``raise_for``, with BC's not-found codes as a 404 whatever the status says: a key segment
+    naming no record is ``BadRequest_ResourceNotFound`` (Microsoft's dynamics-error-codes table)."""
+    if response.status_code >= 400 and _error_code(response) in _NOT_FOUND:
+        raise RejectedError(f"HTTP 404: {error_message(response)}", status=404, body=_json_body(response))
+    raise_for(response)
+
+
+def _json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def connect(http: httpx.AsyncClient, live: Mapping[str, Any], secrets: Mapping[str, str]) -> DynamicsClient:

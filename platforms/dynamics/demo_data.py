@@ -24,6 +24,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
+from platforms.dynamics.metadata import EMPTY_GUID as EMPTY_GUID
+from platforms.dynamics.metadata import whole
+
 NativeRecord = dict[str, Any]
 
 #: Entity types in dependency order: each type only references types listed before it.
@@ -40,7 +43,6 @@ ENTITY_SETS: Final = {
 
 # Deterministic GUIDs: the same record gets the same id in every process and test run.
 _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://demo.structural.app/dynamics")
-EMPTY_GUID: Final = "00000000-0000-0000-0000-000000000000"
 
 
 def _guid(*parts: str) -> str:
@@ -132,21 +134,23 @@ _CUSTOMERS: Final = (
 
 # Sales order numbers follow BC's number series in creation order, unrelated to contract numbers.
 _ORDERS: Final = (
-    _Order("SO-1001", "c-lex-001", "2025-03-20", "C00010", Decimal("30940000.00"), "Released", "LBT-2401"),
-    _Order("SO-1002", "C-LEX-002", "2025-05-08", "C00010", Decimal("46410000.00"), "Released", "LBT-2401"),
-    _Order("SO-1003", "C-LEX-005 ", "2025-07-01", "C00010", Decimal("23296000.00"), "Released", "WBM-2402"),
+    # A released order reads as "Open" through the API (salesOrderEntityBufferStatus has Draft,
+    # In_x0020_Review and Open only); "In_x0020_Review" is one pending approval.
+    _Order("SO-1001", "c-lex-001", "2025-03-20", "C00010", Decimal("30940000.00"), "Open", "LBT-2401"),
+    _Order("SO-1002", "C-LEX-002", "2025-05-08", "C00010", Decimal("46410000.00"), "Open", "LBT-2401"),
+    _Order("SO-1003", "C-LEX-005 ", "2025-07-01", "C00010", Decimal("23296000.00"), "Open", "WBM-2402"),
     # A UAE customer on a Qatar job: billed in the customer's AED.
-    _Order("SO-1004", "C-LEX-004", "2025-07-14", "C00020", Decimal("8007519.00"), "Released", "LBT-2401"),
-    _Order("SO-1005", "C LEX 007", "2025-09-18", "C00020", Decimal("15424500.00"), "Released", "DCH-2403"),
-    _Order("SO-1006", "C-LEX-012", "2025-10-20", "C00030", Decimal("7425000.00"), "Released", "KSP-2404"),
-    _Order("SO-1007", "C-LEX-010.", "2025-10-30", "C00030", Decimal("10350000.00"), "Released", "KSP-2404"),
-    _Order("SO-1008", "C-LEX-011", "2025-11-02", "C00030", Decimal("19875000.00"), "Released", "KSP-2404"),
+    _Order("SO-1004", "C-LEX-004", "2025-07-14", "C00020", Decimal("8007519.00"), "Open", "LBT-2401"),
+    _Order("SO-1005", "C LEX 007", "2025-09-18", "C00020", Decimal("15424500.00"), "Open", "DCH-2403"),
+    _Order("SO-1006", "C-LEX-012", "2025-10-20", "C00030", Decimal("7425000.00"), "Open", "KSP-2404"),
+    _Order("SO-1007", "C-LEX-010.", "2025-10-30", "C00030", Decimal("10350000.00"), "Open", "KSP-2404"),
+    _Order("SO-1008", "C-LEX-011", "2025-11-02", "C00030", Decimal("19875000.00"), "Open", "KSP-2404"),
     # Procore placed this one against its duplicate vendor record; BC has the one real customer.
-    _Order("SO-1009", "C-LEX-008", "2025-11-10", "C00020", Decimal("4131562.50"), "Released", "DCH-2403"),
-    _Order("SO-1010", "C-LEX-003", "2026-01-12", "C00010", Decimal("11830001.82"), "Open", "LBT-2401"),
+    _Order("SO-1009", "C-LEX-008", "2025-11-10", "C00020", Decimal("4131562.50"), "Open", "DCH-2403"),
+    _Order("SO-1010", "C-LEX-003", "2026-01-12", "C00010", Decimal("11830001.82"), "In_x0020_Review", "LBT-2401"),
     # BC only, on the BC-only project and customer.
-    _Order("SO-1011", "C-LEX-014", "2026-01-18", "C00040", Decimal("1462500.00"), "Open", "YNB-2502"),
-    _Order("SO-1012", "C-LEX-006", "2026-01-20", "C00010", Decimal("1768130.91"), "In Review", "WBM-2402"),
+    _Order("SO-1011", "C-LEX-014", "2026-01-18", "C00040", Decimal("1462500.00"), "In_x0020_Review", "YNB-2502"),
+    _Order("SO-1012", "C-LEX-006", "2026-01-20", "C00010", Decimal("1768130.91"), "In_x0020_Review", "WBM-2402"),
 )
 
 _INVOICES: Final = (
@@ -203,15 +207,15 @@ def _modified(day: str, seed: str) -> str:
     return f"{day}T{5 + n % 8:02d}:{n // 8 % 60:02d}:{n // 480 % 60:02d}.{n // 28800 % 1000:03d}Z"
 
 
-def _with_version(record_id: str, day: str, fields: NativeRecord) -> NativeRecord:
-    # BC puts the etag first and lastModifiedDateTime last.
+def _with_version(bc_type: str, record_id: str, day: str, fields: NativeRecord) -> NativeRecord:
+    """A whole BC record (every ``$metadata`` property, BC's empty value where unset), versioned."""
     last_modified = _modified(day, record_id)
-    return {
+    return whole(bc_type, {
         "@odata.etag": weak_etag(record_id, last_modified),
         "id": record_id,
         **fields,
         "lastModifiedDateTime": last_modified,
-    }
+    })
 
 
 def _currency_id(code: str) -> str:
@@ -220,74 +224,102 @@ def _currency_id(code: str) -> str:
 
 def _project(p: _Project) -> NativeRecord:
     # BC Jobs expose only these fields through the standard API.
-    return _with_version(_guid("projects", p.number), p.created, {
+    return _with_version("project", _guid("projects", p.number), p.created, {
         "number": p.number,
         "displayName": p.display_name,
     })
 
 
 def _customer(c: _Customer) -> NativeRecord:
-    return _with_version(_guid("customers", c.number), c.created, {
+    return _with_version("customer", _guid("customers", c.number), c.created, {
         "number": c.number,
         "displayName": c.display_name,
         "type": "Company",
-        "addressLine1": "",
         "city": c.city,
         "country": c.country,
-        "postalCode": "",
         "phoneNumber": c.phone,
         "email": c.email,
-        "website": "",
         # Qatar levies no VAT; UAE and KSA customers are VAT-registered.
         "taxLiable": c.country != "QA",
         "taxRegistrationNumber": c.tax_registration_number,
         "currencyId": _currency_id(c.currency),
+        # The API states the local currency's code too (the captured salesOrders response).
         "currencyCode": c.currency,
-        "blocked": " ",
+        # Not blocked: the blank option, as OData names it.
+        "blocked": "_x0020_",
     })
 
 
+def _sell_to(c: _Customer) -> NativeRecord:
+    """The customer fields BC copies onto a sales document (sell-to = bill-to here)."""
+    customer_id = _guid("customers", c.number)
+    return {
+        "customerId": customer_id,
+        "customerNumber": c.number,
+        "customerName": c.display_name,
+        "billToName": c.display_name,
+        "billToCustomerId": customer_id,
+        "billToCustomerNumber": c.number,
+        "shipToName": c.display_name,
+        "sellToCity": c.city,
+        "sellToCountry": c.country,
+        "billToCity": c.city,
+        "billToCountry": c.country,
+        "shipToCity": c.city,
+        "shipToCountry": c.country,
+        "currencyId": _currency_id(c.currency),
+        "currencyCode": c.currency,
+        "phoneNumber": c.phone,
+        "email": c.email,
+    }
+
+
+def _totals(total: Decimal) -> NativeRecord:
+    # Tax is not modelled in the demo: contract and invoice values are the totals.
+    return {"totalAmountExcludingTax": total, "totalTaxAmount": Decimal("0"), "totalAmountIncludingTax": total}
+
+
 def _order(o: _Order, customers: dict[str, _Customer]) -> NativeRecord:
-    c = customers[o.customer]
-    return _with_version(_guid("salesOrders", o.number), o.order_date, {
+    return _with_version("salesOrder", _guid("salesOrders", o.number), o.order_date, {
         "number": o.number,
         "externalDocumentNumber": o.external_document_number,
         "orderDate": o.order_date,
-        "customerId": _guid("customers", c.number),
-        "customerNumber": c.number,
-        "customerName": c.display_name,
-        "currencyCode": c.currency,
-        "totalAmountIncludingTax": o.total,
-        "status": o.status,
+        "postingDate": o.order_date,
+        **_sell_to(customers[o.customer]),
         "shortcutDimension1Code": o.project,
+        "discountAppliedBeforeTax": True,
+        **_totals(o.total),
+        "status": o.status,
     })
 
 
 def _invoice(i: _Invoice, orders: dict[str, _Order], customers: dict[str, _Customer]) -> NativeRecord:
     o = orders[i.order]
-    c = customers[o.customer]
-    return _with_version(_guid("salesInvoices", i.number), i.invoice_date, {
+    return _with_version("salesInvoice", _guid("salesInvoices", i.number), i.invoice_date, {
         "number": i.number,
         "externalDocumentNumber": i.external_document_number,
         "invoiceDate": i.invoice_date,
+        "postingDate": i.invoice_date,
         # Every demo customer is on 30-day terms.
         "dueDate": (date.fromisoformat(i.invoice_date) + timedelta(days=30)).isoformat(),
-        "customerId": _guid("customers", c.number),
-        "customerNumber": c.number,
+        **_sell_to(customers[o.customer]),
         "orderId": _guid("salesOrders", o.number),
         "orderNumber": o.number,
-        "currencyCode": c.currency,
-        "totalAmountIncludingTax": i.total,
-        "status": i.status,
         "shortcutDimension1Code": o.project,
+        # The payments are unposted journal lines: nothing is applied yet.
+        "remainingAmount": i.total,
+        "discountAppliedBeforeTax": True,
+        **_totals(i.total),
+        "status": i.status,
     })
 
 
 def _payment(p: _Payment, invoices: dict[str, _Invoice], orders: dict[str, _Order],
              customers: dict[str, _Customer]) -> NativeRecord:
+    # A journal line has no currency property: its amount is in its customer's currency.
     c = customers[orders[invoices[p.invoice].order].customer]
     record_id = p.id or _guid("customerPayments", _JOURNAL_CODE, str(p.line_number))
-    return _with_version(record_id, p.posting_date, {
+    return _with_version("customerPayment", record_id, p.posting_date, {
         "journalId": _JOURNAL_ID,
         "journalDisplayName": _JOURNAL_CODE,
         "lineNumber": p.line_number,
@@ -301,8 +333,6 @@ def _payment(p: _Payment, invoices: dict[str, _Invoice], orders: dict[str, _Orde
         "appliesToInvoiceNumber": p.invoice,
         "description": p.description,
         "comment": p.comment,
-        # Real BC derives the currency from the customer; our emulator carries it on the line.
-        "currencyCode": c.currency,
     })
 
 
@@ -331,7 +361,7 @@ def demo_counts() -> dict[str, int]:
 
 def payment_journals() -> list[NativeRecord]:
     """The ``customerPaymentJournals`` the demo payments live under (BC reads payments through one)."""
-    return [_with_version(_JOURNAL_ID, "2025-01-05", {
+    return [_with_version("customerPaymentJournal", _JOURNAL_ID, "2025-01-05", {
         "code": _JOURNAL_CODE,
         "displayName": "Cash Receipts",
         "balancingAccountId": EMPTY_GUID,

@@ -4,8 +4,11 @@ BC quirks handled here: GUID ids; money as JSON numbers (read exactly from int,
 Decimal or float-from-JSON, written as ``Decimal``); blank dates ``"0001-01-01"``;
 the empty GUID for "no reference"; ``@odata.etag`` and every other unmapped field
 kept in provider metadata. Documents carry ``currencyCode``; customer payments
-(journal lines) carry none and are in the customer's local currency
-(``context.currency``).
+(journal lines) carry none: their amount is in their customer's currency, which the live
+client and the sandbox data note on each payment as the instance annotation
+``@structural.currencyCode`` (``CURRENCY_ANNOTATION``; never sent to BC), else
+``context.currency``. Enum values are read and written by their OData member names
+(``_x0020_``, ``In_x0020_Review``), as BC puts them on the wire.
 
 Business keys (shared with the demo data): project ``number`` = Procore
 ``project_number``; customer ``taxRegistrationNumber`` = Procore ``business_id``;
@@ -46,6 +49,9 @@ from platforms.mapping import (
 )
 
 PLATFORM: Final = "dynamics"
+#: Where a payment read from BC keeps its customer's currency (OData instance-annotation syntax,
+#: our namespace): BC's journal lines have no currency property. Never written to BC.
+CURRENCY_ANNOTATION: Final = "@structural.currencyCode"
 BLANK_DATE: Final = "0001-01-01"
 EMPTY_GUID: Final = "00000000-0000-0000-0000-000000000000"
 
@@ -55,10 +61,24 @@ def _local_currency(record: Mapping[str, Any], context: MappingContext) -> str |
 
 
 def _payment_line_currency(record: Mapping[str, Any], context: MappingContext) -> str | None:
-    # Real BC derives a journal line's currency from the customer; an emulator or a
-    # custom API may state it on the line, which then wins over the context.
-    code = record.get("currencyCode")
+    # BC books a journal line in its customer's currency and states none on the line: the
+    # annotation the client (or the sandbox data) put there names it, else the context does.
+    code = record.get(CURRENCY_ANNOTATION)
     return code if isinstance(code, str) and code else context.currency
+
+
+def payment_currency(
+    payment: Mapping[str, Any], customers: Mapping[str, str], invoices: Mapping[str, str]
+) -> str | None:
+    """A payment's currency: its customer's (by ``customerId``), else its applied invoice's."""
+    return customers.get(str(payment.get("customerId"))) or invoices.get(str(payment.get("appliesToInvoiceId")))
+
+
+def with_currency(payment: dict[str, Any], code: str | None) -> dict[str, Any]:
+    """``payment`` annotated with its currency (unchanged when it is not known)."""
+    if code:
+        payment[CURRENCY_ANNOTATION] = code
+    return payment
 
 
 def _document_currency(money: Money, context: MappingContext, metadata: Mapping[str, Any]) -> str:
@@ -68,8 +88,8 @@ def _document_currency(money: Money, context: MappingContext, metadata: Mapping[
 
 
 def _payment_currency(money: Money, context: MappingContext, metadata: Mapping[str, Any]) -> str:
-    # A line read from BC that stated its currency goes back in it (see _payment_line_currency).
-    code = context.target_currency or metadata.get("currencyCode") or context.currency
+    # A line read from BC goes back in its customer's currency (see _payment_line_currency).
+    code = context.target_currency or metadata.get(CURRENCY_ANNOTATION) or context.currency
     if not code:
         raise TransformError(
             "BC customer payments are booked in the customer's local currency and carry no currency code: "
@@ -149,10 +169,13 @@ SPECS: Final = (
             Choice(
                 "status",
                 "status",
-                {"Draft": "draft", "In Review": "pending", "Open": "pending", "Released": "approved"},
+                # The API's status (salesOrderEntityBufferStatus) folds BC's order statuses: Open
+                # (not released) reads Draft, Pending Approval In_x0020_Review, Released Open.
+                {"Draft": "draft", "In_x0020_Review": "pending", "Open": "approved"},
                 # BC deletes fully invoiced orders, so "complete" is written as the last live
-                # status; terminated and void have no sales-order status and raise.
-                {"draft": "Draft", "pending": "Open", "approved": "Released", "complete": "Released"},
+                # status; terminated and void have no sales-order status and raise. BC computes
+                # the status (Editable = false): only /transform output carries these.
+                {"draft": "Draft", "pending": "In_x0020_Review", "approved": "Open", "complete": "Open"},
             ),
             _date("contract_date", "orderDate"),
             _project_by_number("shortcutDimension1Code"),
@@ -172,9 +195,9 @@ SPECS: Final = (
                 "status",
                 "status",
                 {
-                    " ": "draft",
+                    "_x0020_": "draft",
                     "Draft": "draft",
-                    "In Review": "pending",
+                    "In_x0020_Review": "pending",
                     "Open": "approved",
                     "Paid": "paid",
                     "Canceled": "void",
@@ -183,7 +206,7 @@ SPECS: Final = (
                 # A rejected invoice goes back to the drafter: Draft is the nearest BC status.
                 {
                     "draft": "Draft",
-                    "pending": "In Review",
+                    "pending": "In_x0020_Review",
                     "rejected": "Draft",
                     "approved": "Open",
                     "paid": "Paid",
@@ -220,7 +243,8 @@ SPECS: Final = (
             _ref("customer_id", "customerId", "customer"),
         ),
         notes="A customer payment is an unposted journal line: it has no status (read as `pending`, never "
-        "written), no currency (the customer's local currency, `context.currency`), no contract or "
+        "written), no currency (its amount is in its customer's currency: the client notes it as "
+        "`@structural.currencyCode`, else `context.currency`), no contract or "
         "project link and no payment method. `journalId`, `lineNumber`, `appliesToInvoiceNumber` (BC's "
         "own invoice number) and `comment` stay in provider_metadata.",
     ),

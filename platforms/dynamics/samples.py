@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
+from platforms.dynamics.metadata import ENTITY_TYPES, whole
+
 NativeRecord = dict[str, Any]
 
 _ETAG: Final = 'W/"JzQ0O0ZyRWZ0cG5qQ2tqRW5tQ2VzWk1Rdz09MTswMDsn"'
@@ -28,7 +30,7 @@ BC_IDS: Final = {
 }
 
 
-SAMPLES: Final[dict[str, NativeRecord]] = {
+_SAMPLES: Final[dict[str, NativeRecord]] = {
     "project": {
         "@odata.etag": _ETAG,
         "id": BC_IDS["project"],
@@ -55,7 +57,7 @@ SAMPLES: Final[dict[str, NativeRecord]] = {
         "taxRegistrationNumber": "5000317214",
         "currencyId": "00000000-0000-0000-0000-000000000000",
         "currencyCode": "QAR",
-        "blocked": " ",
+        "blocked": "_x0020_",
         "balanceDue": Decimal("6188000.00"),
         "lastModifiedDateTime": "2025-02-12T06:40:12.506Z",
     },
@@ -76,7 +78,8 @@ SAMPLES: Final[dict[str, NativeRecord]] = {
         "totalTaxAmount": Decimal("0"),
         "totalAmountIncludingTax": Decimal("30940000.00"),
         "fullyShipped": False,
-        "status": "Released",
+        # Released: the API's salesOrder status has no Released, a released order reads Open.
+        "status": "Open",
         "shortcutDimension1Code": "LBT-2401",
         "shortcutDimension2Code": "",
         "requestedDeliveryDate": "0001-01-01",
@@ -185,4 +188,12 @@ SAMPLES: Final[dict[str, NativeRecord]] = {
         "currencyCode": "QAR",
         "lastModifiedDateTime": "2025-03-05T08:00:00Z",
     },
+}
+
+
+#: Whole records, as BC sends them: the standard API's types carry every ``$metadata`` property
+#: (BC's empty value where the sample sets none); the partner custom APIs' shapes are as above.
+SAMPLES: Final[dict[str, NativeRecord]] = {
+    entity_type: whole(ENTITY_TYPES[entity_type], record) if entity_type in ENTITY_TYPES else record
+    for entity_type, record in _SAMPLES.items()
 }

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from platforms.dynamics.demo_data import demo_records
+from platforms.dynamics.mapping import CURRENCY_ANNOTATION
 from platforms.synthetic import qar, sizes, usd_cents
 
 _GUID_CODE = {"project": 1, "customer": 2, "contract": 3, "invoice": 4, "payment": 5}
@@ -72,6 +73,7 @@ def _dynamics(entity_type: str, n: dict[str, int]) -> Iterator[dict[str, Any]]:
                 amount=qar(usd_cents(i)),
                 appliesToInvoiceId=guid("invoice", i),
                 appliesToInvoiceNumber=f"PS-INV{i:08d}",
-                currencyCode="QAR",
             )
+            # Its customer's currency, as the live client notes it (journal lines state none).
+            rec[CURRENCY_ANNOTATION] = "QAR"
         yield rec

@@ -36,6 +36,8 @@ CREDENTIALS = {
 JOURNAL_ID = demo_data.payment_journals()[0]["id"]
 INVOICE = next(i for i in demo_data.demo_records()["invoice"] if i["number"] == "PS-INV103001")
 INVOICE_URL = f"{BC_COMPANY}/salesInvoices({INVOICE['id']})"
+ORDER_URL = f"{BC_COMPANY}/salesOrders({demo_data.demo_records()['contract'][0]['id']})"
+CUSTOMER_URL = f"{BC_COMPANY}/customers({demo_data.demo_records()['customer'][0]['id']})"
 
 
 def assert_bc_error(response: httpx.Response, status: int, code: str, message: str | None = None) -> str:
@@ -230,9 +232,9 @@ def test_single_entity_and_addressing_errors(bc: httpx.Client) -> None:
     quoted = bc.get(f"{BC_COMPANY}/salesInvoices('{INVOICE['id']}')", headers=headers)
     assert_bc_error(quoted, 400, "BadRequest", "Bad Request - Error in query syntax")
     missing = bc.get(f"{BC_COMPANY}/salesInvoices({demo_data.EMPTY_GUID})", headers=headers)
-    assert_bc_error(missing, 404, "Internal_RecordNotFound", "The Sales Header does not exist.")
+    assert_bc_error(missing, 404, "BadRequest_ResourceNotFound", "Resource not found for the segment 'salesInvoices'.")
     unknown_set = bc.get(f"{BC_COMPANY}/widgets", headers=headers)
-    assert_bc_error(unknown_set, 404, "BadRequest_NotFound", "Resource not found for the segment 'widgets'.")
+    assert_bc_error(unknown_set, 404, "BadRequest_ResourceNotFound", "Resource not found for the segment 'widgets'.")
     other_company = bc.get(f"{BC_API}/companies({demo_data.EMPTY_GUID})/customers", headers=headers)
     assert_bc_error(other_company, 404, "Internal_CompanyNotFound")
     companies = bc.get(f"{BC_API}/companies", headers=headers).json()
@@ -270,7 +272,7 @@ def test_payments_are_read_through_their_journal(bc: httpx.Client) -> None:
     other_journal = bc.get(
         f"{BC_COMPANY}/customerPaymentJournals({demo_data.EMPTY_GUID})/customerPayments", headers=headers
     )
-    assert_bc_error(other_journal, 404, "Internal_RecordNotFound")
+    assert_bc_error(other_journal, 404, "BadRequest_ResourceNotFound", "Resource not found for the segment")
     assert bc.get(SPEC_PAYMENT, headers=headers).json()["id"] == demo_data.SPEC_PAYMENT_ID
 
 
@@ -302,7 +304,7 @@ def test_patch_with_current_etag_returns_the_entity_with_a_new_etag(bc: httpx.Cl
     # Re-reading gives the same new etag; the old one is now stale.
     assert etag_of(bc, INVOICE_URL, headers) == body["@odata.etag"]
     stale = bc.patch(INVOICE_URL, headers={**headers, "If-Match": etag}, json={"externalDocumentNumber": "Y"})
-    assert_bc_error(stale, 412, "Request_EntityChanged", "Another user has already changed the record.")
+    assert_bc_error(stale, 409, "Request_EntityChanged", "Another user has already changed the record.")
     [entry] = writes(bc)
     assert entry["changes"] == {"externalDocumentNumber": {"old": "INV 2025-0061", "new": "INV-2025-0061"}}
     assert entry["version"] == body["@odata.etag"]
@@ -328,13 +330,13 @@ def test_if_match_star_always_applies(bc: httpx.Client) -> None:
     assert response.json()["comment"] == "sync"
 
 
-def test_conflict_status_409(serve: Serve) -> None:
-    client = serve(create_dynamics_app(conflict_status=409))
+def test_conflict_status_412(serve: Serve) -> None:
+    client = serve(create_dynamics_app(conflict_status=412))
     headers = bc_headers(client)
     etag = etag_of(client, SPEC_PAYMENT, headers)
     client.patch(f"/_control/records/payment/{demo_data.SPEC_PAYMENT_ID}", json={"fields": {"amount": 1}})
     stale = client.patch(SPEC_PAYMENT, headers={**headers, "If-Match": etag}, json={"amount": 2})
-    assert_bc_error(stale, 409, "Request_EntityChanged", "Another user has already changed the record.")
+    assert_bc_error(stale, 412, "Request_EntityChanged", "Another user has already changed the record.")
     # The connector's recovery: read the current record (the conflict data) and retry with its etag.
     current = client.get(SPEC_PAYMENT, headers=headers).json()
     assert current["amount"] == 1
@@ -367,9 +369,23 @@ def test_noop_patch_keeps_the_etag(bc: httpx.Client) -> None:
         (INVOICE_URL, {"lastModifiedDateTime": "2030-01-01T00:00:00Z"}, "BadRequest_InvalidOperation", "Control"),
         (INVOICE_URL, {"orderNumber": "SO-1"}, "BadRequest_InvalidOperation", "Control 'orderNumber'"),
         (INVOICE_URL, {"color": "red"}, "BadRequest", "Could not find a property named 'color'"),
-        (INVOICE_URL, {"totalAmountIncludingTax": "12.50"}, "BadRequest", "Cannot convert the literal '12.50'"),
+        (INVOICE_URL, {"discountAmount": "12.50"}, "BadRequest", "Cannot convert the literal '12.50'"),
+        # Totals and status are Editable = false on the API pages (BC computes them).
+        (INVOICE_URL, {"totalAmountIncludingTax": 12.5}, "BadRequest_InvalidOperation", "Control 'totalAmount"),
+        (INVOICE_URL, {"status": "Paid"}, "BadRequest_InvalidOperation", "Control 'status' is read-only."),
+        (ORDER_URL, {"status": "Draft"}, "BadRequest_InvalidOperation", "Control 'status' is read-only."),
+        (ORDER_URL, {"totalTaxAmount": 1}, "BadRequest_InvalidOperation", "Control 'totalTaxAmount'"),
+        (ORDER_URL, {"billToName": "X"}, "BadRequest_InvalidOperation", "Control 'billToName'"),
+        # A payment journal line has no currency.
+        (SPEC_PAYMENT, {"currencyCode": "QAR"}, "BadRequest", "Could not find a property named 'currencyCode'"),
+        # Text over the $metadata MaxLength (externalDocumentNumber: 35).
+        (INVOICE_URL, {"externalDocumentNumber": "X" * 36}, "Application_StringExceededLength",
+         "The length of the string is 36, but it must be less than or equal to 35 characters. Value: XXX"),
         (INVOICE_URL, {"invoiceDate": "2026-02-30"}, "BadRequest", "Cannot convert the literal '2026-02-30'"),
-        (INVOICE_URL, {"status": "Lost"}, "Application_EvaluateException", 'The value "Lost"'),
+        # Enum members are OData names: an unknown one, or the caption instead of the name, is refused.
+        (CUSTOMER_URL, {"blocked": "Lost"}, "BadRequest", "Cannot convert the literal 'Lost' to the expected "
+         "type 'Microsoft.NAV.customerBlocked'."),
+        (CUSTOMER_URL, {"blocked": " "}, "BadRequest", "Cannot convert the literal ' '"),
         (INVOICE_URL, {"customerNumber": "C99999"}, "Application_DialogException", 'The "customerNumber" does not'),
         (
             f"{BC_COMPANY}/customers({demo_data.demo_records()['customer'][0]['id']})",
@@ -397,14 +413,13 @@ def test_customer_reference_is_kept_consistent(bc: httpx.Client) -> None:
     assert_bc_error(mismatch, 400, "Application_DialogException", "The customer values do not match")
 
 
-def test_computed_fields_can_be_made_read_only(serve: Serve) -> None:
-    client = serve(create_dynamics_app(computed_fields_writable=False))
-    headers = {**bc_headers(client), "If-Match": "*"}
-    status = client.patch(INVOICE_URL, headers=headers, json={"status": "Paid"})
-    assert_bc_error(status, 400, "BadRequest_InvalidOperation", "Control 'status' is read-only.")
-    lenient = client.patch("/_control/settings", json={"computed_fields_writable": True})
-    assert lenient.json()["computed_fields_writable"] is True
-    assert client.patch(INVOICE_URL, headers=headers, json={"status": "Paid"}).json()["status"] == "Paid"
+def test_enum_members_go_by_their_odata_names(bc: httpx.Client) -> None:
+    headers = {**bc_headers(bc), "If-Match": "*"}
+    customer = bc.get(CUSTOMER_URL, headers=headers).json()
+    assert customer["blocked"] == "_x0020_"  # not blocked: the blank option
+    assert bc.patch(CUSTOMER_URL, headers=headers, json={"blocked": "Invoice"}).json()["blocked"] == "Invoice"
+    orders = bc.get(f"{BC_COMPANY}/salesOrders", headers=headers).json()["value"]
+    assert {o["status"] for o in orders} == {"Open", "In_x0020_Review"}  # no Released member
 
 
 def test_unsupported_methods(bc: httpx.Client) -> None:
@@ -509,7 +524,7 @@ def test_drop_after_apply(bc: httpx.Client, drop: str, outcome: int | type[Excep
     assert current["amount"] == 6188001
     assert current["@odata.etag"] != etag
     retry = bc.patch(SPEC_PAYMENT, headers={**headers, "If-Match": etag}, json={"amount": 6188001})
-    assert retry.status_code == 412
+    assert retry.status_code == 409
     assert len(writes(bc)) == 1
 
 
@@ -526,7 +541,7 @@ def test_out_of_band_edit_makes_the_client_etag_stale(bc: httpx.Client) -> None:
     assert entry["changes"] == {"dueDate": {"old": "2026-01-27", "new": "2026-03-31"}}
     assert entry["version"] == edit.json()["record"]["@odata.etag"] != etag
     stale = bc.patch(INVOICE_URL, headers={**headers, "If-Match": etag}, json={"dueDate": "2026-04-30"})
-    assert stale.status_code == 412
+    assert stale.status_code == 409
 
 
 def test_reset_and_write_log(bc: httpx.Client) -> None:
@@ -550,10 +565,12 @@ def test_reset_and_write_log(bc: httpx.Client) -> None:
 
 def test_settings_are_readable_and_validated(bc: httpx.Client) -> None:
     settings = bc.get("/_control/settings").json()
-    assert settings["conflict_status"] == 412
+    # Request_EntityChanged is a 409 in Microsoft's status table; 412 is the alternative.
+    assert settings["conflict_status"] == 409
+    assert "computed_fields_writable" not in settings  # BC never lets a client write its totals
     assert settings["max_page_size"] == 20000
     assert bc.patch("/_control/settings", json={"conflict_status": 500}).status_code == 422
-    assert bc.patch("/_control/settings", json={"conflict_status": 409}).json()["conflict_status"] == 409
+    assert bc.patch("/_control/settings", json={"conflict_status": 412}).json()["conflict_status"] == 412
     # A reset restores the factory's settings along with the data.
     bc.post("/_control/reset")
-    assert bc.get("/_control/settings").json()["conflict_status"] == 412
+    assert bc.get("/_control/settings").json()["conflict_status"] == 409

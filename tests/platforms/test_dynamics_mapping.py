@@ -7,7 +7,7 @@ import pytest
 from canonical import ENTITY_TYPES, Money, TransformError, canonical_id
 from canonical.models import Contract, Payment
 from platforms import MappingContext, get_mapper
-from platforms.dynamics.mapping import EMPTY_GUID
+from platforms.dynamics.mapping import CURRENCY_ANNOTATION, EMPTY_GUID, payment_currency, with_currency
 from platforms.dynamics.samples import BC_IDS, BC_PAYMENT_ID
 from transform.samples import sample
 
@@ -49,12 +49,21 @@ def test_spec_payment_a34e74db():
     assert metadata["appliesToInvoiceNumber"] == "PS-INV103001"
 
 
-def test_payment_currency_comes_from_the_context_or_the_line():
+def test_payment_currency_comes_from_the_context_or_the_customer():
     record = sample("dynamics", "payment")
+    assert "currencyCode" not in record  # customerPayment has no such property in $metadata
     with pytest.raises(TransformError) as error:
         _read("payment", record, MappingContext())
     assert error.value.path == "context.currency"
-    assert _read("payment", record | {"currencyCode": "AED"}, MappingContext()).amount == Money.of(618800000, "AED")
+    # The client notes the customer's currency on the payments it reads; it wins over the context.
+    noted = with_currency(dict(record), payment_currency(record, {BC_IDS["customer"]: "AED"}, {}))
+    assert _read("payment", noted, MappingContext(currency="QAR")).amount == Money.of(618800000, "AED")
+    # A payment without a customer takes its applied invoice's currency.
+    orphan = record | {"customerId": EMPTY_GUID}
+    assert payment_currency(orphan, {}, {BC_IDS["invoice"]: "SAR"}) == "SAR"
+    written = DYNAMICS.from_canonical("payment", _read("payment", noted, MappingContext()), context=MappingContext())
+    # Written back in the customer's AED; the note stays on our copy (the client never sends "@" keys).
+    assert written["amount"] == Decimal("6188000.00") and written[CURRENCY_ANNOTATION] == "AED"
     payment = Payment.model_validate({"id": _cid("payment", "x"), "amount": {"amount": 170000000, "currency": "USD"}})
     with pytest.raises(TransformError) as error:
         DYNAMICS.from_canonical("payment", payment, context=MappingContext())
@@ -191,14 +200,16 @@ def test_blank_document_currency_needs_the_context():
 @pytest.mark.parametrize(
     ("entity_type", "native", "canonical"),
     [
+        # On the wire: OData member names (salesOrderEntityBufferStatus has no Released; a
+        # released order reads Open).
         ("contract", "Draft", "draft"),
-        ("contract", "In Review", "pending"),
-        ("contract", "Open", "pending"),
-        ("contract", "Released", "approved"),
+        ("contract", "In_x0020_Review", "pending"),
+        ("contract", "Open", "approved"),
+        ("invoice", "In_x0020_Review", "pending"),
         ("invoice", "Paid", "paid"),
         ("invoice", "Canceled", "void"),
         ("invoice", "Corrective", "void"),
-        ("invoice", " ", "draft"),
+        ("invoice", "_x0020_", "draft"),
         ("employee", "Terminated", "terminated"),
         ("time_entry", "Submitted", "pending"),
         ("time_entry", "Open", "draft"),

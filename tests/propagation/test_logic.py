@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from platforms.dynamics.demo_data import demo_records as dynamics_records
 from platforms.procore.demo_data import demo_records as procore_records
+from platforms.registry import get_platform
 from propagation.logic import (
     NativeChange,
     PatchError,
@@ -29,7 +29,10 @@ def _procore_payment() -> dict[str, Any]:
 
 
 def _bc_payment() -> dict[str, Any]:
-    return next(r for r in dynamics_records()["payment"] if r["id"] == "a34e74db-53c7-4368-8fe7-bb87c83c7902")
+    # As stored after a connect: the sandbox set, whose payments are noted with their customer's
+    # currency (BC journal lines carry none), as the live client notes the ones it reads.
+    payments = get_platform("dynamics").demo_records()["payment"]
+    return next(dict(r) for r in payments if r["id"] == "a34e74db-53c7-4368-8fe7-bb87c83c7902")
 
 
 CANONICAL_ID = "pay_000000000000001"

@@ -86,7 +86,8 @@ def test_contract_to_bc_uses_the_project_number_from_the_references():
     assert result["data"]["shortcutDimension1Code"] == "LBT-2401"
     assert result["data"]["customerId"] == BC_IDS["customer"]
     assert result["data"]["totalAmountIncludingTax"] == Decimal("30940000.00")
-    assert result["data"]["status"] == "Released"
+    # An approved contract is a released order, which the API reads as "Open" (no Released member).
+    assert result["data"]["status"] == "Open"
 
 
 def test_bc_to_procore_with_number_keyed_project_reference():
