@@ -37,6 +37,7 @@ from platforms.registry import platforms
 from scheduling.temporal_setup import ensure_search_attributes
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
+from workflows.catch_up import CatchUpWorkflow
 from workflows.connect import ConnectWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
@@ -46,7 +47,7 @@ from workflows.webhook import WebhookWorkflow
 log = logging.getLogger("structural.worker")
 
 WORKFLOWS: list[type] = [
-    ConnectWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow, WebhookWorkflow,
+    CatchUpWorkflow, ConnectWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow, WebhookWorkflow,
 ]
 
 
@@ -115,6 +116,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             propagate.fan_out,
             propagate.record_outcome,
             webhooks.fetch_change,
+            webhooks.find_changed,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

@@ -18,6 +18,27 @@ class FetchChangeResult(BaseModel):
     reason: str
 
 
+class CatchUpInput(BaseModel):
+    """A platform announced changes to many records of a type without naming them."""
+
+    customer_id: str
+    platform: str
+    entity_type: str
+    delivery_key: str
+
+
+class ChangedRecords(BaseModel):
+    platform_ids: list[str]  # mapped records whose platform copy differs from the stored one
+    read: int
+    unmapped: int  # records the connection does not know (new since the connect)
+
+
+class CatchUpResult(BaseModel):
+    read: int
+    changed: int
+    unmapped: int
+
+
 class WebhookResult(BaseModel):
     propagation_id: str | None = None
     reason: str

@@ -64,8 +64,10 @@ class WebhookEvent:
 
     api_key: str | None  # the credential the delivery carries for it (header or per-notification)
     entity_type: str
-    platform_id: str
+    platform_id: str  # "" for a collection event
     delivery_key: str
+    #: Many records of the type changed and the platform does not say which (BC ``collection``).
+    collection: bool = False
 
 
 class WebhookShapeError(ValueError):
@@ -88,6 +90,9 @@ class Webhooks:
     handshake: Callable[[Mapping[str, str]], str | None] = lambda query: None
     #: True when the delivery is only trusted with a key in its Authorization header (no body secret).
     requires_header_key: bool = False
+    #: True when any answer but 2xx, 408, 429 or 5xx makes the platform delete the subscription
+    #: (Business Central): a delivery we cannot use is then acknowledged and logged, never refused.
+    acknowledge_unusable: bool = False
 
 
 def lazy(target: str) -> Callable[..., Any]:

@@ -8,7 +8,7 @@ WebhookWorkflow (fetch the record, propagate it in platform mode). Platforms tim
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
-from models.webhook import WebhookEvent
+from models.webhook import CatchUpInput, WebhookEvent
+from platforms.descriptor import WebhookEvent as Notice
 from platforms.registry import get_platform
 from store.customers import KeyOwner, find_key_owner
 from store.webhooks import record_delivery
+from workflows.catch_up import CatchUpWorkflow, catch_up_workflow_id, webhook_workflow_id
 from workflows.names import CUSTOMER_ID, PLATFORM
 from workflows.webhook import WebhookWorkflow
+
+log = logging.getLogger("structural.webhooks")
 
 
 class Unauthenticated(Exception):
@@ -45,38 +49,66 @@ async def _owner(session: AsyncSession, key: str | None) -> KeyOwner:
 async def take_in(
     session: AsyncSession, temporal: Client, *, platform: str, body: Any, header_key: str | None, task_queue: str
 ) -> Intake:
-    """Start a WebhookWorkflow for every new change in the delivery. Raises Unauthenticated, or
-    ``WebhookShapeError`` for a body the platform does not send (nothing recorded then)."""
+    """Start a WebhookWorkflow for every new change in the delivery (a CatchUpWorkflow for a
+    collection event). Raises Unauthenticated, or ``WebhookShapeError`` for a body the platform does
+    not send (nothing recorded then). A platform that deletes its subscription when a delivery is
+    refused (``Webhooks.acknowledge_unusable``) has a notification without a valid credential
+    skipped and logged instead: it changes nothing either way."""
     webhooks = get_platform(platform).webhooks
     if webhooks.requires_header_key:
         await _owner(session, header_key)  # unsigned events: the destination header is the credential
     delivery = webhooks.parse(body, header_key)
-    accepted = duplicates = 0
+    accepted = duplicates = refused = 0
     for event in delivery.events:
-        owner = await _owner(session, event.api_key)
+        try:
+            owner = await _owner(session, event.api_key)
+        except Unauthenticated:
+            if not webhooks.acknowledge_unusable:
+                raise
+            log.warning("%s notification without a valid credential ignored (%s)", platform, event.entity_type)
+            refused += 1
+            continue
         new = await record_delivery(session, owner.customer_id, platform, event.delivery_key)
         await session.commit()
         if not new:
             duplicates += 1
             continue
-        customer = str(owner.customer_id)
-        digest = hashlib.sha256(event.delivery_key.encode()).hexdigest()[:20]
-        await temporal.start_workflow(
-            WebhookWorkflow.run,
-            WebhookEvent(
-                customer_id=customer,
-                platform=platform,
-                entity_type=event.entity_type,
-                platform_id=event.platform_id,
-                delivery_key=event.delivery_key,
-            ),
-            id=f"webhook-{customer}-{platform}-{digest}",
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, platform)]
-            ),
-        )
+        await _start(temporal, str(owner.customer_id), platform, event, task_queue)
         accepted += 1
     # Deletes and resources we do not sync are acknowledged (a platform would otherwise retry them).
-    return Intake(accepted=accepted, duplicates=duplicates, ignored=max(0, delivery.received - len(delivery.events)))
+    return Intake(
+        accepted=accepted, duplicates=duplicates, ignored=max(0, delivery.received - len(delivery.events)) + refused
+    )
+
+
+async def _start(temporal: Client, customer: str, platform: str, event: Notice, task_queue: str) -> None:
+    attributes = TypedSearchAttributes(
+        [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, platform)]
+    )
+    if event.collection:
+        # One catch-up per burst: repeats of the same notification join the running one.
+        await temporal.start_workflow(
+            CatchUpWorkflow.run,
+            CatchUpInput(
+                customer_id=customer, platform=platform, entity_type=event.entity_type, delivery_key=event.delivery_key
+            ),
+            id=catch_up_workflow_id(customer, platform, event.delivery_key),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=attributes,
+        )
+        return
+    await temporal.start_workflow(
+        WebhookWorkflow.run,
+        WebhookEvent(
+            customer_id=customer,
+            platform=platform,
+            entity_type=event.entity_type,
+            platform_id=event.platform_id,
+            delivery_key=event.delivery_key,
+        ),
+        id=webhook_workflow_id(customer, platform, event.delivery_key),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=attributes,
+    )

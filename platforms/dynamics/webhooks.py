@@ -21,7 +21,8 @@ ENTITY_SETS: Final = {
     "salesInvoices": "invoice",
     "customerPayments": "payment",
 }
-RESOURCE: Final = re.compile(r"(\w+)\(([0-9a-fA-F-]{36})\)\s*$")
+# `.../companies(<id>)/salesInvoices(<id>)`; a collection notification names the entity set alone.
+RESOURCE: Final = re.compile(r"(\w+)(?:\(([0-9a-fA-F-]{36})\))?\s*$")
 
 
 def handshake(query: Mapping[str, str]) -> str | None:
@@ -33,18 +34,23 @@ def parse(body: Any, header_key: str | None) -> WebhookDelivery:
         raise WebhookShapeError('expected a Business Central notification batch {"value": [...]}')
     events = []
     for note in body["value"]:
-        if not isinstance(note, dict) or note.get("changeType") not in ("created", "updated"):
-            continue
+        if not isinstance(note, dict) or note.get("changeType") not in ("created", "updated", "collection"):
+            continue  # deletes are acknowledged and not acted on (yet)
+        change = note["changeType"]
         match = RESOURCE.search(str(note.get("resource", "")))
-        if match is None or match.group(1) not in ENTITY_SETS:
+        if match is None or match.group(1) not in ENTITY_SETS or (change != "collection") != bool(match.group(2)):
             continue
         delivery = "|".join(
             str(note.get(k)) for k in ("subscriptionId", "resource", "changeType", "lastModifiedDateTime")
         )
         state = note.get("clientState")
         key = header_key or (state if isinstance(state, str) else None)
-        events.append(WebhookEvent(key, ENTITY_SETS[match.group(1)], match.group(2), delivery))
+        # `collection`: more than 1,000 changes in 30 seconds, sent without ids (the catch-up reads them).
+        collection = change == "collection"
+        events.append(WebhookEvent(key, ENTITY_SETS[match.group(1)], match.group(2) or "", delivery, collection))
     return WebhookDelivery(events=events, received=len(body["value"]))
 
 
-WEBHOOKS: Final = Webhooks(parse=parse, handshake=handshake)
+# BC deletes a subscription whose notification is answered with anything but 2xx, 408, 429 or 5xx
+# ("Working with webhooks in Dynamics 365 Business Central").
+WEBHOOKS: Final = Webhooks(parse=parse, handshake=handshake, acknowledge_unusable=True)

@@ -396,13 +396,7 @@ async def test_a_field_the_target_computes_fails_that_target_before_writing(
             return row.one()
 
     before = await procore_record()
-    resp = await api.post(
-        "/api/v1/propagate",
-        headers=h,
-        json={"canonical_id": canonical_id, "entity_type": "payment", "data": {"status": "paid"}},
-    )
-    assert resp.status_code == 200, resp.text
-    body = resp.json()["data"]
+    body = await _propagate_payment(api, h, canonical_id, {"status": "paid"})
     assert "procore" not in body["propagated"]
     assert body["failed"]["procore"] == (
         "not written to Procore: status cannot be written to Procore "
@@ -410,3 +404,25 @@ async def test_a_field_the_target_computes_fails_that_target_before_writing(
     )
     assert await procore_record() == before  # the Procore record was not touched
     assert body["propagated"]["dynamics"]  # the other platform took the change
+
+
+async def test_text_over_the_targets_limit_fails_that_target_before_writing(
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # A Procore note of 500 characters cannot be a Business Central payment description ($metadata:
+    # MaxLength 100): BC is failed with the reason, Procore takes it.
+    _, h = await connected(api, sessionmaker)
+    canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
+    body = await _propagate_payment(api, h, canonical_id, {"notes": "n" * 500})
+    assert body["failed"]["dynamics"] == (
+        "not written to Business Central: description is 500 characters; Business Central takes at most 100"
+    )
+    assert body["propagated"]["procore"]["data"]["notes"] == "n" * 500
+
+
+async def _propagate_payment(api: httpx.AsyncClient, h: dict[str, str], canonical_id: str, data: dict[str, Any]) -> Any:
+    resp = await api.post(
+        "/api/v1/propagate", headers=h, json={"canonical_id": canonical_id, "entity_type": "payment", "data": data}
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()["data"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from tests.fixtures.api import assert_error
 from tests.fixtures.live import control
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
+from workflows.catch_up import CatchUpWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -108,5 +110,50 @@ async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, e
         return bool(remote["notes"] == "edited in BC")
 
     await wait_for(arrived, within=30)
+    # BC deletes a subscription whose notification is answered 4xx (other than 408/429): a
+    # notification without a valid clientState, or a body we cannot read, is acknowledged and changes nothing.
     bad = {"value": [{**batch["value"][0], "clientState": "sk_test_nope", "subscriptionId": "s2"}]}
-    assert_error(await api.post("/api/v1/webhooks/dynamics", json=bad), 401, "AUTHENTICATION_ERROR")
+    refused = await api.post("/api/v1/webhooks/dynamics", json=bad)
+    assert refused.status_code == 202 and refused.json()["data"] == {"accepted": 0, "duplicates": 0, "ignored": 1}
+    garbled = await api.post("/api/v1/webhooks/dynamics", json={"values": "?"})
+    assert garbled.status_code == 202 and garbled.json()["data"]["accepted"] == 0
+
+
+async def test_dynamics_collection_notification_catches_up_the_resource(
+    api: httpx.AsyncClient, live: str, emulators: Any, temporal_client: Any
+) -> None:
+    # More than 1,000 changes in 30 seconds: BC sends one `collection` notification without ids.
+    started = datetime.now(UTC).isoformat()
+    await control(
+        emulators,
+        "dynamics",
+        "PATCH",
+        f"/records/payment/{PAYMENT_DYNAMICS}",
+        json={"fields": {"description": "bulk edit in BC"}},
+    )
+    note = {
+        "subscriptionId": "s-bulk",
+        "clientState": live,
+        "changeType": "collection",
+        "resource": "api/v2.0/companies(00000000-0000-0000-0000-000000000001)/customerPayments",
+        "lastModifiedDateTime": f"2026-11-23T10:{uuid.uuid4().int % 60:02d}:00Z",
+    }
+    resp = await api.post("/api/v1/webhooks/dynamics", json={"value": [note]})
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["data"] == {"accepted": 1, "duplicates": 0, "ignored": 0}
+
+    async def arrived() -> bool:
+        remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+        return bool(remote["notes"] == "bulk edit in BC")
+
+    await wait_for(arrived, within=60)
+    query = f"WorkflowType = 'CatchUpWorkflow' AND WorkflowId STARTS_WITH 'catch-up-' AND StartTime > '{started}'"
+
+    async def listed() -> bool:
+        return bool([w async for w in temporal_client.list_workflows(query)])
+
+    await wait_for(listed, within=10)  # visibility lags the start a little
+    catch_ups = [w async for w in temporal_client.list_workflows(query)]
+    results = [await temporal_client.get_workflow_handle_for(CatchUpWorkflow.run, w.id).result() for w in catch_ups]
+    # Only the edited payment differed from what the connection stored; it was followed once.
+    assert any(r.changed == 1 and r.read >= 1 and r.unmapped == 0 for r in results), results

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -84,6 +86,29 @@ def test_procore_webhook_events() -> None:
     assert get_platform("procore").webhooks.requires_header_key
 
 
+def test_procore_payload_versions_and_resource_names() -> None:
+    parse = get_platform("procore").webhooks.parse
+
+    def events(body: Mapping[str, object]) -> list[tuple[str, str, str]]:
+        return [(e.entity_type, e.platform_id, e.delivery_key) for e in parse(body, "k").events]
+
+    # v4.0: string ids, `reason`, `resource_type`, the id is the ULID (payload_formats.md).
+    v4 = {"id": "01JMYXMZRBVKK0PC6XS8SA4QRE", "timestamp": "2025-02-25T16:04:43Z", "reason": "update",
+          "company_id": "8", "project_id": "6778", "user_id": "5447",
+          "resource_type": "Contract Payments", "resource_id": "1823456"}
+    assert events(v4) == [("payment", "1823456", "01JMYXMZRBVKK0PC6XS8SA4QRE")]
+    assert events({**v4, "reason": "delete"}) == []
+    # Vendor events come from the company directory as "Company Vendors".
+    v2 = {"id": 9, "ulid": "01K", "api_version": "v2.0", "event_type": "create", "resource_name": "Company Vendors",
+          "resource_id": 501004, "company_id": 4271100}
+    assert events(v2) == [("customer", "501004", "01K")]
+    # v3.0: a line item changes its contract's total; related_resources names the contract.
+    v3 = {**v2, "api_version": "v3.0", "event_type": "update", "resource_name": "Work Order Contract Line Items",
+          "resource_id": 379913, "related_resources": [{"id": 1945782, "name": "Work Order Contracts"}]}
+    assert events(v3) == [("contract", "1945782", "01K")]
+    assert events({**v3, "related_resources": []}) == []
+
+
 def test_business_central_notifications() -> None:
     webhooks = get_platform("dynamics").webhooks
     assert webhooks.handshake({"validationToken": "abc"}) == "abc"
@@ -103,3 +128,8 @@ def test_business_central_notifications() -> None:
     assert [(e.api_key, e.entity_type) for e in delivery.events] == [("key", "payment"), (None, "invoice")]
     with pytest.raises(WebhookShapeError):
         webhooks.parse({"value": "x"}, None)
+    assert webhooks.acknowledge_unusable  # BC deletes a subscription whose notification is refused
+    burst = {"value": [{"subscriptionId": "s", "clientState": "key", "changeType": "collection",
+                        "resource": "api/v2.0/companies(x)/salesInvoices", "lastModifiedDateTime": "t"}]}
+    [collection] = webhooks.parse(burst, None).events
+    assert (collection.entity_type, collection.platform_id, collection.collection) == ("invoice", "", True)

@@ -1,0 +1,86 @@
+"""CatchUpWorkflow: a platform said "many records of this type changed" without saying which
+(Business Central's ``changeType: "collection"``, sent for more than 1,000 changes in 30 seconds).
+
+The engine reads the type's records, finds those that differ from what it last stored, and gives
+each to a WebhookWorkflow, exactly as if each had been announced on its own: a burst of changes is
+delayed, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.webhook import WebhookActivities
+    from models.webhook import CatchUpInput, CatchUpResult, WebhookEvent
+    from workflows.names import CUSTOMER_ID, PLATFORM
+    from workflows.webhook import WebhookWorkflow
+
+# Records handed on at once: enough to overlap their round trips, few enough for the platform's limits.
+BATCH = 10
+
+
+def _digest(delivery_key: str) -> str:
+    return hashlib.sha256(delivery_key.encode()).hexdigest()[:20]
+
+
+def webhook_workflow_id(customer_id: str, platform: str, delivery_key: str) -> str:
+    """The WebhookWorkflow id of one announced change (the intake and a catch-up use the same)."""
+    return f"webhook-{customer_id}-{platform}-{_digest(delivery_key)}"
+
+
+def catch_up_workflow_id(customer_id: str, platform: str, delivery_key: str) -> str:
+    return f"catch-up-{customer_id}-{platform}-{_digest(delivery_key)}"
+
+
+@workflow.defn
+class CatchUpWorkflow:
+    @workflow.run
+    async def run(self, params: CatchUpInput) -> CatchUpResult:
+        changed = await workflow.execute_activity_method(
+            WebhookActivities.find_changed,
+            params,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=5),
+                maximum_interval=timedelta(minutes=5),
+                non_retryable_error_types=["NotConfigured"],
+            ),
+            summary=f"find changed {params.platform} {params.entity_type} records",
+        )
+        workflow.set_current_details(
+            f"{len(changed.platform_ids)} changed {params.entity_type} records of {changed.read} read"
+        )
+        for start in range(0, len(changed.platform_ids), BATCH):
+            await asyncio.gather(*(self._follow(params, pid) for pid in changed.platform_ids[start : start + BATCH]))
+        return CatchUpResult(read=changed.read, changed=len(changed.platform_ids), unmapped=changed.unmapped)
+
+    async def _follow(self, params: CatchUpInput, platform_id: str) -> None:
+        event = WebhookEvent(
+            customer_id=params.customer_id,
+            platform=params.platform,
+            entity_type=params.entity_type,
+            platform_id=platform_id,
+            delivery_key=f"{params.delivery_key}|{platform_id}",
+        )
+        # Already started: followed by an earlier run of this catch-up (it is not followed twice).
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.execute_child_workflow(
+                WebhookWorkflow.run,
+                event,
+                id=webhook_workflow_id(params.customer_id, params.platform, event.delivery_key),
+                # A retried catch-up must not follow the same change twice.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(CUSTOMER_ID, params.customer_id), SearchAttributePair(PLATFORM, params.platform)]
+                ),
+                static_summary=f"{params.platform} {params.entity_type} {platform_id} (catch-up)",
+            )
