@@ -174,10 +174,11 @@ class PropagateActivities:
 
     def _render(
         self, params: FanOutInput, state: q.FanOutState, stored: dict[str, Any], *, live: bool
-    ) -> tuple[dict[str, Any], dict[str, Any], MappingContext, set[str]] | FanOutResult:
+    ) -> tuple[dict[str, Any], dict[str, Any], MappingContext, set[str], str | None] | FanOutResult:
         """The target record after this propagation: every field changed since the version the record
-        last saw, from this propagation's snapshot, in the platform's currency and ids. A record that
-        cannot be expressed on the platform is a failed outcome (retrying will not help)."""
+        last saw, from this propagation's snapshot, in the platform's currency and ids, and a note of
+        the fields left out because the platform computes them. A record that cannot be expressed on
+        the platform, or text it would refuse, is a failed outcome (retrying will not help)."""
         if state.snapshot is None:
             raise ApplicationError("propagation snapshot missing", type="Inconsistent", non_retryable=True)
         fields = state.fields
@@ -206,26 +207,32 @@ class PropagateActivities:
         record.update({k: stored[k] for k in computed if k in stored})
         changes = {k: v for k, v in record.items() if stored.get(k) != v and not platform.is_annotation(k)}
         before = render_view(params.platform, params.entity_type, stored, params.customer_id, id_map)
-        problems = write_problems(params.platform, params.entity_type, before, view, changes)
-        if problems:
+        skipped, refused = write_problems(params.platform, params.entity_type, before, view, changes)
+        # A change that is only computed fields has nothing to write; computed fields beside others are
+        # left out and noted, so they never hold back the record's other fields (a failed target would
+        # carry them into every later propagation of the record).
+        if refused or (skipped and not changes):
             return FanOutResult(
                 platform=params.platform,
                 status="failed",
                 platform_id=state.platform_id,
                 live=live,
-                error=f"not written to {platform.title}: {'; '.join(problems)}",
+                error=f"not written to {platform.title}: {'; '.join(refused + skipped)}",
             )
-        return record, view, context, fields
+        if skipped:
+            view = render_view(params.platform, params.entity_type, record, params.customer_id, id_map)
+        note = f"not written to {platform.title}: {'; '.join(skipped)}" if skipped else None
+        return record, view, context, fields, note
 
     def _write_sandbox(self, params: FanOutInput, state: q.FanOutState) -> _Outcome:
         assert state.data is not None and state.row_id is not None
         rendered = self._render(params, state, state.data, live=False)
         if isinstance(rendered, FanOutResult):
             return _Outcome(rendered)
-        record, view, context, fields = rendered
+        record, view, context, fields, note = rendered
         data = dumps_text(record)
         return _Outcome(
-            _synced(params, state, data, view, context, live=False),
+            _synced(params, state, data, view, context, live=False, note=note),
             write=(state.row_id, data),
             logged_fields=sorted(fields),
         )
@@ -248,7 +255,7 @@ class PropagateActivities:
         rendered = self._render(params, state, stored, live=True)
         if isinstance(rendered, FanOutResult):
             return _Outcome(rendered)
-        intended, intended_view, context, fields = rendered
+        intended, intended_view, context, fields, note = rendered
         platform = get_platform(params.platform)
         # Annotations are never sent; read-only fields the client leaves out of its write body itself.
         changes = {k: v for k, v in intended.items() if base.get(k) != v and not platform.is_annotation(k)}
@@ -280,7 +287,7 @@ class PropagateActivities:
         # A 2xx is not proof: a platform may drop a field it will not take. What came back decides.
         unapplied = [f for f in sorted(fields) if f in intended_view and view.get(f) != intended_view[f]]
         result = (
-            _synced(params, state, data, view, context, live=True)
+            _synced(params, state, data, view, context, live=True, note=note)
             if not unapplied
             else _unwritten(
                 params,
@@ -328,8 +335,10 @@ def _synced(
     context: MappingContext,
     *,
     live: bool,
+    note: str | None = None,
 ) -> FanOutResult:
-    """A written platform record (`data`, JSON text), its canonical view and the references met."""
+    """A written platform record (`data`, JSON text), its canonical view and the references met;
+    `note` says which changed fields the platform computes and so did not take."""
     resolved, unresolved = reference_report(params.platform, context)
     return FanOutResult(
         platform=params.platform,
@@ -338,6 +347,7 @@ def _synced(
         data=data,
         canonical_view=view,
         live=live,
+        error=note,
         resolved=[Reference(**_ref(r)) for r in resolved],
         unresolved=[Reference(**_ref(r)) for r in unresolved],
     )

@@ -200,8 +200,9 @@ def write_problems(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     changes: Mapping[str, Any],
-) -> list[str]:
-    """Why the target cannot take this write, said before writing (empty: it can).
+) -> tuple[list[str], list[str]]:
+    """Why the target cannot take all of this write, said before writing: (changed fields it
+    computes, which are left out; problems that refuse the write). Both empty: it can.
 
     ``before``/``after`` are the canonical views of the target record without and with the change,
     ``changes`` the native keys that would be sent. A canonical field that changes but lives only in
@@ -211,7 +212,7 @@ def write_problems(
     """
     described = get_platform(platform)
     computed = described.computed_fields.get(entity_type, {})
-    problems = []
+    skipped = []
     if computed:
         spec = get_mapper(platform).specs[entity_type]  # type: ignore[attr-defined]
         for codec in spec.codecs:
@@ -219,9 +220,9 @@ def write_problems(
             fields = getattr(codec, "fields", ())
             if keys and all(k in computed for k in keys) and any(before.get(f) != after.get(f) for f in fields):
                 reasons = "; ".join(f"{k}: {computed[k]}" for k in keys)
-                problems.append(f"{', '.join(fields)} cannot be written to {described.title} ({reasons})")
-    problems.extend(described.unwritable(entity_type, {k: v for k, v in changes.items() if k not in computed}))
-    return problems
+                skipped.append(f"{', '.join(fields)} cannot be written to {described.title} ({reasons})")
+    refused = described.unwritable(entity_type, {k: v for k, v in changes.items() if k not in computed})
+    return skipped, refused
 
 
 def render_view(

@@ -57,7 +57,8 @@ async def receive_webhook(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
-    body: dict[str, Any] | None = Body(default=None),
+    # Any JSON: the platform's parser says what it cannot use (Business Central must get a 2xx for it).
+    body: Any = Body(default=None),
     validationToken: str | None = None,
 ) -> WebhookEnvelope | PlainTextResponse:
     if validationToken is not None:

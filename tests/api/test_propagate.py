@@ -405,6 +405,18 @@ async def test_a_field_the_target_computes_fails_that_target_before_writing(
     assert await procore_record() == before  # the Procore record was not touched
     assert body["propagated"]["dynamics"]  # the other platform took the change
 
+    # Beside a field Procore takes, the status is left out and noted: it never holds the other back.
+    both = await _propagate_payment(api, h, canonical_id, {"status": "void", "notes": "voided"})
+    assert both["propagated"]["procore"]["data"]["notes"] == "voided"
+    assert both["propagated"]["procore"]["data"]["status"] == "pending"
+    targets = (await api.get(f"/api/v1/propagations/{both['propagation_id']}", headers=h)).json()["data"]["targets"]
+    procore = next(t for t in targets if t["platform"] == "procore")
+    assert procore["status"] == "synced"
+    assert procore["error"] == (
+        "not written to Procore: status cannot be written to Procore "
+        "(status: set by Procore, not in the contract payment's write schema)"
+    )
+
 
 async def test_text_over_the_targets_limit_fails_that_target_before_writing(
     api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]

@@ -115,8 +115,11 @@ async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, e
     bad = {"value": [{**batch["value"][0], "clientState": "sk_test_nope", "subscriptionId": "s2"}]}
     refused = await api.post("/api/v1/webhooks/dynamics", json=bad)
     assert refused.status_code == 202 and refused.json()["data"] == {"accepted": 0, "duplicates": 0, "ignored": 1}
-    garbled = await api.post("/api/v1/webhooks/dynamics", json={"values": "?"})
-    assert garbled.status_code == 202 and garbled.json()["data"]["accepted"] == 0
+    for garbled in ({"values": "?"}, ["not", "a", "batch"]):
+        answer = await api.post("/api/v1/webhooks/dynamics", json=garbled)
+        assert answer.status_code == 202 and answer.json()["data"]["accepted"] == 0, answer.text
+    # Procore has no such rule: a body it would not send is a 400.
+    assert_error(await api.post("/api/v1/webhooks/procore", json=["x"], headers=auth(live)), 400, "VALIDATION_ERROR")
 
 
 async def test_dynamics_collection_notification_catches_up_the_resource(

@@ -148,11 +148,12 @@ def test_write_problems_name_computed_fields_and_overlong_text() -> None:
 
     before = {"amount": {"amount": 100, "currency": "USD"}, "title": "A"}
     after = {"amount": {"amount": 200, "currency": "USD"}, "title": "A"}
-    assert write_problems("procore", "contract", before, after, {"grand_total": "2.00"}) == [
-        "amount cannot be written to Procore (grand_total: computed by Procore from the commitment's line items)"
-    ]
+    assert write_problems("procore", "contract", before, after, {"grand_total": "2.00"}) == (
+        ["amount cannot be written to Procore (grand_total: computed by Procore from the commitment's line items)"],
+        [],
+    )
     # An unchanged amount whose text merely differs is no problem (the computed field is not sent).
-    assert write_problems("procore", "contract", before, before, {"grand_total": "1.0"}) == []
+    assert write_problems("procore", "contract", before, before, {"grand_total": "1.0"}) == ([], [])
     limited = replace(get_platform("procore"), max_lengths=lambda: {"payment": {"notes": 5}})
     assert limited.unwritable("payment", {"notes": "123456", "check_number": "123456789"}) == [
         "notes is 6 characters; Procore takes at most 5"
