@@ -302,8 +302,8 @@ class PropagateActivities:
             write=(state.row_id, data),
             etag=platform.etag(remote),
             remote_updated_at=platform.updated_at(remote),
-            # a recovered write is ours, its response lost
-            logged_fields=sorted(fields) if status in ("written", "recovered") else None,
+            # a recovered write is ours, its response lost; one applied in part is not logged as done
+            logged_fields=sorted(fields) if status in ("written", "recovered") and not unapplied else None,
         )
 
     @activity.defn

@@ -34,7 +34,9 @@ class WebhookActivities:
             raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
         customer = uuid.UUID(event.customer_id)
         async with self._sessionmaker() as session:
-            record = await q.resolve_platform_record(session, customer, event.platform, event.platform_id)
+            record = await q.resolve_platform_record(
+                session, customer, event.platform, event.platform_id, event.entity_type
+            )
             if record is None:
                 return FetchChangeResult(reason="the record is not mapped (unknown to this connection)")
             entity = await q.load_canonical(session, customer, record.canonical_id)
@@ -102,4 +104,6 @@ class WebhookActivities:
                     changed.append(platform_id)
         except RetryableError as err:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
+        except RejectedError as err:  # refused (403, a bad setting): retrying will not help
+            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         return ChangedRecords(platform_ids=changed, read=read, unmapped=unmapped)

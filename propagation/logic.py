@@ -216,11 +216,12 @@ def write_problems(
     if computed:
         spec = get_mapper(platform).specs[entity_type]  # type: ignore[attr-defined]
         for codec in spec.codecs:
-            keys = [k for k in getattr(codec, "keys", ()) if k]
+            # The codec's own key decides: an amount's currency key beside it (BC documents) is no
+            # reason to think the amount writable.
+            key = str(getattr(codec, "key", ""))
             fields = getattr(codec, "fields", ())
-            if keys and all(k in computed for k in keys) and any(before.get(f) != after.get(f) for f in fields):
-                reasons = "; ".join(f"{k}: {computed[k]}" for k in keys)
-                skipped.append(f"{', '.join(fields)} cannot be written to {described.title} ({reasons})")
+            if key in computed and any(before.get(f) != after.get(f) for f in fields):
+                skipped.append(f"{', '.join(fields)} cannot be written to {described.title} ({key}: {computed[key]})")
     refused = described.unwritable(entity_type, {k: v for k, v in changes.items() if k not in computed})
     return skipped, refused
 

@@ -138,17 +138,20 @@ async def load_canonical(session: Executor, customer_id: uuid.UUID, canonical_id
     ).first()
 
 
-async def resolve_platform_record(session: Executor, customer_id: uuid.UUID, platform: str, platform_id: str) -> Any:
-    """The mapping of a native id on an active connection, with the stored native record."""
+async def resolve_platform_record(
+    session: Executor, customer_id: uuid.UUID, platform: str, platform_id: str, entity_type: str
+) -> Any:
+    """The mapping of a native id of an entity type on an active connection, with the stored native
+    record (native ids are unique per type only: a Procore project and vendor may share one)."""
     return (
         await session.execute(
             text(
                 f"""
                 SELECT m.canonical_id, m.entity_type, po.data AS native FROM {ACTIVE_RECORD}
-                 WHERE m.customer_id = :c AND m.platform = :p AND m.platform_id = :pid
+                 WHERE m.customer_id = :c AND m.platform = :p AND m.platform_id = :pid AND m.entity_type = :t
                 """
             ),
-            {"c": customer_id, "p": platform, "pid": platform_id},
+            {"c": customer_id, "p": platform, "pid": platform_id, "t": entity_type},
         )
     ).first()
 
@@ -401,7 +404,11 @@ CLOSE_FAN_OUT = text(
     f"""
     WITH written AS (
         UPDATE platform_objects
-           SET data = CAST(:d AS jsonb), applied_version = GREATEST(applied_version, :v),
+           SET data = CAST(:d AS jsonb),
+               -- only a synced write brings the record to this version; a write the platform took
+               -- in part stores what it holds and keeps the record due for the rest
+               applied_version = CASE WHEN CAST(:ok AS boolean) THEN GREATEST(applied_version, :v)
+                                      ELSE applied_version END,
                etag = COALESCE(CAST(:e AS text), etag),
                remote_updated_at = COALESCE(CAST(:u AS text), remote_updated_at), updated_at = now()
          WHERE id = CAST(:row AS bigint) AND CAST(:d AS jsonb) IS NOT NULL
@@ -440,6 +447,7 @@ async def close_fan_out(
             "p": params.platform,
             "x": result.platform_id,
             "v": params.version,
+            "ok": result.status == "synced",
             "row": row_id,
             "d": record,
             "e": etag,

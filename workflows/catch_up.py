@@ -16,6 +16,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
@@ -71,14 +72,17 @@ class CatchUpWorkflow:
             platform_id=platform_id,
             delivery_key=f"{params.delivery_key}|{platform_id}",
         )
-        # Already started: followed by an earlier run of this catch-up (it is not followed twice).
+        # Started, not awaited: a record whose propagation waits days for a failed platform must not
+        # hold back the others, and it outlives the catch-up (ABANDON). Already started: followed by
+        # an earlier run of this catch-up, not followed twice.
         with contextlib.suppress(WorkflowAlreadyStartedError):
-            await workflow.execute_child_workflow(
+            await workflow.start_child_workflow(
                 WebhookWorkflow.run,
                 event,
                 id=webhook_workflow_id(params.customer_id, params.platform, event.delivery_key),
                 # A retried catch-up must not follow the same change twice.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                parent_close_policy=ParentClosePolicy.ABANDON,
                 search_attributes=TypedSearchAttributes(
                     [SearchAttributePair(CUSTOMER_ID, params.customer_id), SearchAttributePair(PLATFORM, params.platform)]
                 ),

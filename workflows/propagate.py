@@ -205,9 +205,13 @@ class PropagateWorkflow:
                     entry["writeError"] = o.error
                 if o.conflict_data is not None:
                     entry["conflictData"] = o.conflict_data
+                if o.error and o.status == "synced" and not o.superseded:
+                    entry["writeNote"] = o.error
                 propagated[p] = entry
             elif o.status == "synced":
                 propagated[p] = {"platform_id": o.platform_id, "data": o.data, "canonical_view": o.canonical_view}
+                if o.error and not o.superseded:
+                    propagated[p]["writeNote"] = o.error
         resolved = [r.model_dump(exclude_none=True) for o in self._outcomes.values() for r in o.resolved]
         unresolved = [r.model_dump(exclude_none=True) for o in self._outcomes.values() for r in o.unresolved]
         response = PropagateResponse(

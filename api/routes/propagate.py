@@ -44,6 +44,11 @@ class PropagatedEntry(BaseModel):
         default=None, description="Live connections only: the outbound write's status"
     )
     writeError: str | None = Field(default=None, description="Live: why the write failed or conflicted")
+    writeNote: str | None = Field(
+        default=None,
+        description="Changed fields the platform computes (document totals, statuses) and so did not take; "
+        "the rest of the change was written",
+    )
     conflictData: dict[str, Any] | None = Field(
         default=None, description="Live: the remote record as read after a concurrency rejection"
     )

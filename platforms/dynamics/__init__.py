@@ -40,13 +40,23 @@ _TOTALS: Final = {
     "totalAmountExcludingTax": "BC computes document totals from the lines (Editable = false)",
     "totalTaxAmount": "BC computes the tax from the lines (Editable = false)",
 }
-COMPUTED_FIELDS: Final = {
+_REASONS: Final = {
     "contract": {**_TOTALS, "status": "BC sets an order's status by releasing it or sending it for approval"},
     "invoice": {
         **_TOTALS,
         "remainingAmount": "BC computes what is left to pay from the posted entries",
         "status": "BC sets an invoice's status by posting, paying or cancelling it",
     },
+}
+# Every property the API pages mark read-only (metadata.READ_ONLY, one source): a change the mapper
+# renders into one of them is left out and noted, never dropped without a word by the client.
+COMPUTED_FIELDS: Final = {
+    entity: {
+        key: _REASONS.get(entity, {}).get(key, "read-only in Business Central's API page (Editable = false)")
+        for key in sorted(keys)
+    }
+    for entity, keys in metadata.READ_ONLY.items()
+    if keys
 }
 
 

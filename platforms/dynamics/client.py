@@ -146,9 +146,12 @@ class DynamicsClient:
         """A payment noted with its currency: its customer's, else its applied invoice's (BC books a
         journal line in its customer's currency and states none on the line)."""
         code = payment_currency(payment, customers, {})
+        # A customer in the listing with a blank code books in the company's local currency: known,
+        # not worth two more requests per payment.
+        known = str(payment.get("customerId")) in customers
         for key, entity_set in (("customerId", "customers"), ("appliesToInvoiceId", "salesInvoices")):
             ref = str(payment.get(key) or metadata.EMPTY_GUID)
-            if code or ref == metadata.EMPTY_GUID:
+            if code or known or ref == metadata.EMPTY_GUID:
                 continue
             try:
                 code = (await self._get(f"{entity_set}({ref})?$select=currencyCode")).get("currencyCode") or None

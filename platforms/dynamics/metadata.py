@@ -173,7 +173,7 @@ READ_ONLY: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         "project": frozenset(),
         "customer": frozenset({"balanceDue", "taxAreaDisplayName"}),
-        "contract": _BILL_TO | _TOTALS | {"customerName", "discountAppliedBeforeTax", "status"},
+        "contract": _BILL_TO | _TOTALS | {"customerName", "discountAppliedBeforeTax", "status", "fullyShipped"},
         "invoice": _BILL_TO
         | _TOTALS
         | {"customerName", "discountAppliedBeforeTax", "status", "orderId", "orderNumber", "pricesIncludeTax",

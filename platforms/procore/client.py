@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -269,6 +269,10 @@ class ProcoreClient:
 
     async def patch(self, entity_type: str, record: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         path, key = self._resource(entity_type, record)
+        fields = dict(fields)
+        vendor = fields.pop("vendor", None) if entity_type == "contract" else None
+        if isinstance(vendor, Mapping) and vendor.get("id") is not None:
+            fields["vendor_id"] = vendor["id"]  # a commitment reads `vendor {id, company}`, takes `vendor_id`
         # Only what the endpoint's write schema takes: Procore drops anything else without a word
         # (Rails strong parameters), so sending it would look like a write that worked.
         published = openapi.endpoint("PATCH", f"/rest/v1.0/{path}/{{id}}")
@@ -284,6 +288,8 @@ class ProcoreClient:
             body["commitment_id"] = record["commitment_id"]
         resp = await self.request("PATCH", f"/rest/v1.0/{path}/{record['id']}", json_body=body)
         value: dict[str, Any] = loads(resp.text)
+        # Write-only fields (a payment's payment_method) are in no response: they hold what was sent.
+        value.update({k: v for k, v in fields.items() if k not in _shown(path) and k != "vendor_id"})
         return value
 
     async def fetch(self, entity_type: str, stored: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,11 +301,27 @@ class ProcoreClient:
         """Procore has no ETags: read, compare `updated_at` with what we saw, then write (last writer
         wins between the read and the write)."""
         remote = await self.get(entity_type, dict(stored))
-        if holds(remote, changes):
+        path, _ = self._resource(entity_type, stored)
+        # A write-only field cannot be seen in the record: a change carrying one is always written.
+        if all(k in _shown(path) for k in changes) and holds(remote, changes):
             return remote, ("already" if remote.get("updated_at") == stored.get("updated_at") else "recovered")
         if not overwrite and remote.get("updated_at") != stored.get("updated_at"):
             return remote, "conflict"
         return await self.patch(entity_type, dict(stored), changes), "written"
+
+
+def _shown(path: str) -> frozenset[str]:
+    """The attributes a record's show returns (all, when the published extract has no response schema)."""
+    response = openapi.endpoint("GET", f"/rest/v1.0/{path}/{{id}}").response
+    return frozenset(response) if response else _EVERYTHING
+
+
+class _Everything(frozenset[str]):
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+_EVERYTHING: Final = _Everything()
 
 
 def _commitment_type(record: Mapping[str, Any]) -> str:

@@ -153,3 +153,17 @@ async def test_a_write_the_platform_answers_2xx_but_does_not_apply_is_failed(
     assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
     remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
     assert remote["notes"] != "Not applied by Procore"
+
+
+async def test_a_write_only_field_is_written_and_held_as_sent(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
+    # Procore takes a payment's payment_method but shows it in no response: the write is not
+    # mistaken for one that did not apply.
+    cid = await canonical_payment(api, auth(live))
+    body = await propagate(api, auth(live), cid, {"payment_method": "electronic"})
+    procore = body["propagated"]["procore"]
+    assert procore["writeStatus"] == "synced", procore
+    remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+    assert remote["payment_method"] == "electronic"
+    assert [w["changes"] for w in await writes(emulators, "procore", PAYMENT_PROCORE)] == [
+        {"payment_method": {"old": None, "new": "electronic"}}
+    ]

@@ -409,6 +409,7 @@ async def test_a_field_the_target_computes_fails_that_target_before_writing(
     both = await _propagate_payment(api, h, canonical_id, {"status": "void", "notes": "voided"})
     assert both["propagated"]["procore"]["data"]["notes"] == "voided"
     assert both["propagated"]["procore"]["data"]["status"] == "pending"
+    assert both["propagated"]["procore"]["writeNote"].startswith("not written to Procore: status cannot be written")
     targets = (await api.get(f"/api/v1/propagations/{both['propagation_id']}", headers=h)).json()["data"]["targets"]
     procore = next(t for t in targets if t["platform"] == "procore")
     assert procore["status"] == "synced"

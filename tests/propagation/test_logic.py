@@ -154,6 +154,9 @@ def test_write_problems_name_computed_fields_and_overlong_text() -> None:
     )
     # An unchanged amount whose text merely differs is no problem (the computed field is not sent).
     assert write_problems("procore", "contract", before, before, {"grand_total": "1.0"}) == ([], [])
+    # A BC document amount sits beside its currency key; the total is still BC's to compute.
+    skipped, refused = write_problems("dynamics", "contract", before, after, {})
+    assert [s.split(" (")[0] for s in skipped] == ["amount cannot be written to Business Central"] and refused == []
     limited = replace(get_platform("procore"), max_lengths=lambda: {"payment": {"notes": 5}})
     assert limited.unwritable("payment", {"notes": "123456", "check_number": "123456789"}) == [
         "notes is 6 characters; Procore takes at most 5"
