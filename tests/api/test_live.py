@@ -153,6 +153,12 @@ async def test_a_write_the_platform_answers_2xx_but_does_not_apply_is_failed(
     assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
     remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
     assert remote["notes"] != "Not applied by Procore"
+    # The record stays due for the change: a retry, once Procore applies the field, writes it.
+    retried = await api.post(f"/api/v1/propagations/{body['propagation_id']}/retry", headers=auth(live))
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["data"]["propagated"]["procore"]["writeStatus"] == "synced"
+    remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+    assert remote["notes"] == "Not applied by Procore"
 
 
 async def test_a_write_only_field_is_written_and_held_as_sent(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
