@@ -39,6 +39,7 @@ from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 from workflows.catch_up import CatchUpWorkflow
 from workflows.connect import ConnectWorkflow
+from workflows.delta import DeltaSyncWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
 from workflows.reseed import ScheduledReseedWorkflow
@@ -47,7 +48,7 @@ from workflows.webhook import WebhookWorkflow
 log = logging.getLogger("structural.worker")
 
 WORKFLOWS: list[type] = [
-    CatchUpWorkflow, ConnectWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow, WebhookWorkflow,
+    CatchUpWorkflow, ConnectWorkflow, DeltaSyncWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow, WebhookWorkflow,
 ]
 
 
@@ -117,6 +118,8 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             propagate.record_outcome,
             webhooks.fetch_change,
             webhooks.find_changed,
+            webhooks.delta_changes,
+            webhooks.save_watermark,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

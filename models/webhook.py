@@ -42,3 +42,34 @@ class CatchUpResult(BaseModel):
 class WebhookResult(BaseModel):
     propagation_id: str | None = None
     reason: str
+
+
+class DeltaInput(BaseModel):
+    """One delta pass of a live connection: what changed on the platform since the last one."""
+
+    customer_id: str
+    platform: str
+    entity_type: str = ""  # set per type by the workflow
+
+
+class DeltaChange(BaseModel):
+    platform_id: str
+    version: str  # the record's last-modified stamp or ETag: the same change read twice is one
+
+
+class DeltaChanges(BaseModel):
+    changes: list[DeltaChange]
+    read: int
+    unmapped: int
+    watermark: str | None  # the newest last-modified stamp read (None: nothing read)
+
+
+class DeltaTypeResult(BaseModel):
+    entity_type: str
+    read: int
+    changed: int
+    unmapped: int
+
+
+class DeltaResult(BaseModel):
+    types: list[DeltaTypeResult]

@@ -37,6 +37,10 @@ class LiveClient(Protocol):
         """Every record of a synced entity type, in a stable order (a retried seed resumes by count)."""
         ...
 
+    def changed_since(self, entity_type: str, since: str | None) -> AsyncIterator[NativeRecord]:
+        """The records of a type changed after ``since`` (a platform timestamp; None: all of them)."""
+        ...
+
     async def fetch(self, entity_type: str, stored: Mapping[str, Any]) -> NativeRecord:
         """The record as the platform holds it now; ``stored`` is our last copy (ids, parents)."""
         ...

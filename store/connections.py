@@ -51,3 +51,39 @@ async def live_config(session: AsyncSession, customer_id: uuid.UUID, platform: s
             {"c": customer_id, "p": platform},
         )
     ).first()
+
+
+async def sync_watermark(session: AsyncSession, customer_id: uuid.UUID, platform: str, entity_type: str) -> str | None:
+    """The platform timestamp up to which a delta pass has read this type (None: never)."""
+    value = (
+        await session.execute(
+            text(
+                "SELECT settings #>> ARRAY['sync', 'watermarks', CAST(:t AS text)] FROM connections "
+                "WHERE customer_id = :c AND platform = :p"
+            ),
+            {"c": customer_id, "p": platform, "t": entity_type},
+        )
+    ).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+async def save_sync_watermark(
+    session: AsyncSession, customer_id: uuid.UUID, platform: str, entity_type: str, watermark: str
+) -> None:
+    """Move the watermark forward (never back: a slower, older pass cannot rewind a newer one)."""
+    await session.execute(
+        text(
+            """
+            UPDATE connections
+               SET settings = jsonb_set(
+                       jsonb_set(settings, '{sync}', COALESCE(settings -> 'sync', '{}'::jsonb)),
+                       ARRAY['sync', 'watermarks'],
+                       COALESCE(settings #> '{sync,watermarks}', '{}'::jsonb)
+                         || jsonb_build_object(CAST(:t AS text), CAST(:w AS text))),
+                   updated_at = now()
+             WHERE customer_id = :c AND platform = :p
+               AND COALESCE(settings #>> ARRAY['sync', 'watermarks', CAST(:t AS text)], '') < :w
+            """
+        ),
+        {"c": customer_id, "p": platform, "t": entity_type, "w": watermark},
+    )

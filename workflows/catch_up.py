@@ -65,26 +65,33 @@ class CatchUpWorkflow:
         return CatchUpResult(read=changed.read, changed=len(changed.platform_ids), unmapped=changed.unmapped)
 
     async def _follow(self, params: CatchUpInput, platform_id: str) -> None:
-        event = WebhookEvent(
-            customer_id=params.customer_id,
-            platform=params.platform,
-            entity_type=params.entity_type,
-            platform_id=platform_id,
-            delivery_key=f"{params.delivery_key}|{platform_id}",
+        await follow(
+            WebhookEvent(
+                customer_id=params.customer_id,
+                platform=params.platform,
+                entity_type=params.entity_type,
+                platform_id=platform_id,
+                delivery_key=f"{params.delivery_key}|{platform_id}",
+            ),
+            "catch-up",
         )
-        # Started, not awaited: a record whose propagation waits days for a failed platform must not
-        # hold back the others, and it outlives the catch-up (ABANDON). Already started: followed by
-        # an earlier run of this catch-up, not followed twice.
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await workflow.start_child_workflow(
-                WebhookWorkflow.run,
-                event,
-                id=webhook_workflow_id(params.customer_id, params.platform, event.delivery_key),
-                # A retried catch-up must not follow the same change twice.
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                search_attributes=TypedSearchAttributes(
-                    [SearchAttributePair(CUSTOMER_ID, params.customer_id), SearchAttributePair(PLATFORM, params.platform)]
-                ),
-                static_summary=f"{params.platform} {params.entity_type} {platform_id} (catch-up)",
-            )
+
+
+async def follow(event: WebhookEvent, how: str) -> None:
+    """Hand one changed record to its own WebhookWorkflow, as if it had been announced alone.
+
+    Started, not awaited: a record whose propagation waits days for a failed platform must not hold
+    back the others, and it outlives its starter (ABANDON). Already started: the same change (same
+    delivery key) was followed before, and is not followed twice."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await workflow.start_child_workflow(
+            WebhookWorkflow.run,
+            event,
+            id=webhook_workflow_id(event.customer_id, event.platform, event.delivery_key),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(CUSTOMER_ID, event.customer_id), SearchAttributePair(PLATFORM, event.platform)]
+            ),
+            static_summary=f"{event.platform} {event.entity_type} {event.platform_id} ({how})",
+        )

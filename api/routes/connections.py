@@ -19,6 +19,7 @@ from canonical.timefmt import iso_millis
 from platforms.registry import PlatformName, PlatformNameOut
 from scheduling.connect import ConnectError, connect_platform
 from scheduling.connect import ConnectRequest as ConnectCommand
+from scheduling.sync import SyncError, start_delta_pass
 from store.objects import list_active_connections, list_objects
 
 router = APIRouter(tags=["Connections"])
@@ -156,6 +157,35 @@ async def connections(key: CurrentKey, session: SessionDep) -> ConnectionsEnvelo
         for r in rows
     ]
     return ConnectionsEnvelope(data=ConnectionsData(connections=items))
+
+
+class SyncStarted(BaseModel):
+    platform: PlatformNameOut
+    status: Literal["started"]
+    workflow_id: str = Field(description="The DeltaSyncWorkflow in the Temporal UI (one pass at a time)")
+
+
+class SyncEnvelope(BaseModel):
+    data: SyncStarted
+
+
+@router.post(
+    "/connections/{platform}/sync",
+    status_code=202,
+    response_model=SyncEnvelope,
+    responses=error_responses(ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND, ErrorType.CONFLICT_ERROR),
+    summary="Run a delta pass of a live connection now",
+)
+async def sync_now(
+    platform: PlatformName, key: CurrentKey, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> SyncEnvelope:
+    """Reads what changed on the platform since the last pass and applies it in platform mode, as
+    webhooks do; a pass asked for while one runs joins it."""
+    try:
+        workflow_id = await start_delta_pass(session, temporal, key.customer_id, platform, settings.task_queue)
+    except SyncError as err:
+        raise from_service(err) from err
+    return SyncEnvelope(data=SyncStarted(platform=platform, status="started", workflow_id=workflow_id))
 
 
 def _entity_type(value: str) -> str | None:

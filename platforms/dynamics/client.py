@@ -119,17 +119,22 @@ class DynamicsClient:
                 yield record
             url = body.get("@odata.nextLink")
 
-    async def records(self, entity_type: str) -> AsyncIterator[dict[str, Any]]:
+    def changed_since(self, entity_type: str, since: str | None) -> AsyncIterator[dict[str, Any]]:
+        return self.records(entity_type, since=since)
+
+    async def records(self, entity_type: str, *, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every record of an entity type; with ``since``, those modified after it (``$filter``)."""
+        changed = f"?$filter=lastModifiedDateTime gt {since}" if since else ""
         if entity_type == "payment":
             # Payments are journal lines: read them journal by journal, as BC requires.
             # A line has no currency property: note its customer's (one read of all customers).
             journals = [j["id"] async for j in self.collection("customerPaymentJournals")]
             customers = {c["id"]: c["currencyCode"] async for c in self.collection(CUSTOMER_CURRENCIES)}
             for journal in journals:
-                async for record in self.collection(f"customerPaymentJournals({journal})/customerPayments"):
+                async for record in self.collection(f"customerPaymentJournals({journal})/customerPayments{changed}"):
                     yield await self._noted(record, customers)
             return
-        async for record in self.collection(ENTITY_SETS[entity_type]):
+        async for record in self.collection(f"{ENTITY_SETS[entity_type]}{changed}"):
             yield record
 
     async def _get(self, path: str) -> dict[str, Any]:

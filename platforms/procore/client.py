@@ -195,9 +195,11 @@ class ProcoreClient:
                 return
             page += 1
 
-    async def records(self, entity_type: str) -> AsyncIterator[dict[str, Any]]:
-        """Every record of a canonical entity type, in a stable order (resumable by count)."""
-        company = {"company_id": self._company}
+    async def records(self, entity_type: str, *, since: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every record of a canonical entity type, in a stable order (resumable by count); with
+        ``since``, those updated since then (``filters[updated_at]=<since>...``)."""
+        changed = {"filters[updated_at]": f"{since}..."} if since else {}
+        company = {"company_id": self._company, **changed}
         if entity_type in ("project", "customer"):
             async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", company):
                 for record in batch:
@@ -213,7 +215,7 @@ class ProcoreClient:
         try:
             while True:
                 while len(pending) < PROJECTS_AHEAD and (project_id := next(projects, None)) is not None:
-                    pending.append(asyncio.create_task(self._project_records(entity_type, project_id)))
+                    pending.append(asyncio.create_task(self._project_records(entity_type, project_id, changed)))
                 if not pending:
                     return
                 for record in await pending.popleft():
@@ -223,24 +225,31 @@ class ProcoreClient:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _project_records(self, entity_type: str, project_id: Any) -> list[dict[str, Any]]:
-        """Every record of a project-scoped type in one project."""
+    async def _project_records(
+        self, entity_type: str, project_id: Any, changed: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every record of a project-scoped type in one project (``changed``: the updated_at filter)."""
         out: list[dict[str, Any]] = []
+        changed = changed or {}
         if entity_type == "contract":
             for kind, (path, _) in COMMITMENTS.items():
-                async for batch in self.pages(f"/rest/v1.0/{path}", {"project_id": project_id}):
+                async for batch in self.pages(f"/rest/v1.0/{path}", {"project_id": project_id, **changed}):
                     out += ({**record, "type": record.get("type") or kind} for record in batch)
         elif entity_type == "payment":
             # Procore lists contract payments per contract (project_id and contract_id are required),
             # in the project's contracts' order: deterministic, so a retried seed resumes by count.
             for contract in await self._project_records("contract", project_id):
-                params = {"project_id": project_id, "contract_id": contract["id"]}
+                params = {"project_id": project_id, "contract_id": contract["id"], **changed}
                 async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", params):
                     out += batch
         else:
-            async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", {"project_id": project_id}):
+            params = {"project_id": project_id, **changed}
+            async for batch in self.pages(f"/rest/v1.0/{RESOURCES[entity_type][0]}", params):
                 out += batch
         return out
+
+    def changed_since(self, entity_type: str, since: str | None) -> AsyncIterator[dict[str, Any]]:
+        return self.records(entity_type, since=since)
 
     def _resource(self, entity_type: str, record: Mapping[str, Any]) -> tuple[str, str]:
         if entity_type == "contract":

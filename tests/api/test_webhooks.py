@@ -16,6 +16,7 @@ from tests.fixtures.live import control
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 from workflows.catch_up import CatchUpWorkflow
+from workflows.delta import DeltaSyncWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -160,3 +161,42 @@ async def test_dynamics_collection_notification_catches_up_the_resource(
     results = [await temporal_client.get_workflow_handle_for(CatchUpWorkflow.run, w.id).result() for w in catch_ups]
     # Only the edited payment differed from what the connection stored; it was followed once.
     assert any(r.changed == 1 and r.read >= 1 and r.unmapped == 0 for r in results), results
+
+
+async def test_a_delta_pass_brings_over_a_change_no_webhook_announced(
+    api: httpx.AsyncClient, live: str, emulators: Any, temporal_client: Any, demo_key: str
+) -> None:
+    # An edit in Business Central whose notification never arrives.
+    await control(
+        emulators,
+        "dynamics",
+        "PATCH",
+        f"/records/payment/{PAYMENT_DYNAMICS}",
+        json={"fields": {"description": "missed by webhooks"}},
+    )
+    started = await api.post("/api/v1/connections/dynamics/sync", headers=auth(live))
+    assert started.status_code == 202, started.text
+    workflow_id = started.json()["data"]["workflow_id"]
+    result = await temporal_client.get_workflow_handle_for(DeltaSyncWorkflow.run, workflow_id).result()
+    by_type = {r.entity_type: r for r in result.types}
+    assert by_type["payment"].changed == 1 and by_type["customer"].changed == 0
+
+    async def arrived() -> bool:
+        remote = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+        return bool(remote["notes"] == "missed by webhooks")
+
+    await wait_for(arrived, within=30)
+    # Our own write to Procore is no change to bring back, and the next BC pass reads from its watermark.
+    for platform in ("procore", "dynamics"):
+        again = await api.post(f"/api/v1/connections/{platform}/sync", headers=auth(live))
+        assert again.status_code == 202, again.text
+        handle = temporal_client.get_workflow_handle_for(DeltaSyncWorkflow.run, again.json()["data"]["workflow_id"])
+        second = (await handle.result()).types
+        assert sum(r.changed for r in second) == 0, platform
+        if platform == "dynamics":
+            # Read from the watermark less the overlap: each type's newest record, not the data set.
+            assert [r.read for r in second] == [1] * len(second), second
+    # A sandbox connection has nothing to read changes from.
+    assert (await api.post("/api/v1/connect", json={"platform": "procore"}, headers=auth(demo_key))).status_code == 200
+    sandbox = await api.post("/api/v1/connections/procore/sync", headers=auth(demo_key))
+    assert_error(sandbox, 409, "CONFLICT_ERROR")
