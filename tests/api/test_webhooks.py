@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.fixtures.api import assert_error
-from tests.fixtures.live import control
+from tests.fixtures.live import control, edit_in_platform
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 from workflows.catch_up import CatchUpWorkflow
@@ -31,13 +31,7 @@ async def test_procore_event_is_fetched_and_propagated_once(
     api: httpx.AsyncClient, live: str, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     # somebody edits the payment in Procore; Procore then sends its thin event
-    await control(
-        emulators,
-        "procore",
-        "PATCH",
-        f"/records/payment/{PAYMENT_PROCORE}",
-        json={"fields": {"notes": "edited in Procore"}},
-    )
+    await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="edited in Procore")
     event = {
         "resource_name": "Contract Payments",
         "resource_id": int(PAYMENT_PROCORE),
@@ -77,13 +71,7 @@ async def test_procore_event_needs_the_key(api: httpx.AsyncClient) -> None:
 async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
     handshake = await api.post("/api/v1/webhooks/dynamics", params={"validationToken": "tok-123"})
     assert handshake.status_code == 200 and handshake.text == "tok-123"
-    await control(
-        emulators,
-        "dynamics",
-        "PATCH",
-        f"/records/payment/{PAYMENT_DYNAMICS}",
-        json={"fields": {"description": "edited in BC"}},
-    )
+    await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="edited in BC")
     batch = {
         "value": [
             {
@@ -128,13 +116,7 @@ async def test_dynamics_collection_notification_catches_up_the_resource(
 ) -> None:
     # More than 1,000 changes in 30 seconds: BC sends one `collection` notification without ids.
     started = datetime.now(UTC).isoformat()
-    await control(
-        emulators,
-        "dynamics",
-        "PATCH",
-        f"/records/payment/{PAYMENT_DYNAMICS}",
-        json={"fields": {"description": "bulk edit in BC"}},
-    )
+    await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="bulk edit in BC")
     note = {
         "subscriptionId": "s-bulk",
         "clientState": live,
@@ -167,13 +149,7 @@ async def test_a_delta_pass_brings_over_a_change_no_webhook_announced(
     api: httpx.AsyncClient, live: str, emulators: Any, temporal_client: Any, demo_key: str
 ) -> None:
     # An edit in Business Central whose notification never arrives.
-    await control(
-        emulators,
-        "dynamics",
-        "PATCH",
-        f"/records/payment/{PAYMENT_DYNAMICS}",
-        json={"fields": {"description": "missed by webhooks"}},
-    )
+    await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="missed by webhooks")
     started = await api.post("/api/v1/connections/dynamics/sync", headers=auth(live))
     assert started.status_code == 202, started.text
     workflow_id = started.json()["data"]["workflow_id"]
