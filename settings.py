@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     procore_emulator_port: int = 8101
     dynamics_emulator_port: int = 8102
 
+    # How often a live connection's delta pass runs on its Temporal Schedule (0: only on demand).
+    delta_sync_interval_seconds: int = Field(300, ge=0)
+
     # Shortest re-seed interval a customer may schedule (a re-seed is a full destructive connect).
     reseed_min_interval_seconds: int = 300
 

@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from canonical.errors import ServiceError
 from models.connect import ConnectInput, ConnectResult
 from platforms.registry import get_platform, others
+from scheduling.sync import ensure_delta_schedule
 from settings import Settings
 from store.connections import configure
 from store.credentials import encrypt
@@ -121,7 +122,7 @@ async def connect_platform(
     except ConnectConflict as err:
         raise ConnectError("conflict", str(err)) from err
     try:
-        return await asyncio.wait_for(handle.result(), settings.connect_wait_seconds)
+        result = await asyncio.wait_for(handle.result(), settings.connect_wait_seconds)
     except TimeoutError as err:
         raise ConnectError(
             "unavailable",
@@ -135,3 +136,9 @@ async def connect_platform(
             f"Connect of {request.platform} failed; the connection stays hidden until a connect succeeds. "
             "Connect again to repair it.",
         ) from err
+    if request.mode == "live":
+        # A live connection keeps itself up to date: its delta pass runs on a schedule from now on.
+        await ensure_delta_schedule(
+            temporal, request.customer_id, request.platform, settings.delta_sync_interval_seconds, settings.task_queue
+        )
+    return result

@@ -105,18 +105,19 @@ async def list_for_customer(client: Client, session: AsyncSession, customer_id: 
 async def delete_one(client: Client, session: AsyncSession, customer_id: uuid.UUID, platform: str) -> bool:
     sid = schedule_id(customer_id, platform)
     existed = await schedules.remove(session, customer_id, sid)
-    await _delete_in_temporal(client, sid)
+    await delete_schedule(client, sid)
     return existed
 
 
 async def delete_all_for_customer(client: Client, session: AsyncSession, customer_id: uuid.UUID) -> int:
     ids = await schedules.ids_for_customer(session, customer_id)
     for sid in ids:
-        await _delete_in_temporal(client, sid)
+        await delete_schedule(client, sid)
     return len(ids)
 
 
-async def _delete_in_temporal(client: Client, sid: str) -> None:
+async def delete_schedule(client: Client, sid: str) -> None:
+    """Delete a Temporal Schedule; one already gone (deleted in the UI) is no error."""
     try:
         await client.get_schedule_handle(sid).delete()
     except RPCError as err:

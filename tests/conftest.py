@@ -120,6 +120,9 @@ def settings(database_url: str, temporal_address: str, tmp_root: Path, emulators
         data_dir=tmp_root / "data",
         task_queue=f"test-main-{uuid.uuid4().hex[:8]}",
         reseed_min_interval_seconds=1,
+        # No background delta passes between tests (they would follow each test's emulator resets);
+        # tests start passes themselves.
+        delta_sync_interval_seconds=0,
         live_base_url_allowlist=f"{emulators.procore_url},{emulators.dynamics_url}",
         credentials_key=Fernet.generate_key().decode(),
     )
