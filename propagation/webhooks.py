@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 
 from models.webhook import CatchUpInput, WebhookEvent
 from platforms.descriptor import WebhookEvent as Notice
@@ -22,7 +22,7 @@ from platforms.registry import get_platform
 from store.customers import KeyOwner, find_key_owner
 from store.webhooks import record_delivery
 from workflows.catch_up import CatchUpWorkflow, catch_up_workflow_id, webhook_workflow_id
-from workflows.names import CUSTOMER_ID, PLATFORM
+from workflows.names import customer_platform
 from workflows.webhook import WebhookWorkflow
 
 log = logging.getLogger("structural.webhooks")
@@ -82,9 +82,7 @@ async def take_in(
 
 
 async def _start(temporal: Client, customer: str, platform: str, event: Notice, task_queue: str) -> None:
-    attributes = TypedSearchAttributes(
-        [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, platform)]
-    )
+    attributes = customer_platform(customer, platform)
     if event.collection:
         # One catch-up per burst: repeats of the same notification join the running one.
         await temporal.start_workflow(

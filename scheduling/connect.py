@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,7 +23,7 @@ from settings import Settings
 from store.connections import configure
 from store.credentials import encrypt
 from workflows.connect import ConnectWorkflow, connect_workflow_id
-from workflows.names import CUSTOMER_ID, PLATFORM
+from workflows.names import customer_platform
 
 
 class ConnectConflict(Exception):
@@ -55,9 +55,7 @@ async def start_connect(
             id=connect_workflow_id(params.customer_id, params.platform),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(CUSTOMER_ID, params.customer_id), SearchAttributePair(PLATFORM, params.platform)]
-            ),
+            search_attributes=customer_platform(params.customer_id, params.platform),
             static_summary=f"Connect {params.platform} for customer {params.customer_id} ({params.trigger})",
         )
     except WorkflowAlreadyStartedError as err:

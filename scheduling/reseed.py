@@ -23,12 +23,11 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.connect import ScheduledReseedInput
 from store import schedules
-from workflows.names import CUSTOMER_ID, PLATFORM
+from workflows.names import customer_platform
 from workflows.reseed import ScheduledReseedWorkflow
 
 
@@ -59,9 +58,7 @@ async def create(
 ) -> ReseedScheduleInfo:
     """Create the schedule; the row is written only once Temporal accepted it (caller commits)."""
     sid = schedule_id(customer_id, platform)
-    attrs = TypedSearchAttributes(
-        [SearchAttributePair(CUSTOMER_ID, str(customer_id)), SearchAttributePair(PLATFORM, platform)]
-    )
+    attrs = customer_platform(str(customer_id), platform)
     try:
         handle = await client.create_schedule(
             sid,

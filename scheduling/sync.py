@@ -20,7 +20,7 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleState,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 
 from canonical.errors import ServiceError
 from models.webhook import DeltaInput
@@ -28,7 +28,7 @@ from platforms.registry import names
 from scheduling.reseed import delete_schedule
 from store.objects import list_active_connections
 from workflows.delta import DeltaSyncWorkflow, delta_workflow_id
-from workflows.names import CUSTOMER_ID, PLATFORM
+from workflows.names import customer_platform
 
 
 class SyncError(ServiceError):
@@ -53,9 +53,7 @@ async def start_delta_pass(
         id=workflow_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, platform)]
-        ),
+        search_attributes=customer_platform(customer, platform),
         static_summary=f"Delta pass of {platform}",
     )
     return workflow_id
@@ -74,9 +72,7 @@ async def ensure_delta_schedule(
         return None
     sid = delta_schedule_id(customer_id, platform)
     customer = str(customer_id)
-    attributes = TypedSearchAttributes(
-        [SearchAttributePair(CUSTOMER_ID, customer), SearchAttributePair(PLATFORM, platform)]
-    )
+    attributes = customer_platform(customer, platform)
     with contextlib.suppress(ScheduleAlreadyRunningError):  # a reconnect keeps the connection's schedule
         await temporal.create_schedule(
             sid,

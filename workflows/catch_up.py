@@ -14,14 +14,14 @@ import hashlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
     from models.webhook import CatchUpInput, CatchUpResult, WebhookEvent
-    from workflows.names import CUSTOMER_ID, PLATFORM
+    from workflows.names import customer_platform
     from workflows.webhook import WebhookWorkflow
 
 # Records handed on at once: enough to overlap their round trips, few enough for the platform's limits.
@@ -90,8 +90,6 @@ async def follow(event: WebhookEvent, how: str) -> None:
             id=webhook_workflow_id(event.customer_id, event.platform, event.delivery_key),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(CUSTOMER_ID, event.customer_id), SearchAttributePair(PLATFORM, event.platform)]
-            ),
+            search_attributes=customer_platform(event.customer_id, event.platform),
             static_summary=f"{event.platform} {event.entity_type} {event.platform_id} ({how})",
         )

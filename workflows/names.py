@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 
 class SearchAttr(StrEnum):
@@ -23,3 +23,8 @@ PLATFORM = SearchAttributeKey.for_keyword(SearchAttr.PLATFORM.value)
 OUTCOME = SearchAttributeKey.for_keyword(SearchAttr.OUTCOME.value)
 
 ALL_SEARCH_ATTRIBUTES = (CUSTOMER_ID, PLATFORM, OUTCOME)
+
+
+def customer_platform(customer_id: str, platform: str) -> TypedSearchAttributes:
+    """The search attributes of a workflow or schedule about one customer's platform."""
+    return TypedSearchAttributes([SearchAttributePair(CUSTOMER_ID, customer_id), SearchAttributePair(PLATFORM, platform)])

@@ -8,13 +8,12 @@ at once: whichever comes second is skipped (schedule) or gets 409 (API).
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from models.connect import ConnectInput, ScheduledReseedInput, ScheduledReseedResult
     from workflows.connect import ConnectWorkflow, connect_workflow_id
-    from workflows.names import CUSTOMER_ID, PLATFORM
+    from workflows.names import customer_platform
 
 
 @workflow.defn
@@ -26,12 +25,7 @@ class ScheduledReseedWorkflow:
                 ConnectWorkflow.run,
                 ConnectInput(customer_id=params.customer_id, platform=params.platform, trigger="schedule"),
                 id=connect_workflow_id(params.customer_id, params.platform),
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(CUSTOMER_ID, params.customer_id),
-                        SearchAttributePair(PLATFORM, params.platform),
-                    ]
-                ),
+                search_attributes=customer_platform(params.customer_id, params.platform),
                 static_summary=f"Scheduled re-seed of {params.platform}",
             )
         except WorkflowAlreadyStartedError:

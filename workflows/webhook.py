@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
     from models.webhook import WebhookEvent, WebhookResult
-    from workflows.names import CUSTOMER_ID, PLATFORM
+    from workflows.names import customer_platform
     from workflows.propagate import PropagateWorkflow, propagate_workflow_id
 
 
@@ -39,9 +39,7 @@ class WebhookWorkflow:
             PropagateWorkflow.run,
             params,
             id=propagate_workflow_id(params.customer_id, params.propagation_id),
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(CUSTOMER_ID, params.customer_id), SearchAttributePair(PLATFORM, event.platform)]
-            ),
+            search_attributes=customer_platform(params.customer_id, event.platform),
             static_summary=f"Propagate {event.platform} webhook change of {params.canonical_id}",
         )
         return WebhookResult(propagation_id=params.propagation_id, reason="propagated")
