@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import httpx
 
@@ -298,7 +298,7 @@ class ProcoreClient:
         resp = await self.request("PATCH", f"/rest/v1.0/{path}/{record['id']}", json_body=body)
         value: dict[str, Any] = loads(resp.text)
         # Write-only fields (a payment's payment_method) are in no response: they hold what was sent.
-        value.update({k: v for k, v in fields.items() if k not in _shown(path) and k != "vendor_id"})
+        value.update({k: fields[k] for k in _unseen(path, fields) if k != "vendor_id"})
         return value
 
     async def fetch(self, entity_type: str, stored: Mapping[str, Any]) -> dict[str, Any]:
@@ -312,25 +312,18 @@ class ProcoreClient:
         remote = await self.get(entity_type, dict(stored))
         path, _ = self._resource(entity_type, stored)
         # A write-only field cannot be seen in the record: a change carrying one is always written.
-        if all(k in _shown(path) for k in changes) and holds(remote, changes):
+        if not _unseen(path, changes) and holds(remote, changes):
             return remote, ("already" if remote.get("updated_at") == stored.get("updated_at") else "recovered")
         if not overwrite and remote.get("updated_at") != stored.get("updated_at"):
             return remote, "conflict"
         return await self.patch(entity_type, dict(stored), changes), "written"
 
 
-def _shown(path: str) -> frozenset[str]:
-    """The attributes a record's show returns (all, when the published extract has no response schema)."""
+def _unseen(path: str, keys: Iterable[str]) -> list[str]:
+    """The keys a record's show does not return: write-only fields (none when the published extract
+    has no response schema to tell)."""
     response = openapi.endpoint("GET", f"/rest/v1.0/{path}/{{id}}").response
-    return frozenset(response) if response else _EVERYTHING
-
-
-class _Everything(frozenset[str]):
-    def __contains__(self, key: object) -> bool:
-        return True
-
-
-_EVERYTHING: Final = _Everything()
+    return [k for k in keys if k not in response] if response else []
 
 
 def _commitment_type(record: Mapping[str, Any]) -> str:

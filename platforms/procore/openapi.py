@@ -69,6 +69,7 @@ def endpoints() -> tuple[Endpoint, ...]:
     return tuple(_endpoint(json.loads(path.read_text())) for path in sorted(SCHEMAS.glob("*.json")))
 
 
+@cache  # asked on every write
 def endpoint(method: str, template: str) -> Endpoint:
     """The published endpoint ``method template`` (KeyError when Procore publishes none)."""
     for found in endpoints():
