@@ -49,6 +49,18 @@ from store import propagate as q
 
 
 @dataclass(frozen=True)
+class _Rendered:
+    """The target record after a propagation (see ``PropagateActivities._render``)."""
+
+    record: dict[str, Any]
+    view: dict[str, Any]  # its canonical view
+    context: MappingContext  # the references met
+    fields: set[str]  # the canonical fields it brings the record up to date with
+    changes: dict[str, Any]  # the native keys that differ from the stored record: what is sent
+    note: str | None  # changed fields the platform computes, left out
+
+
+@dataclass(frozen=True)
 class _Outcome:
     """A fan-out's result and what to store with it (store.propagate.close_fan_out)."""
 
@@ -174,7 +186,7 @@ class PropagateActivities:
 
     def _render(
         self, params: FanOutInput, state: q.FanOutState, stored: dict[str, Any], *, live: bool
-    ) -> tuple[dict[str, Any], dict[str, Any], MappingContext, set[str], str | None] | FanOutResult:
+    ) -> _Rendered | FanOutResult:
         """The target record after this propagation: every field changed since the version the record
         last saw, from this propagation's snapshot, in the platform's currency and ids, and a note of
         the fields left out because the platform computes them. A record that cannot be expressed on
@@ -194,13 +206,7 @@ class PropagateActivities:
                 id_map=id_map,
             )
         except TransformError as err:
-            return FanOutResult(
-                platform=params.platform,
-                status="failed",
-                platform_id=state.platform_id,
-                live=live,
-                error=f"cannot map to {params.platform}: {err}",
-            )
+            return _unwritten(params, state, "failed", f"cannot map to {params.platform}: {err}", live=live)
         platform = get_platform(params.platform)
         computed = platform.computed_fields.get(params.entity_type, {})
         # A computed field is never sent: where its canonical value is unchanged, only its text differs.
@@ -212,29 +218,23 @@ class PropagateActivities:
         # left out and noted, so they never hold back the record's other fields (a failed target would
         # carry them into every later propagation of the record).
         if refused or (skipped and not changes):
-            return FanOutResult(
-                platform=params.platform,
-                status="failed",
-                platform_id=state.platform_id,
-                live=live,
-                error=f"not written to {platform.title}: {'; '.join(refused + skipped)}",
-            )
+            error = f"not written to {platform.title}: {'; '.join(refused + skipped)}"
+            return _unwritten(params, state, "failed", error, live=live)
         if skipped:
             view = render_view(params.platform, params.entity_type, record, params.customer_id, id_map)
         note = f"not written to {platform.title}: {'; '.join(skipped)}" if skipped else None
-        return record, view, context, fields, note
+        return _Rendered(record, view, context, fields, changes, note)
 
     def _write_sandbox(self, params: FanOutInput, state: q.FanOutState) -> _Outcome:
         assert state.data is not None and state.row_id is not None
         rendered = self._render(params, state, state.data, live=False)
         if isinstance(rendered, FanOutResult):
             return _Outcome(rendered)
-        record, view, context, fields, note = rendered
-        data = dumps_text(record)
+        data = dumps_text(rendered.record)
         return _Outcome(
-            _synced(params, state, data, view, context, live=False, note=note),
+            _synced(params, state, data, rendered.view, rendered.context, live=False, note=rendered.note),
             write=(state.row_id, data),
-            logged_fields=sorted(fields),
+            logged_fields=sorted(rendered.fields),
         )
 
     async def _write_live(
@@ -255,10 +255,8 @@ class PropagateActivities:
         rendered = self._render(params, state, stored, live=True)
         if isinstance(rendered, FanOutResult):
             return _Outcome(rendered)
-        intended, intended_view, context, fields, note = rendered
+        intended_view, context, fields = rendered.view, rendered.context, rendered.fields
         platform = get_platform(params.platform)
-        # Annotations are never sent; read-only fields the client leaves out of its write body itself.
-        changes = {k: v for k, v in intended.items() if base.get(k) != v and not platform.is_annotation(k)}
         # The connection settings are read in this transaction (a session joined to it, never committing it).
         session = AsyncSession(bind=conn)
         try:
@@ -266,7 +264,8 @@ class PropagateActivities:
         finally:
             await session.close()
         try:
-            remote, status = await client.write(params.entity_type, base, changes, overwrite=params.overwrite)
+            # Annotations are never sent; read-only fields the client leaves out of its write body itself.
+            remote, status = await client.write(params.entity_type, base, rendered.changes, overwrite=params.overwrite)
         except RetryableError as err:
             raise ApplicationError(
                 err.message,
@@ -287,7 +286,7 @@ class PropagateActivities:
         # A 2xx is not proof: a platform may drop a field it will not take. What came back decides.
         unapplied = [f for f in sorted(fields) if f in intended_view and view.get(f) != intended_view[f]]
         result = (
-            _synced(params, state, data, view, context, live=True, note=note)
+            _synced(params, state, data, view, context, live=True, note=rendered.note)
             if not unapplied
             else _unwritten(
                 params,
@@ -354,14 +353,21 @@ def _synced(
 
 
 def _unwritten(
-    params: FanOutInput, state: q.FanOutState, status: TargetStatus, error: str, conflict_data: str | None = None
+    params: FanOutInput,
+    state: q.FanOutState,
+    status: TargetStatus,
+    error: str,
+    conflict_data: str | None = None,
+    *,
+    live: bool = True,
 ) -> FanOutResult:
-    """A live write the platform refused (failed) or that would have overwritten a remote change (conflict)."""
+    """A write that could not be made (failed: refused, or not expressible on the platform) or that
+    would have overwritten a remote change (conflict)."""
     return FanOutResult(
         platform=params.platform,
         status=status,
         platform_id=state.platform_id,
-        live=True,
+        live=live,
         error=error,
         conflict_data=conflict_data,
     )

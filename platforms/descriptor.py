@@ -145,7 +145,8 @@ class Platform:
     #: Native fields a caller may never write: ids, server stamps, version tokens.
     read_only_fields: frozenset[str] = frozenset({"id"})
     #: Native fields the platform computes and its write schema does not take, per entity type:
-    #: native key -> why (a fan-out changing one fails that platform before writing, saying so).
+    #: native key -> why. They are never sent: a fan-out changing only them fails that platform
+    #: before writing, saying so; beside other fields they are left out and noted.
     computed_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: The longest text each native field takes, per entity type (BC's ``$metadata`` MaxLength): a
     #: longer value fails that platform before writing instead of being the platform's 400.
