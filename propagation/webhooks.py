@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from models.webhook import CatchUpInput, WebhookEvent
 from platforms.descriptor import WebhookEvent as Notice
+from platforms.descriptor import WebhookShapeError
 from platforms.registry import get_platform
 from store.customers import KeyOwner, find_key_owner
 from store.webhooks import record_delivery
@@ -52,12 +53,19 @@ async def take_in(
     """Start a WebhookWorkflow for every new change in the delivery (a CatchUpWorkflow for a
     collection event). Raises Unauthenticated, or ``WebhookShapeError`` for a body the platform does
     not send (nothing recorded then). A platform that deletes its subscription when a delivery is
-    refused (``Webhooks.acknowledge_unusable``) has a notification without a valid credential
-    skipped and logged instead: it changes nothing either way."""
+    refused (``Webhooks.acknowledge_unusable``) never gets either: a body it would not send, or a
+    notification without a valid credential, is skipped and logged, and changes nothing."""
     webhooks = get_platform(platform).webhooks
     if webhooks.requires_header_key:
         await _owner(session, header_key)  # unsigned events: the destination header is the credential
-    delivery = webhooks.parse(body, header_key)
+    try:
+        delivery = webhooks.parse(body, header_key)
+    except WebhookShapeError as err:
+        if not webhooks.acknowledge_unusable:
+            raise
+        # Refusing would make the platform delete its subscription: acknowledge, change nothing.
+        log.warning("unusable %s delivery acknowledged: %s", platform, err)
+        return Intake(accepted=0, duplicates=0, ignored=1)
     accepted = duplicates = refused = 0
     for event in delivery.events:
         try:

@@ -8,7 +8,6 @@ change starts a WebhookWorkflow and the delivery is answered at once; repeats ar
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
@@ -25,7 +24,6 @@ from platforms.registry import PlatformName, get_platform
 from propagation.webhooks import Unauthenticated, take_in
 
 router = APIRouter(tags=["Webhooks"])
-log = logging.getLogger("structural.webhooks")
 
 
 class WebhookAccepted(BaseModel):
@@ -75,13 +73,9 @@ async def receive_webhook(
             header_key=credentials.credentials if credentials else None,
             task_queue=settings.task_queue,
         )
-    except (Unauthenticated, WebhookShapeError) as err:
-        if get_platform(platform).webhooks.acknowledge_unusable:
-            # Refusing would make the platform delete its subscription: acknowledge, change nothing.
-            log.warning("unusable %s delivery acknowledged: %s", platform, err or "no valid credential")
-            return WebhookEnvelope(data=WebhookAccepted(accepted=0, duplicates=0, ignored=1))
-        if isinstance(err, Unauthenticated):
-            raise ApiError(ErrorType.AUTHENTICATION_ERROR, AUTH_MESSAGE) from None
+    except Unauthenticated:
+        raise ApiError(ErrorType.AUTHENTICATION_ERROR, AUTH_MESSAGE) from None
+    except WebhookShapeError as err:
         raise ApiError(ErrorType.VALIDATION_ERROR, str(err)) from None
     return WebhookEnvelope(
         data=WebhookAccepted(accepted=intake.accepted, duplicates=intake.duplicates, ignored=intake.ignored)
