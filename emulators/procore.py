@@ -440,14 +440,15 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
 
     # -- lists
 
-    def listing(self, request: Request, resource: _Resource, project_id: int | None) -> Response:
+    def listing(self, request: Request, resource: _Resource, project_id: int | None, template: str) -> Response:
+        """The resource's list as the route ``template`` (a published endpoint, or not) shows it."""
         rows = [r for r in self.records[resource.entity_type].values() if resource.holds(r)]
         if resource.project_scoped:
             if project_id is None:
                 raise _error(400, {"error": "project_id is missing"})
             self.project(project_id)
             rows = [r for r in rows if _project_id_of(r) == project_id]
-        published = openapi.match("GET", request.url.path)
+        published = openapi.published("GET", template)
         _require(published.query if published else (), request.query_params)
         rows = _filtered(rows, request, resource)
         rows.sort(key=lambda r: int(r["id"]))
@@ -480,7 +481,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             body = await json_object(request)
         except BodyError as exc:
             raise _error(400, {"error": str(exc)}) from exc
-        published = openapi.match("PATCH", request.url.path)
+        published = openapi.published("PATCH", f"{_API}/{resource.path}/{{id}}")
         # The identifying keys go in the body (the PATCH schemas require them there).
         _require(published.body - {resource.body_key} if published else (), body)
         record = self.find(resource, record_id, {**request.query_params, **body})
@@ -700,7 +701,7 @@ def _router(core: ProcoreEmulator) -> APIRouter:
         resource = core.resource(path)
         if not resource.project_scoped or not project_id.isdigit():
             raise _not_found(f"No route matches {request.url.path}")
-        return core.listing(request, resource, int(project_id))
+        return core.listing(request, resource, int(project_id), f"{_API}/projects/{{project_id}}/{path}")
 
     @router.get(f"{_API}/companies/{{company_id}}/{{path}}")
     async def company_list(company_id: str, path: str, request: Request) -> Response:
@@ -710,7 +711,7 @@ def _router(core: ProcoreEmulator) -> APIRouter:
             raise _not_found(f"No route matches {request.url.path}")
         if company_id != str(core.company_id):
             raise _error(403, {"error": "App is not connected to this company"})
-        return core.listing(request, resource, None)
+        return core.listing(request, resource, None, f"{_API}/companies/{{company_id}}/{path}")
 
     @router.get(f"{_API}/{{path}}")
     async def flat_list(path: str, request: Request) -> Response:
@@ -719,13 +720,13 @@ def _router(core: ProcoreEmulator) -> APIRouter:
         project_id = request.query_params.get("project_id")
         if project_id is not None and not project_id.isdigit():
             raise _not_found(f"Couldn't find Project with 'id'={quote(project_id)}")
-        return core.listing(request, resource, int(project_id) if project_id else None)
+        return core.listing(request, resource, int(project_id) if project_id else None, f"{_API}/{path}")
 
     @router.get(f"{_API}/{{path}}/{{record_id}}")
     async def show(path: str, record_id: str, request: Request) -> Response:
         core.authorize(request)
         resource = core.resource(path)
-        published = openapi.match("GET", request.url.path)
+        published = openapi.published("GET", f"{_API}/{path}/{{id}}")
         _require(published.query if published else (), request.query_params)
         return JSONResponse(_shown(published, core.find(resource, record_id, request.query_params)))
 

@@ -78,6 +78,15 @@ def endpoint(method: str, template: str) -> Endpoint:
     raise KeyError(f"{method} {template}")
 
 
+@cache  # asked on every emulated request
+def published(method: str, template: str) -> Endpoint | None:
+    """The published endpoint ``method template``, or None when Procore publishes none."""
+    try:
+        return endpoint(method, template)
+    except KeyError:
+        return None
+
+
 def match(method: str, path: str) -> Endpoint | None:
     """The endpoint a concrete request path is for; a literal path wins over a template."""
     matches = [e for e in endpoints() if e.method == method and e.pattern.match(path)]
