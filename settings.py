@@ -55,6 +55,14 @@ class Settings(BaseSettings):
 
     # How often a live connection's delta pass runs on its Temporal Schedule (0: only on demand).
     delta_sync_interval_seconds: int = Field(300, ge=0)
+    # Where the platforms send change notifications: this API's public base URL (the engine
+    # registers `{PUBLIC_BASE_URL}/api/v1/webhooks/{platform}`). Unset: the local API
+    # (http://API_HOST:API_PORT), which the emulators under `make run` reach; the real platforms
+    # need a public https URL. Whatever webhooks miss, the delta pass still brings over.
+    public_base_url: str | None = None
+    # How often a live connection's subscriptions are checked: missing ones re-created, Business
+    # Central's renewed before their 3-day expiry (0: only after a connect).
+    subscription_check_interval_seconds: int = Field(3600, ge=0)
 
     # Shortest re-seed interval a customer may schedule (a re-seed is a full destructive connect).
     reseed_min_interval_seconds: int = 300
@@ -66,6 +74,14 @@ class Settings(BaseSettings):
     propagate_wait_seconds: float = 30.0
 
     log_level: str = "info"
+
+    @property
+    def webhook_base_url(self) -> str:
+        """The base URL the platforms call back (``PUBLIC_BASE_URL``, or the local API)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def cors_origins(self) -> list[str]:

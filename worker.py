@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 from activities.connect import ConnectActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
+from activities.sync import SyncActivities
 from activities.webhook import WebhookActivities
 from models.maintenance import MaintenanceInput
 from platforms.live import Connectors
@@ -43,12 +44,21 @@ from workflows.delta import DeltaSyncWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
 from workflows.reseed import ScheduledReseedWorkflow
+from workflows.sync import ResumeSyncWorkflow, SubscriptionsWorkflow
 from workflows.webhook import WebhookWorkflow
 
 log = logging.getLogger("structural.worker")
 
 WORKFLOWS: list[type] = [
-    CatchUpWorkflow, ConnectWorkflow, DeltaSyncWorkflow, MaintenanceWorkflow, PropagateWorkflow, ScheduledReseedWorkflow, WebhookWorkflow,
+    CatchUpWorkflow,
+    ConnectWorkflow,
+    DeltaSyncWorkflow,
+    MaintenanceWorkflow,
+    PropagateWorkflow,
+    ResumeSyncWorkflow,
+    ScheduledReseedWorkflow,
+    SubscriptionsWorkflow,
+    WebhookWorkflow,
 ]
 
 
@@ -90,6 +100,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     connect = ConnectActivities(engine, sessionmaker, connectors)
     propagate = PropagateActivities(engine, connectors)
     webhooks = WebhookActivities(sessionmaker, connectors)
+    sync = SyncActivities(sessionmaker, connectors, settings)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [
         Worker(
@@ -120,6 +131,10 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             webhooks.find_changed,
             webhooks.delta_changes,
             webhooks.save_watermark,
+            sync.check_subscriptions,
+            sync.held_changes,
+            sync.release_held,
+            sync.record_delta_pass,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

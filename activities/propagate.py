@@ -91,8 +91,18 @@ class PropagateActivities:
             else:
                 if state.data is None or state.version is None:
                     raise ApplicationError("Entity mapping not found", type="NotFound", non_retryable=True)
-                data, updated = apply_patch(state.data, params.canonical_patch)
+                source = await self._read_source(conn, customer, params)
+                stale = source is not None and get_platform(source[0]).older(params.source_version or {}, source[2])
+                data, updated = (state.data, []) if stale else apply_patch(state.data, params.canonical_patch)
                 version = state.version + 1 if updated else state.version
+                if source is not None and not stale:
+                    # The source record as read, in the same transaction: a later read of an older
+                    # version finds this one, and the next write to it uses this ETag. It holds
+                    # this canonical version, so an older fan-out to it is superseded.
+                    _, row_id, stored = source
+                    merged = {**stored, **(params.native_patch or {}), **(params.source_version or {})}
+                    if merged != stored or updated:
+                        await q.write_platform_object(conn, row_id, merged, version)
                 await q.save_update(
                     conn, params, customer, version=version, updated_fields=updated, canonical_after=data
                 )
@@ -103,6 +113,17 @@ class PropagateActivities:
             targets=state.targets,
             modes=dict(zip(state.targets, state.modes, strict=True)),
         )
+
+    @staticmethod
+    async def _read_source(
+        conn: AsyncConnection, customer: uuid.UUID, params: PropagateInput
+    ) -> tuple[str, int, dict[str, Any]] | None:
+        """A change read from a platform: (platform, row id, stored record), locked (after the
+        canonical object, as everywhere). None for changes that name no version."""
+        if not (params.source_platform and params.source_platform_id and params.source_version):
+            return None
+        row = await q.lock_source(conn, customer, params.source_platform, params.source_platform_id)
+        return None if row is None else (params.source_platform, int(row.row_id), dict(row.data))
 
     @activity.defn
     async def mirror_source(self, params: MirrorInput) -> MirrorResult:

@@ -25,7 +25,7 @@ from platforms.live import Connectors
 from platforms.registry import get_platform
 from propagation.logic import NativeChange, PatchError, propagate_input
 from store import propagate as q
-from store.connections import save_sync_watermark, sync_watermark
+from store.connections import merge_sync_state, save_sync_watermark, sync_watermark
 from store.webhooks import stored_records
 
 # Records read between heartbeats of a catch-up listing.
@@ -38,6 +38,10 @@ DELTA_OVERLAP = timedelta(seconds=60)
 def _earlier(stamp: str, by: timedelta) -> str:
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - by
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stamp_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class WebhookActivities:
@@ -91,6 +95,11 @@ class WebhookActivities:
             )
         except PatchError as err:
             return FetchChangeResult(reason=f"change cannot be applied: {err}")
+        propagate.source_version = get_platform(event.platform).version_fields(remote)
+        async with self._sessionmaker() as session:
+            # "changes applied" of GET /connections: platform changes handed to the canonical layer.
+            await merge_sync_state(session, customer, event.platform, {"last_change_at": _stamp_now()}, count=1)
+            await session.commit()
         return FetchChangeResult(reason="changed", propagate=propagate)
 
     @activity.defn

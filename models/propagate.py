@@ -20,6 +20,10 @@ class PropagateInput(BaseModel):
     source_platform: str | None = None
     source_platform_id: str | None = None
     native_patch: dict[str, Any] | None = None
+    # Platform mode, read from the platform (webhook, delta pass): the version keys of the record
+    # the change was read from. A change read from an older version than the one stored is stale
+    # (a late notification): it changes nothing.
+    source_version: dict[str, Any] | None = None
     request: dict[str, Any] = Field(default_factory=dict, description="the API request, for the record")
     idempotency_key: str | None = None
     # Live mode: write even over a remote change (resolves a conflict the caller has looked at).

@@ -73,3 +73,41 @@ class DeltaTypeResult(BaseModel):
 
 class DeltaResult(BaseModel):
     types: list[DeltaTypeResult]
+
+
+class SubscriptionInput(BaseModel):
+    """Check (or remove) the platform subscriptions of one live connection."""
+
+    customer_id: str
+    platform: str
+    remove: bool = False  # the connection is going away: delete ours instead
+
+
+class SubscriptionInfo(BaseModel):
+    resource: str
+    status: str  # active | expiring | missing | refused (platforms.descriptor.SubscriptionStatus)
+    id: str | None = None
+    expires_at: str | None = None
+    detail: str | None = None
+
+
+class SubscriptionResult(BaseModel):
+    subscriptions: list[SubscriptionInfo] = []
+    removed: int = 0
+    reason: str = ""  # why nothing was registered (no live connection, ...)
+
+
+class ResumeInput(BaseModel):
+    """Hand on what a paused connection held, then catch up with a delta pass."""
+
+    customer_id: str
+    platform: str
+
+
+class HeldChanges(BaseModel):
+    events: list[WebhookEvent]
+    collections: list[CatchUpInput] = []
+
+
+class ResumeResult(BaseModel):
+    released: int

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from canonical.entities import NUMBERED_TYPE, SYNCED_ENTITY_TYPES
@@ -57,6 +58,39 @@ class LiveClient(Protocol):
         """
         ...
 
+    async def subscribe(self, destination: Destination) -> list[SubscriptionState]:
+        """Make the platform notify ``destination`` of every change to the synced records: register
+        what is missing, repair what is wrong (URL, secret), renew what expires; the state after."""
+        ...
+
+    async def unsubscribe(self, destination: Destination) -> int:
+        """Remove every registration made for ``destination``; how many were removed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a connection's change notifications go, and what they must carry."""
+
+    url: str  # {PUBLIC_BASE_URL}/api/v1/webhooks/{platform}
+    secret: str  # the connection's webhook secret (Procore: destination header; BC: clientState)
+    namespace: str  # how the platform groups our registrations (Procore hook namespace)
+
+
+#: active: registered and delivering; expiring: within a day of its expiry (renewed on the next
+#: check); missing: not registered (re-created on the next check); refused: the platform would
+#: not register it (``detail`` says why); the delta pass covers what is not active.
+SubscriptionStatus = Literal["active", "expiring", "missing", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionState:
+    resource: str  # what it covers, in the platform's words (a trigger, an entity set)
+    status: SubscriptionStatus
+    id: str | None = None
+    expires_at: str | None = None
+    detail: str | None = None
+
 
 #: (live settings without credentials, decrypted credentials, shared HTTP client) -> a connector.
 LiveClientFactory = Callable[["httpx.AsyncClient", Mapping[str, Any], Mapping[str, str]], LiveClient]
@@ -97,6 +131,16 @@ class Webhooks:
     #: True when any answer but 2xx, 408, 429 or 5xx makes the platform delete the subscription
     #: (Business Central): a delivery we cannot use is then acknowledged and logged, never refused.
     acknowledge_unusable: bool = False
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def lazy(target: str) -> Callable[..., Any]:
@@ -190,6 +234,17 @@ class Platform:
     def is_annotation(self, key: str) -> bool:
         """Whether a native key is metadata about the record (``@odata.etag``), not one of its fields."""
         return key.startswith(self.annotation_prefixes)
+
+    def version_fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The record's version keys (ETag, last-modified stamps) as it holds them."""
+        keys = ((self.etag_key,) if self.etag_key else ()) + self.updated_at_keys
+        return {key: record[key] for key in keys if key in record}
+
+    def older(self, incoming: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
+        """Whether ``incoming`` is an older version of the record than ``stored`` (by last-modified
+        stamp; unknown when either has none, and then not older): a late read never wins."""
+        new, old = _moment(self.updated_at(incoming)), _moment(self.updated_at(stored))
+        return new is not None and old is not None and new < old
 
     def number_reference(self) -> tuple[str, str | None]:
         """The entity type records reference by business number, and this platform's field for that

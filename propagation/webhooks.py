@@ -1,14 +1,17 @@
 """Webhook intake: a platform's change notification becomes a WebhookWorkflow per changed record.
 
 The platform's descriptor reads the delivery (``Platform.webhooks``); here each change is
-authenticated by the credential it carries, recorded once (``store.webhooks``) and handed to a
-WebhookWorkflow (fetch the record, propagate it in platform mode). Platforms time out quickly
-(Procore after 5 s) and retry, so nothing slow happens before the answer.
+authenticated by the credential it carries (the connection's webhook secret, which the engine
+registered with the subscription: Procore's destination header, BC's clientState), recorded once
+(``store.webhooks``) and handed to a WebhookWorkflow (fetch the record, propagate it in platform
+mode), or held while the connection's sync is paused. Platforms time out quickly (Procore after
+5 s) and retry, so nothing slow happens before the answer.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,8 @@ from models.webhook import CatchUpInput, WebhookEvent
 from platforms.descriptor import WebhookEvent as Notice
 from platforms.descriptor import WebhookShapeError
 from platforms.registry import get_platform
-from store.customers import KeyOwner, find_key_owner
+from store.connections import sync_state, webhook_connection
+from store.credentials import webhook_secret_hash
 from store.webhooks import record_delivery
 from workflows.catch_up import CatchUpWorkflow, catch_up_workflow_id, webhook_workflow_id
 from workflows.names import customer_platform
@@ -30,7 +34,7 @@ log = logging.getLogger("structural.webhooks")
 
 
 class Unauthenticated(Exception):
-    """A delivery (or one of its notifications) carries no valid API key."""
+    """A delivery (or one of its notifications) carries no valid webhook secret."""
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,12 @@ class Intake:
     ignored: int
 
 
-async def _owner(session: AsyncSession, key: str | None) -> KeyOwner:
-    owner = await find_key_owner(session, key) if key else None
-    if owner is None:
+async def _owner(session: AsyncSession, secret: str | None, platform: str) -> uuid.UUID:
+    """The customer whose connection to ``platform`` the secret belongs to."""
+    customer = await webhook_connection(session, webhook_secret_hash(secret), platform) if secret else None
+    if customer is None:
         raise Unauthenticated
-    return owner
+    return customer
 
 
 async def take_in(
@@ -57,7 +62,7 @@ async def take_in(
     notification without a valid credential, is skipped and logged, and changes nothing."""
     webhooks = get_platform(platform).webhooks
     if webhooks.requires_header_key:
-        await _owner(session, header_key)  # unsigned events: the destination header is the credential
+        await _owner(session, header_key, platform)  # unsigned events: the destination header is the credential
     try:
         delivery = webhooks.parse(body, header_key)
     except WebhookShapeError as err:
@@ -67,21 +72,27 @@ async def take_in(
         log.warning("unusable %s delivery acknowledged: %s", platform, err)
         return Intake(accepted=0, duplicates=0, ignored=1)
     accepted = duplicates = refused = 0
+    paused: dict[uuid.UUID, bool] = {}
     for event in delivery.events:
         try:
-            owner = await _owner(session, event.api_key)
+            customer = await _owner(session, event.api_key, platform)
         except Unauthenticated:
             if not webhooks.acknowledge_unusable:
                 raise
             log.warning("%s notification without a valid credential ignored (%s)", platform, event.entity_type)
             refused += 1
             continue
-        new = await record_delivery(session, owner.customer_id, platform, event.delivery_key)
+        if customer not in paused:
+            paused[customer] = bool((await sync_state(session, customer, platform)).get("paused"))
+        # Paused: recorded with the change it announces, started on resume (acknowledged, never lost).
+        held = _held(event) if paused[customer] else None
+        new = await record_delivery(session, customer, platform, event.delivery_key, held=held)
         await session.commit()
         if not new:
             duplicates += 1
             continue
-        await _start(temporal, str(owner.customer_id), platform, event, task_queue)
+        if held is None:
+            await start_change(temporal, str(customer), platform, event, task_queue)
         accepted += 1
     # Deletes and resources we do not sync are acknowledged (a platform would otherwise retry them).
     return Intake(
@@ -89,7 +100,23 @@ async def take_in(
     )
 
 
-async def _start(temporal: Client, customer: str, platform: str, event: Notice, task_queue: str) -> None:
+def _held(event: Notice) -> dict[str, Any]:
+    return {
+        "entity_type": event.entity_type,
+        "platform_id": event.platform_id,
+        "delivery_key": event.delivery_key,
+        "collection": event.collection,
+    }
+
+
+def held_notice(held: dict[str, Any]) -> Notice:
+    """A held change as the notice it came in as (the credential was checked when it arrived)."""
+    return Notice(None, held["entity_type"], held["platform_id"], held["delivery_key"], bool(held.get("collection")))
+
+
+async def start_change(temporal: Client, customer: str, platform: str, event: Notice, task_queue: str) -> None:
+    """Hand an announced change to its WebhookWorkflow (a collection to a CatchUpWorkflow); a repeat
+    joins the one started before (same id)."""
     attributes = customer_platform(customer, platform)
     if event.collection:
         # One catch-up per burst: repeats of the same notification join the running one.

@@ -18,10 +18,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from canonical.errors import ServiceError
 from models.connect import ConnectInput, ConnectResult
 from platforms.registry import get_platform, others
-from scheduling.sync import ensure_delta_schedule
+from scheduling.sync import ensure_sync
 from settings import Settings
 from store.connections import configure
-from store.credentials import encrypt
+from store.credentials import encrypt, new_webhook_secret
 from workflows.connect import ConnectWorkflow, connect_workflow_id
 from workflows.names import customer_platform
 
@@ -84,6 +84,7 @@ async def connect_platform(
     for it (up to CONNECT_WAIT_SECONDS)."""
     live: dict[str, Any] | None = None
     secret: bytes | None = None
+    webhook_secret: tuple[bytes, str] | None = None
     if request.mode == "live":
         if request.key_mode == "demo":
             raise ConnectError("forbidden", "Demo keys cannot create live connections")
@@ -104,12 +105,23 @@ async def connect_platform(
         secret = encrypt(
             settings, {"client_id": request.live["client_id"], "client_secret": request.live["client_secret"]}
         )
+        # The credential the platform's notifications will carry (kept if the connection has one).
+        _, encrypted, digest = new_webhook_secret(settings)
+        webhook_secret = (encrypted, digest)
     elif request.live is not None:
         raise ConnectError("validation", "settings are only accepted when mode is live")
     customer = str(request.customer_id)
     if await is_running(temporal, connect_workflow_id(customer, request.platform)):
         raise ConnectError("conflict", f"A connect for {request.platform} is already running")
-    await configure(session, request.customer_id, request.platform, mode=request.mode, live=live, credentials=secret)
+    await configure(
+        session,
+        request.customer_id,
+        request.platform,
+        mode=request.mode,
+        live=live,
+        credentials=secret,
+        webhook_secret=webhook_secret,
+    )
     await session.commit()
     try:
         handle = await start_connect(
@@ -135,8 +147,6 @@ async def connect_platform(
             "Connect again to repair it.",
         ) from err
     if request.mode == "live":
-        # A live connection keeps itself up to date: its delta pass runs on a schedule from now on.
-        await ensure_delta_schedule(
-            temporal, request.customer_id, request.platform, settings.delta_sync_interval_seconds, settings.task_queue
-        )
+        # A live connection keeps itself up to date from now on (webhooks, delta passes).
+        await ensure_sync(temporal, settings, request.customer_id, request.platform)
     return result

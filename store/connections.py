@@ -19,16 +19,24 @@ async def configure(
     mode: str,
     live: dict[str, Any] | None,
     credentials: bytes | None,
+    webhook_secret: tuple[bytes, str] | None = None,
 ) -> None:
-    """Record how to reach the platform before a connect starts (the workflow never carries secrets)."""
+    """Record how to reach the platform before a connect starts (the workflow never carries secrets).
+
+    ``webhook_secret`` (encrypted, SHA-256) is kept only when the connection has none yet: a
+    reconnect must not invalidate the subscriptions registered with the current one."""
+    encrypted, digest = webhook_secret if webhook_secret else (None, None)
     await session.execute(
         text(
             """
-            INSERT INTO connections (id, customer_id, platform, mode, status, settings, credentials)
-            VALUES (gen_random_uuid(), :c, :p, :m, 'seeding', CAST(:s AS jsonb), :cr)
+            INSERT INTO connections (id, customer_id, platform, mode, status, settings, credentials,
+                                     webhook_secret, webhook_secret_hash)
+            VALUES (gen_random_uuid(), :c, :p, :m, 'seeding', CAST(:s AS jsonb), :cr, :ws, :wh)
             ON CONFLICT (customer_id, platform) DO UPDATE
                SET mode = EXCLUDED.mode, credentials = EXCLUDED.credentials, updated_at = now(),
-                   settings = (connections.settings - 'live') || EXCLUDED.settings
+                   settings = (connections.settings - 'live') || EXCLUDED.settings,
+                   webhook_secret = COALESCE(connections.webhook_secret, EXCLUDED.webhook_secret),
+                   webhook_secret_hash = COALESCE(connections.webhook_secret_hash, EXCLUDED.webhook_secret_hash)
             """
         ),
         {
@@ -37,8 +45,67 @@ async def configure(
             "m": mode,
             "s": dumps_text({"live": live} if live else {}),
             "cr": credentials,
+            "ws": encrypted,
+            "wh": digest,
         },
     )
+
+
+async def webhook_connection(session: AsyncSession, secret_hash: str, platform: str) -> uuid.UUID | None:
+    """The customer whose ``platform`` connection has this webhook secret (its SHA-256), if any."""
+    value = (
+        await session.execute(
+            text("SELECT customer_id FROM connections WHERE webhook_secret_hash = :h AND platform = :p"),
+            {"h": secret_hash, "p": platform},
+        )
+    ).scalar_one_or_none()
+    return value if isinstance(value, uuid.UUID) else None
+
+
+async def encrypted_webhook_secret(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> bytes | None:
+    value = (
+        await session.execute(
+            text("SELECT webhook_secret FROM connections WHERE customer_id = :c AND platform = :p"),
+            {"c": customer_id, "p": platform},
+        )
+    ).scalar_one_or_none()
+    return bytes(value) if value is not None else None
+
+
+async def sync_state(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> dict[str, Any]:
+    """The connection's continuous-sync state (``settings.sync``): watermarks, paused, subscriptions,
+    last pass, changes applied. Empty when the connection never synced (or does not exist)."""
+    value = (
+        await session.execute(
+            text("SELECT settings -> 'sync' FROM connections WHERE customer_id = :c AND platform = :p"),
+            {"c": customer_id, "p": platform},
+        )
+    ).scalar_one_or_none()
+    return dict(value) if isinstance(value, dict) else {}
+
+
+async def merge_sync_state(
+    session: AsyncSession, customer_id: uuid.UUID, platform: str, patch: dict[str, Any], *, count: int = 0
+) -> bool:
+    """Merge ``patch`` into the connection's sync state (top-level keys replaced) and add ``count``
+    to its changes-applied counter; False when there is no such connection."""
+    result = await session.execute(
+        text(
+            """
+            UPDATE connections
+               SET settings = jsonb_set(
+                       settings, '{sync}',
+                       COALESCE(settings -> 'sync', '{}'::jsonb) || CAST(:patch AS jsonb)
+                         || jsonb_build_object('applied',
+                              COALESCE((settings #>> '{sync,applied}')::bigint, 0) + :n)),
+                   updated_at = now()
+             WHERE customer_id = :c AND platform = :p
+            RETURNING 1
+            """
+        ),
+        {"c": customer_id, "p": platform, "patch": dumps_text(patch), "n": count},
+    )
+    return result.first() is not None
 
 
 async def live_config(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> Any:

@@ -6,7 +6,9 @@ into DATA_DIR/credentials.key (mode 0600) so restarts can still decrypt; product
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +44,24 @@ def decrypt(settings: Settings, token: bytes) -> dict[str, Any]:
     except InvalidToken as err:
         raise CredentialsError("stored credentials cannot be decrypted with the configured CREDENTIALS_KEY") from err
     return value
+
+
+# The prefix makes a leaked value recognisable (secret scanners, logs) as ours and as a webhook secret.
+WEBHOOK_SECRET_PREFIX = "stx_wh_"
+
+
+def new_webhook_secret(settings: Settings) -> tuple[str, bytes, str]:
+    """A fresh per-connection webhook secret: (plaintext, encrypted, SHA-256 hex)."""
+    plaintext = WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
+    return plaintext, Fernet(_key(settings)).encrypt(plaintext.encode()), webhook_secret_hash(plaintext)
+
+
+def webhook_secret_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def decrypt_webhook_secret(settings: Settings, token: bytes) -> str:
+    try:
+        return Fernet(_key(settings)).decrypt(token).decode()
+    except InvalidToken as err:
+        raise CredentialsError("the webhook secret cannot be decrypted with the configured CREDENTIALS_KEY") from err

@@ -13,10 +13,13 @@ async def list_active_connections(session: AsyncSession, customer_id: uuid.UUID)
     rows = await session.execute(
         text(
             """
-            SELECT c.platform, c.status, c.mode, c.connected_at,
+            SELECT c.platform, c.status, c.mode, c.connected_at, c.settings -> 'sync' AS sync,
                    (SELECT count(*) FROM entity_mappings m
                      WHERE m.customer_id = c.customer_id AND m.platform = c.platform
-                       AND m.generation = c.generation) AS entities_synced
+                       AND m.generation = c.generation) AS entities_synced,
+                   (SELECT count(*) FROM webhook_deliveries w
+                     WHERE w.customer_id = c.customer_id AND w.platform = c.platform
+                       AND w.held IS NOT NULL) AS held
               FROM connections c
              WHERE c.customer_id = :c AND c.status = 'active'
              ORDER BY c.platform

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,6 +105,10 @@ class Connection(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
     # Fernet-encrypted platform credentials (live mode); never returned by the API.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The secret the platform sends back with each notification (live mode): Fernet-encrypted so a
+    # missing subscription can be re-created with it, and its SHA-256 for finding the connection.
+    webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_secret_hash: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     entity_counts: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
     connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -113,6 +118,7 @@ class Connection(Base):
         UniqueConstraint("customer_id", "platform", name="uq_connections_customer_platform"),
         CheckConstraint("status in ('seeding','active','error')", name="status"),
         CheckConstraint("mode in ('sandbox','live')", name="mode"),
+        Index("ix_connections_webhook_secret_hash", "webhook_secret_hash", unique=True),
     )
 
 
@@ -290,6 +296,14 @@ class WebhookDelivery(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     delivery_key: Mapped[str] = mapped_column(Text, primary_key=True)
     received_at: Mapped[datetime] = _now()
+    # The announced change, while the connection's sync is paused (NULL: handed on).
+    held: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index(
+            "ix_webhook_deliveries_held", "customer_id", "platform", postgresql_where=text("held IS NOT NULL")
+        ),
+    )
 
 
 class RateLimitHit(Base):

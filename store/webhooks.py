@@ -8,16 +8,64 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from canonical.jsonio import dumps_text
+
 _RECORD = text(
-    "INSERT INTO webhook_deliveries (customer_id, platform, delivery_key) VALUES (:c, :p, :d) "
-    "ON CONFLICT DO NOTHING RETURNING 1"
+    "INSERT INTO webhook_deliveries (customer_id, platform, delivery_key, held) "
+    "VALUES (:c, :p, :d, CAST(:h AS jsonb)) ON CONFLICT DO NOTHING RETURNING 1"
 )
 
 
-async def record_delivery(session: AsyncSession, customer_id: uuid.UUID, platform: str, delivery_key: str) -> bool:
-    """Record a delivery; False when it was recorded before (a platform's retry or a repeat)."""
-    inserted = (await session.execute(_RECORD, {"c": customer_id, "p": platform, "d": delivery_key})).first()
+async def record_delivery(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    platform: str,
+    delivery_key: str,
+    *,
+    held: dict[str, Any] | None = None,
+) -> bool:
+    """Record a delivery (``held``: the change it announces, kept until sync resumes); False when it
+    was recorded before (a platform's retry or a repeat)."""
+    params = {"c": customer_id, "p": platform, "d": delivery_key, "h": None if held is None else dumps_text(held)}
+    inserted = (await session.execute(_RECORD, params)).first()
     return inserted is not None
+
+
+async def held_changes(
+    session: AsyncSession, customer_id: uuid.UUID, platform: str, *, limit: int = 1000
+) -> list[tuple[str, dict[str, Any]]]:
+    """Changes held while the connection was paused, oldest first: (delivery key, change)."""
+    rows = await session.execute(
+        text(
+            "SELECT delivery_key, held FROM webhook_deliveries WHERE customer_id = :c AND platform = :p "
+            "AND held IS NOT NULL ORDER BY received_at, delivery_key LIMIT :n"
+        ),
+        {"c": customer_id, "p": platform, "n": limit},
+    )
+    return [(str(key), dict(held)) for key, held in rows]
+
+
+async def release_held(session: AsyncSession, customer_id: uuid.UUID, platform: str, keys: list[str]) -> None:
+    """Held changes handed on: no longer held."""
+    await session.execute(
+        text(
+            "UPDATE webhook_deliveries SET held = NULL WHERE customer_id = :c AND platform = :p "
+            "AND delivery_key = ANY(:k)"
+        ),
+        {"c": customer_id, "p": platform, "k": keys},
+    )
+
+
+async def count_held(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> int:
+    value = (
+        await session.execute(
+            text(
+                "SELECT count(*) FROM webhook_deliveries WHERE customer_id = :c AND platform = :p AND held IS NOT NULL"
+            ),
+            {"c": customer_id, "p": platform},
+        )
+    ).scalar_one()
+    return int(value)
 
 
 _STORED = text(

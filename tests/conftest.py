@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -113,7 +114,15 @@ def emulators() -> Iterator[Emulators]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, temporal_address: str, tmp_root: Path, emulators: Emulators) -> Settings:
+def public_port() -> int:
+    """The port of the API as the platforms call it (``public_api``); chosen before the settings."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, temporal_address: str, tmp_root: Path, emulators: Emulators, public_port: int
+) -> Settings:
     return Settings(
         database_url=database_url,
         temporal_address=temporal_address,
@@ -124,6 +133,9 @@ def settings(database_url: str, temporal_address: str, tmp_root: Path, emulators
         # tests start passes themselves.
         delta_sync_interval_seconds=0,
         live_base_url_allowlist=f"{emulators.procore_url},{emulators.dynamics_url}",
+        # Never the default (the local API on 8000: a developer's own `make run` would get the
+        # emulators' notifications).
+        public_base_url=f"http://127.0.0.1:{public_port}",
         credentials_key=Fernet.generate_key().decode(),
     )
 
@@ -158,6 +170,25 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture(scope="session")
+async def public_api(app: Any, public_port: int) -> AsyncIterator[str]:
+    """The same API app over real HTTP, for the emulators' webhook deliveries (PUBLIC_BASE_URL).
+
+    Served on the tests' own event loop: the app's database engine and Temporal client live there."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=public_port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if task.done() or time.monotonic() > deadline:
+            raise RuntimeError(f"the public API did not start on port {public_port}")
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{public_port}"
+    server.should_exit = True
+    await task
 
 
 @pytest.fixture(scope="session")

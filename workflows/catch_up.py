@@ -93,3 +93,17 @@ async def follow(event: WebhookEvent, how: str) -> None:
             search_attributes=customer_platform(event.customer_id, event.platform),
             static_summary=f"{event.platform} {event.entity_type} {event.platform_id} ({how})",
         )
+
+
+async def follow_collection(params: CatchUpInput, how: str) -> None:
+    """Hand a collection notification to its CatchUpWorkflow (started, not awaited; once)."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await workflow.start_child_workflow(
+            CatchUpWorkflow.run,
+            params,
+            id=catch_up_workflow_id(params.customer_id, params.platform, params.delivery_key),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=customer_platform(params.customer_id, params.platform),
+            static_summary=f"{params.platform} {params.entity_type} catch-up ({how})",
+        )

@@ -16,8 +16,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.sync import SyncActivities
     from activities.webhook import WebhookActivities
-    from models.webhook import DeltaInput, DeltaResult, DeltaTypeResult, WebhookEvent
+    from models.webhook import DeltaInput, DeltaResult, DeltaTypeResult, ResumeInput, WebhookEvent
     from platforms.registry import get_platform
     from workflows.catch_up import BATCH, follow
 
@@ -35,6 +36,7 @@ def delta_workflow_id(customer_id: str, platform: str) -> str:
 class DeltaSyncWorkflow:
     @workflow.run
     async def run(self, params: DeltaInput) -> DeltaResult:
+        started = workflow.now()
         results = []
         for entity_type in get_platform(params.platform).synced_entity_types:
             scope = params.model_copy(update={"entity_type": entity_type})
@@ -72,4 +74,23 @@ class DeltaSyncWorkflow:
             workflow.set_current_details(
                 "; ".join(f"{r.entity_type}: {r.changed} changed of {r.read} read" for r in results)
             )
+        changed = sum(r.changed for r in results)
+        # Only a pass that read every type moves "last pass": its start bounds the lag of a change
+        # no webhook announced.
+        await workflow.execute_activity_method(
+            SyncActivities.record_delta_pass,
+            args=[
+                ResumeInput(customer_id=params.customer_id, platform=params.platform),
+                {
+                    "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "finished_at": workflow.now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "read": sum(r.read for r in results),
+                    "changed": changed,
+                    "workflow_id": workflow.info().workflow_id,
+                },
+            ],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_RETRY,
+            summary=f"pass done: {changed} changed",
+        )
         return DeltaResult(types=results)

@@ -19,7 +19,7 @@ from canonical.timefmt import iso_millis
 from platforms.registry import PlatformName, PlatformNameOut
 from scheduling.connect import ConnectError, connect_platform
 from scheduling.connect import ConnectRequest as ConnectCommand
-from scheduling.sync import SyncError, start_delta_pass
+from scheduling.sync import sync_status
 from store.objects import list_active_connections, list_objects
 
 router = APIRouter(tags=["Connections"])
@@ -65,12 +65,46 @@ class ConnectEnvelope(BaseModel):
     data: ConnectResultData
 
 
+class Subscription(BaseModel):
+    resource: str = Field(description="What it covers, in the platform's words (a Procore trigger, a BC entity set)")
+    status: Literal["active", "expiring", "missing", "refused"]
+    id: str | None = None
+    expires_at: str | None = None
+    detail: str | None = Field(default=None, description="Why the platform refused it")
+
+
+class LastPass(BaseModel):
+    started_at: str
+    finished_at: str
+    read: int = Field(description="Records the platform returned as changed since the watermark")
+    changed: int = Field(description="Of those, the ones that differed from the stored copy")
+    workflow_id: str | None = None
+
+
+class SyncState(BaseModel):
+    """Continuous sync of a live connection (webhooks, delta passes)."""
+
+    paused: bool
+    subscriptions: list[Subscription]
+    subscriptions_checked_at: str | None
+    last_pass: LastPass | None = Field(description="The last complete delta pass")
+    lag_seconds: int | None = Field(
+        description="Age of the last complete delta pass's start: the most a change no webhook announced can be "
+        "behind (null: no pass yet)"
+    )
+    changes_applied: int = Field(description="Platform changes handed to the canonical layer (webhooks and passes)")
+    last_change_at: str | None
+    held: int = Field(description="Changes announced while paused, applied on resume")
+    last_error: str | None
+
+
 class ConnectionItem(BaseModel):
     platform: PlatformNameOut
     status: Literal["active"]
     mode: Literal["sandbox", "live"]
     connected_at: str | None
     entities_synced: int
+    sync: SyncState | None = Field(default=None, description="Live connections only")
 
 
 class ConnectionsData(BaseModel):
@@ -153,39 +187,11 @@ async def connections(key: CurrentKey, session: SessionDep) -> ConnectionsEnvelo
             mode=r["mode"],
             connected_at=iso_millis(r["connected_at"]) if r["connected_at"] else None,
             entities_synced=int(r["entities_synced"]),
+            sync=SyncState.model_validate(sync_status(r)) if r["mode"] == "live" else None,
         )
         for r in rows
     ]
     return ConnectionsEnvelope(data=ConnectionsData(connections=items))
-
-
-class SyncStarted(BaseModel):
-    platform: PlatformNameOut
-    status: Literal["started"]
-    workflow_id: str = Field(description="The DeltaSyncWorkflow in the Temporal UI (one pass at a time)")
-
-
-class SyncEnvelope(BaseModel):
-    data: SyncStarted
-
-
-@router.post(
-    "/connections/{platform}/sync",
-    status_code=202,
-    response_model=SyncEnvelope,
-    responses=error_responses(ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND, ErrorType.CONFLICT_ERROR),
-    summary="Run a delta pass of a live connection now",
-)
-async def sync_now(
-    platform: PlatformName, key: CurrentKey, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
-) -> SyncEnvelope:
-    """Reads what changed on the platform since the last pass and applies it in platform mode, as
-    webhooks do; a pass asked for while one runs joins it."""
-    try:
-        workflow_id = await start_delta_pass(session, temporal, key.customer_id, platform, settings.task_queue)
-    except SyncError as err:
-        raise from_service(err) from err
-    return SyncEnvelope(data=SyncStarted(platform=platform, status="started", workflow_id=workflow_id))
 
 
 def _entity_type(value: str) -> str | None:

@@ -11,7 +11,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, json_response
 from api.schemas import DemoSessionEnvelope, error_responses
 from scheduling import reseed
-from scheduling.sync import delete_delta_schedules
+from scheduling.sync import delete_sync_schedules
 from store.customers import create_customer, delete_customer, revoke_key
 
 router = APIRouter(tags=["Demo"])
@@ -48,7 +48,7 @@ async def delete_demo_session(key: CurrentKey, session: SessionDep, temporal: Te
         raise ApiError(ErrorType.AUTHORIZATION_ERROR, "Only demo keys can end a demo session")
     # Schedules live in Temporal, outside the cascade: remove them first so none fires for a ghost.
     await reseed.delete_all_for_customer(temporal, session, key.customer_id)
-    await delete_delta_schedules(temporal, key.customer_id)
+    await delete_sync_schedules(temporal, key.customer_id)
     await revoke_key(session, key_id=key.key_id)
     await delete_customer(session, key.customer_id)
     await session.commit()

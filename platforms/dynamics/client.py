@@ -9,8 +9,8 @@ from typing import Any, Final
 import httpx
 
 from canonical.jsonio import dumps, loads
-from platforms.descriptor import WriteStatus
-from platforms.dynamics import metadata
+from platforms.descriptor import Destination, SubscriptionState, WriteStatus
+from platforms.dynamics import metadata, subscriptions
 from platforms.dynamics.mapping import CURRENCY_ANNOTATION, payment_currency, with_currency
 from platforms.http import (
     PlatformError,
@@ -69,6 +69,8 @@ class DynamicsClient:
         self._token_url = f"{auth_base(base_url, auth_url)}/{tenant}/oauth2/v2.0/token"
         self._tenant = tenant
         self._api = f"{self._root}/v2.0/{tenant}/{environment}/api/v2.0/companies({company_id})"
+        self._company = company_id
+        self.subscriptions_url = f"{self._root}/v2.0/{tenant}/{environment}/api/v2.0/subscriptions"
         self._client_id = client_id
         self._secret = client_secret
         self._token: Token | None = None
@@ -80,6 +82,23 @@ class DynamicsClient:
             raise RetryableError(f"Business Central did not answer in time ({method})") from err
         except httpx.TransportError as err:
             raise RetryableError(f"Business Central connection failed ({method}): {err}") from err
+
+    def subscription_url(self, subscription_id: str) -> str:
+        return f"{self.subscriptions_url}('{subscription_id}')"
+
+    def subscription_resources(self) -> list[str]:
+        """The `resource` of each subscription we need: the synced entity sets of the company."""
+        return [f"/api/v2.0/companies({self._company})/{entity_set}" for entity_set in ENTITY_SETS.values()]
+
+    @staticmethod
+    def raise_for(response: httpx.Response) -> None:
+        _raise_for(response)
+
+    async def subscribe(self, destination: Destination) -> list[SubscriptionState]:
+        return await subscriptions.subscribe(self, destination)
+
+    async def unsubscribe(self, destination: Destination) -> int:
+        return await subscriptions.unsubscribe(self, destination)
 
     async def _auth(self) -> dict[str, str]:
         if self._token is None or not self._token.valid():

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from canonical.jsonio import dumps, loads
-from platforms.descriptor import WriteStatus
+from platforms.descriptor import Destination, SubscriptionState, WriteStatus
 from platforms.http import (
     PlatformError,
     RejectedError,
@@ -23,7 +23,7 @@ from platforms.http import (
     retry_after_seconds,
     token_base,
 )
-from platforms.procore import openapi
+from platforms.procore import openapi, subscriptions
 
 # Resource path (v1.0) and the JSON key of its write body, per canonical entity type.
 RESOURCES = {
@@ -133,6 +133,17 @@ class ProcoreClient:
         self._company = str(company_id)
         self._token: Token | None = None
         self._budget = budget_of(self._base, client_id)
+
+    @property
+    def company_id(self) -> int | str:
+        """The company, as Procore's bodies and query strings take it (an integer)."""
+        return _integer(self._company)
+
+    async def subscribe(self, destination: Destination) -> list[SubscriptionState]:
+        return await subscriptions.subscribe(self, destination)
+
+    async def unsubscribe(self, destination: Destination) -> int:
+        return await subscriptions.unsubscribe(self, destination)
 
     async def _auth(self) -> dict[str, str]:
         if self._token is None or not self._token.valid():

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from settings import Settings
 from tests.fixtures.api import assert_error
-from tests.fixtures.live import control, edit_in_platform
+from tests.fixtures.live import control, edit_in_platform, webhook_secret
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 from workflows.catch_up import CatchUpWorkflow
@@ -28,8 +29,13 @@ async def _payment(api: httpx.AsyncClient, key: str, platform: str, native_id: s
 
 
 async def test_procore_event_is_fetched_and_propagated_once(
-    api: httpx.AsyncClient, live: str, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession]
+    api: httpx.AsyncClient,
+    live: str,
+    emulators: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
 ) -> None:
+    secret = await webhook_secret(sessionmaker, settings, live, "procore")
     # somebody edits the payment in Procore; Procore then sends its thin event
     await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="edited in Procore")
     event = {
@@ -39,7 +45,9 @@ async def test_procore_event_is_fetched_and_propagated_once(
         "ulid": f"01J{uuid.uuid4().hex[:20].upper()}",
         "company_id": 4271100,
     }
-    resp = await api.post("/api/v1/webhooks/procore", json=event, headers=auth(live))
+    # The customer's API key is not a webhook credential.
+    assert_error(await api.post("/api/v1/webhooks/procore", json=event, headers=auth(live)), 401, "AUTHENTICATION_ERROR")
+    resp = await api.post("/api/v1/webhooks/procore", json=event, headers=auth(secret))
     assert resp.status_code == 202, resp.text
     assert resp.json()["data"]["accepted"] == 1
 
@@ -52,7 +60,7 @@ async def test_procore_event_is_fetched_and_propagated_once(
     assert canonical["data"]["notes"] == "edited in Procore"
     assert canonical["platform_data"]["notes"] == "edited in Procore"  # source mirror
 
-    again = await api.post("/api/v1/webhooks/procore", json=event, headers=auth(live))
+    again = await api.post("/api/v1/webhooks/procore", json=event, headers=auth(secret))
     assert again.status_code == 202 and again.json()["data"] == {"accepted": 0, "duplicates": 1, "ignored": 0}
     async with sessionmaker() as s:
         count = (
@@ -68,7 +76,10 @@ async def test_procore_event_needs_the_key(api: httpx.AsyncClient) -> None:
     assert_error(await api.post("/api/v1/webhooks/procore", json=event), 401, "AUTHENTICATION_ERROR")
 
 
-async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
+async def test_dynamics_handshake_and_batch(
+    api: httpx.AsyncClient, live: str, emulators: Any, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    secret = await webhook_secret(sessionmaker, settings, live, "dynamics")
     handshake = await api.post("/api/v1/webhooks/dynamics", params={"validationToken": "tok-123"})
     assert handshake.status_code == 200 and handshake.text == "tok-123"
     await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="edited in BC")
@@ -76,14 +87,14 @@ async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, e
         "value": [
             {
                 "subscriptionId": "s1",
-                "clientState": live,
+                "clientState": secret,
                 "changeType": "updated",
                 "resource": f"api/v2.0/companies(00000000-0000-0000-0000-000000000001)/customerPayments({PAYMENT_DYNAMICS})",
                 "lastModifiedDateTime": "2026-11-23T10:00:00Z",
             },
             {
                 "subscriptionId": "s1",
-                "clientState": live,
+                "clientState": secret,
                 "changeType": "deleted",
                 "resource": "api/v2.0/companies(00000000-0000-0000-0000-000000000001)/customers(00000000-0000-0000-0000-000000000002)",
                 "lastModifiedDateTime": "2026-11-23T10:00:00Z",
@@ -101,25 +112,35 @@ async def test_dynamics_handshake_and_batch(api: httpx.AsyncClient, live: str, e
     await wait_for(arrived, within=30)
     # BC deletes a subscription whose notification is answered 4xx (other than 408/429): a
     # notification without a valid clientState, or a body we cannot read, is acknowledged and changes nothing.
-    bad = {"value": [{**batch["value"][0], "clientState": "sk_test_nope", "subscriptionId": "s2"}]}
-    refused = await api.post("/api/v1/webhooks/dynamics", json=bad)
-    assert refused.status_code == 202 and refused.json()["data"] == {"accepted": 0, "duplicates": 0, "ignored": 1}
+    for wrong in ("stx_wh_nope", live, await webhook_secret(sessionmaker, settings, live, "procore")):
+        # a made-up secret, the customer's API key, the secret of the customer's other connection
+        bad = {"value": [{**batch["value"][0], "clientState": wrong, "subscriptionId": "s2"}]}
+        refused = await api.post("/api/v1/webhooks/dynamics", json=bad)
+        assert refused.status_code == 202 and refused.json()["data"] == {"accepted": 0, "duplicates": 0, "ignored": 1}
     for garbled in ({"values": "?"}, ["not", "a", "batch"]):
         answer = await api.post("/api/v1/webhooks/dynamics", json=garbled)
         assert answer.status_code == 202 and answer.json()["data"]["accepted"] == 0, answer.text
     # Procore has no such rule: a body it would not send is a 400.
-    assert_error(await api.post("/api/v1/webhooks/procore", json=["x"], headers=auth(live)), 400, "VALIDATION_ERROR")
+    procore_secret = await webhook_secret(sessionmaker, settings, live, "procore")
+    assert_error(
+        await api.post("/api/v1/webhooks/procore", json=["x"], headers=auth(procore_secret)), 400, "VALIDATION_ERROR"
+    )
 
 
 async def test_dynamics_collection_notification_catches_up_the_resource(
-    api: httpx.AsyncClient, live: str, emulators: Any, temporal_client: Any
+    api: httpx.AsyncClient,
+    live: str,
+    emulators: Any,
+    temporal_client: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
 ) -> None:
     # More than 1,000 changes in 30 seconds: BC sends one `collection` notification without ids.
     started = datetime.now(UTC).isoformat()
     await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="bulk edit in BC")
     note = {
         "subscriptionId": "s-bulk",
-        "clientState": live,
+        "clientState": await webhook_secret(sessionmaker, settings, live, "dynamics"),
         "changeType": "collection",
         "resource": "api/v2.0/companies(00000000-0000-0000-0000-000000000001)/customerPayments",
         "lastModifiedDateTime": f"2026-11-23T10:{uuid.uuid4().int % 60:02d}:00Z",

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.service import RPCError
 
-from scheduling.sync import delete_delta_schedules, delta_schedule_id, ensure_delta_schedule
+from scheduling.sync import delete_sync_schedules, delta_schedule_id, ensure_delta_schedule
 
 
 async def test_the_schedule_runs_the_delta_pass_at_the_interval(temporal_client: Client) -> None:
@@ -24,7 +24,7 @@ async def test_the_schedule_runs_the_delta_pass_at_the_interval(temporal_client:
     assert described.schedule.spec.intervals[0].every == timedelta(seconds=600)
     action = described.schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow) and action.workflow == "DeltaSyncWorkflow"
-    await delete_delta_schedules(temporal_client, customer)
+    await delete_sync_schedules(temporal_client, customer)
     with pytest.raises(RPCError):
         await temporal_client.get_schedule_handle(sid).describe()
-    await delete_delta_schedules(temporal_client, customer)  # nothing left: no error
+    await delete_sync_schedules(temporal_client, customer)  # nothing left: no error
