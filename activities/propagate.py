@@ -133,7 +133,9 @@ class PropagateActivities:
             row = await q.lock_source(conn, customer, params.platform, params.platform_id)
             if row is None:
                 raise ApplicationError("source record no longer mapped", type="NotFound", non_retryable=True)
-            merged = {**row.data, **params.native_patch}
+            if params.source_version and get_platform(params.platform).older(params.source_version, row.data):
+                return MirrorResult(applied=False)  # read from an older version than stored: stale
+            merged = {**row.data, **params.native_patch, **(params.source_version or {})}
             if merged == row.data:
                 return MirrorResult(applied=False)
             await q.write_platform_object(conn, row.row_id, merged, params.version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,7 +23,11 @@ schedules_app = typer.Typer(
 )
 app.add_typer(customers_app, name="customers")
 app.add_typer(keys_app, name="keys")
+sync_app = typer.Typer(
+    help="Continuous sync of a live connection: status, a delta pass now, pause, resume.", no_args_is_help=True
+)
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(sync_app, name="sync")
 PlatformArg = Annotated[str, typer.Argument(help=f"The platform: {' or '.join(names())}")]
 CustomerOpt = Annotated[uuid.UUID, typer.Option("--customer-id", help="The customer (tenant) id")]
 console = Console()
@@ -264,6 +268,82 @@ def schedules_delete(platform: PlatformArg, customer_id: CustomerOpt) -> None:
         console.print("[red]no such schedule[/red]")
         raise typer.Exit(1)
     console.print("deleted")
+
+
+def _sync_call(platform: str, call: Callable[[AsyncSession, Client], Awaitable[T]]) -> T:
+    """Run a scheduling.sync use case; its refusal (no live connection, paused) is a clear exit 1."""
+    from scheduling.sync import SyncError
+
+    _check_platform(platform)
+
+    async def go(session: AsyncSession) -> T:
+        return await call(session, await _temporal())
+
+    try:
+        return asyncio.run(_with_session(go))
+    except SyncError as err:
+        console.print(f"[red]{err.message}[/red]")
+        raise typer.Exit(1) from err
+
+
+@sync_app.command("status")
+def sync_status_command(customer_id: CustomerOpt) -> None:
+    """Each live connection's sync: paused, subscriptions, last delta pass, lag, changes applied."""
+    from rich.table import Table
+
+    from scheduling.sync import sync_status
+    from store.objects import list_active_connections
+
+    async def go(session: AsyncSession) -> list[dict[str, Any]]:
+        rows = await list_active_connections(session, customer_id)
+        return [{"platform": r["platform"], **sync_status(r)} for r in rows if r["mode"] == "live"]
+
+    table = Table("platform", "state", "subscriptions", "last pass", "lag (s)", "applied", "held", "last error")
+    for row in asyncio.run(_with_session(go)):
+        counts: dict[str, int] = {}
+        for sub in row["subscriptions"]:
+            counts[sub["status"]] = counts.get(sub["status"], 0) + 1
+        last = row["last_pass"]
+        table.add_row(
+            str(row["platform"]),
+            "paused" if row["paused"] else "syncing",
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none",
+            str(last["finished_at"]) if last else "-",
+            str(row["lag_seconds"] if row["lag_seconds"] is not None else "-"),
+            str(row["changes_applied"]),
+            str(row["held"]),
+            str(row["last_error"] or ""),
+        )
+    console.print(table)
+
+
+@sync_app.command("run")
+def sync_run(platform: PlatformArg, customer_id: CustomerOpt) -> None:
+    """Run a delta pass of PLATFORM now (joins the one running)."""
+    from scheduling.sync import start_delta_pass
+
+    queue = get_settings().task_queue
+    workflow_id = _sync_call(platform, lambda s, t: start_delta_pass(s, t, customer_id, platform, queue))
+    console.print(f"delta pass started: {workflow_id} (Temporal UI)")
+
+
+@sync_app.command("pause")
+def sync_pause(platform: PlatformArg, customer_id: CustomerOpt) -> None:
+    """Stop the automatic sync of PLATFORM; notifications are held until resume."""
+    from scheduling.sync import pause_sync
+
+    _sync_call(platform, lambda s, t: pause_sync(s, t, customer_id, platform))
+    console.print(f"{platform} sync paused")
+
+
+@sync_app.command("resume")
+def sync_resume(platform: PlatformArg, customer_id: CustomerOpt) -> None:
+    """Restart the automatic sync of PLATFORM: held changes are applied, then a delta pass runs."""
+    from scheduling.sync import resume_sync
+
+    queue = get_settings().task_queue
+    workflow_id = _sync_call(platform, lambda s, t: resume_sync(s, t, customer_id, platform, queue))
+    console.print(f"{platform} sync resumed: {workflow_id}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ class MirrorInput(BaseModel):
     entity_type: str
     native_patch: dict[str, Any]
     version: int
+    # The version keys the change was read at (PropagateInput.source_version): a stale read mirrors nothing.
+    source_version: dict[str, Any] | None = None
 
 
 class MirrorResult(BaseModel):

@@ -46,7 +46,7 @@ def test_rejects_demo_mode(cli_env: None) -> None:
 
 def test_help_lists_commands(cli_env: Any) -> None:
     result = CliRunner().invoke(cli, ["--help"])
-    for command in ("run", "api", "worker", "migrate", "customers", "keys", "connect", "schedules"):
+    for command in ("run", "api", "worker", "migrate", "customers", "keys", "connect", "schedules", "sync"):
         assert command in result.output
 
 
@@ -84,3 +84,32 @@ async def test_connect_with_progress_and_schedules(sessionmaker: Any) -> None:
 
     bad = await asyncio.to_thread(runner.invoke, cli, ["connect", "sap", "--customer-id", customer])
     assert bad.exit_code != 0
+
+
+@pytest.mark.usefixtures("worker", "cli_temporal_env")
+async def test_sync_verbs_pause_show_and_resume_a_live_connection(sessionmaker: Any, live: str) -> None:
+    from store.customers import find_key_owner
+
+    async with sessionmaker() as session:
+        owner = await find_key_owner(session, live)
+    assert owner is not None
+    customer = str(owner.customer_id)
+    runner = CliRunner()
+
+    async def sync(*args: str) -> Any:
+        return await asyncio.to_thread(runner.invoke, cli, ["sync", *args, "--customer-id", customer])
+
+    paused = await sync("pause", "dynamics")
+    assert paused.exit_code == 0 and "dynamics sync paused" in paused.output, paused.output
+    status = await sync("status")
+    assert status.exit_code == 0, status.output
+    rows = {line.split()[1]: line for line in status.output.splitlines() if line.split()[1:2] in (["procore"], ["dynamics"])}
+    assert "paused" in rows["dynamics"] and "syncing" in rows["procore"], status.output
+    refused = await sync("run", "dynamics")
+    assert refused.exit_code == 1 and "paused" in refused.output
+    resumed = await sync("resume", "dynamics")
+    assert resumed.exit_code == 0 and f"resume-{customer}-dynamics" in resumed.output, resumed.output
+    ran = await sync("run", "dynamics")
+    assert ran.exit_code == 0 and f"delta-{customer}-dynamics" in ran.output, ran.output
+    unknown = await sync("pause", "sap")
+    assert unknown.exit_code != 0

@@ -104,6 +104,7 @@ class PropagateWorkflow:
                     entity_type=params.entity_type,
                     native_patch=params.native_patch,
                     version=update.version,
+                    source_version=params.source_version,
                 ),
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=DB_RETRY,
