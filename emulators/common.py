@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulators.delivery import Outbox, WebhookFaults
+from emulators.delivery import Outbox, WebhookFaults, WebhookSettings
 
 Record = dict[str, Any]
 Seed = Callable[[], Mapping[str, Iterable[Record]]]
@@ -554,8 +554,9 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         self.outbox.reset()
 
     def webhook_faults(self) -> WebhookFaults:
-        """The delivery faults in force (platforms keep them in their settings' ``webhooks``)."""
-        return WebhookFaults()
+        """The delivery faults in force: the settings' ``webhooks.faults``, where there are any."""
+        webhooks = getattr(self.settings, "webhooks", None)
+        return webhooks.faults if isinstance(webhooks, WebhookSettings) else WebhookFaults()
 
     def changed(self, entry: WriteEntry, record: Record, client_id: str | None) -> None:
         """Announce an applied write to the platform's webhook subscribers (platforms override).

@@ -68,6 +68,14 @@ class WebhookFaults(BaseModel):
         return self
 
 
+class WebhookSettings(BaseModel):
+    """What both platforms' ``webhooks`` settings have: the delivery faults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    faults: WebhookFaults = Field(default_factory=WebhookFaults)
+
+
 @dataclass
 class Delivery:
     """One request the platform owes a receiver: a Procore event or a BC notification batch."""

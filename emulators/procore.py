@@ -51,7 +51,6 @@ from emulators.common import (
     retry_after_seconds,
     token_request_params,
 )
-from emulators.delivery import WebhookFaults
 from emulators.procore_hooks import Hook, Hooks, ProcoreWebhookSettings
 from platforms.procore import demo_data, openapi
 
@@ -350,9 +349,6 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
         super().reset()
         self.hooks.clear()
 
-    def webhook_faults(self) -> WebhookFaults:
-        return self.settings.webhooks.faults
-
     def changed(self, entry: WriteEntry, record: Record, client_id: str | None) -> None:
         name = procore_hooks.resource_of(entry.entity_type, record)
         if name is None or not self.hooks.triggers:
@@ -421,11 +417,6 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
         return JSONResponse({"error": HTTPStatus(status).phrase}, status_code=status, headers=headers)
 
     # -- request checks
-
-    def client_of(self, request: Request) -> str | None:
-        """The DMSA client behind an (authorized) request."""
-        status, token = self.tokens.check(request.headers.get("authorization"))
-        return token.client_id if status is TokenStatus.VALID and token else None
 
     def authorize(self, request: Request, *, company: bool = True) -> None:
         status, _ = self.tokens.check(request.headers.get("authorization"))
@@ -551,7 +542,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             source="api",
             method="PATCH",
             path=request.url.path,
-            client_id=self.client_of(request),
+            client_id=self.tokens.client_of(request.scope),
         )
         return JSONResponse(_shown(published, record))
 
@@ -782,7 +773,7 @@ def _webhook_routes(router: APIRouter, core: ProcoreEmulator) -> None:
         body = await body_of(request)
         company_id, project_id = _scope(core, body)
         values = _hook_values(_wrapped(body, "hook"), partial=False)
-        client = core.client_of(request) or ""
+        client = core.tokens.client_of(request.scope) or ""
         hook = Hook(
             id=core.hooks.next_id(),
             company_id=company_id,
@@ -858,7 +849,7 @@ def _webhook_routes(router: APIRouter, core: ProcoreEmulator) -> None:
             event_type=event_type.lower(),
             company_id=hook.company_id,
             project_id=hook.project_id,
-            user_id=procore_hooks.service_user_id(core.client_of(request) or ""),
+            user_id=procore_hooks.service_user_id(core.tokens.client_of(request.scope) or ""),
         )
         core.hooks.triggers[trigger.id] = trigger
         template = f"{_HOOKS}/{{hook_id}}/triggers"

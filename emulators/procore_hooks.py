@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from emulators.delivery import Answer, Delivery, Lane, Outbox, Verdict, WebhookFaults, masked
+from emulators.delivery import Answer, Delivery, Lane, Outbox, Verdict, WebhookSettings, masked
 
 #: Payload versions a hook takes, as Procore's docs spell them ("v2" in the API guide's examples,
 #: "v2.0" in the payload reference) -> the version the events carry.
@@ -62,10 +62,8 @@ UI_USER_ID: Final = 2718281
 _CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-class ProcoreWebhookSettings(BaseModel):
+class ProcoreWebhookSettings(WebhookSettings):
     """``webhooks`` in the Procore emulator's settings (``PATCH /_control/settings``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     timeout_seconds: float = Field(5.0, gt=0, description="Procore waits 5 s for a receiver's answer")
     backoff_initial_seconds: float = Field(
@@ -75,7 +73,6 @@ class ProcoreWebhookSettings(BaseModel):
     discard_after_seconds: float = Field(
         43200.0, gt=0, description="emulator seconds of failing after which a hook's queue is discarded (12 h)"
     )
-    faults: WebhookFaults = Field(default_factory=WebhookFaults)
 
 
 @dataclass
