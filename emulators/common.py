@@ -610,6 +610,18 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         self.changed(entry, record, client_id)
         return entry
 
+    def api_write(self, request: Request, entity_type: str, record: Record, values: Mapping[str, Any]) -> WriteEntry | None:
+        """``apply`` for a platform API request: logged as ``api``, attributed to the token's client."""
+        return self.apply(
+            entity_type,
+            record,
+            values,
+            source="api",
+            method=request.method,
+            path=request.url.path,
+            client_id=self.tokens.client_of(request.scope),
+        )
+
     def reset_limits(self) -> None:
         """Forget rate-limit state (platforms with limits override this)."""
 

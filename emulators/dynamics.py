@@ -619,15 +619,7 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         values = self._validated(entity_set, record, body)
         self.current(if_match, str(record["@odata.etag"]))
         self._link(entity_set, record, values)
-        self.apply(
-            entity_set.entity_type,
-            record,
-            values,
-            source="api",
-            method="PATCH",
-            path=request.url.path,
-            client_id=self.tokens.client_of(request.scope),
-        )
+        self.api_write(request, entity_set.entity_type, record, values)
         return self.entity_response(target, record, base, None)
 
     def current(self, if_match: str, etag: str) -> None:

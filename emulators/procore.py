@@ -535,15 +535,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
         if invalid:
             raise _error(422, {"errors": _messages(invalid)})
         self.derive(resource, record, clean)
-        self.apply(
-            resource.entity_type,
-            record,
-            clean,
-            source="api",
-            method="PATCH",
-            path=request.url.path,
-            client_id=self.tokens.client_of(request.scope),
-        )
+        self.api_write(request, resource.entity_type, record, clean)
         return JSONResponse(_shown(published, record))
 
     def derive(self, resource: _Resource, record: Record, values: dict[str, Any]) -> None:

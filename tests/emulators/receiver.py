@@ -7,6 +7,7 @@ Central's ``validationToken`` handshake. Nothing is mocked: the emulator deliver
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -43,6 +44,7 @@ class Receiver:
     answers: deque[int] = field(default_factory=deque)  # statuses for the next deliveries, in order
     status: int = 200  # then this one
     handshake: Literal["echo", "wrong", "fail"] = "echo"
+    pause: float = 0.0  # seconds to wait before answering a delivery (a slow receiver)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def deliveries(self) -> list[Received]:
@@ -79,6 +81,8 @@ class Receiver:
                         return PlainTextResponse("not the token")
                     return PlainTextResponse("no", status_code=500)
                 status = self.answers.popleft() if self.answers else self.status
+            if self.pause:
+                await asyncio.sleep(self.pause)
             return Response(status_code=status)
 
         return app
