@@ -927,11 +927,14 @@ def create_dynamics_app(
     max_concurrent: int = 5,
     max_queue: int = 95,
     max_page_size: int = 20000,
+    webhooks: DynamicsWebhookSettings | None = None,
 ) -> FastAPI:
     """A fresh, isolated Business Central emulator seeded with the demo data.
 
     API base: ``/v2.0/{tenant}/{environment}/api/v2.0/companies({COMPANY_ID})``; tokens from
-    ``POST /{tenant}/oauth2/v2.0/token`` with ``scope=SCOPE``. The state object is
+    ``POST /{tenant}/oauth2/v2.0/token`` with ``scope=SCOPE``; webhook subscriptions at
+    ``/v2.0/{tenant}/{environment}/api/v2.0/subscriptions``, their timings and faults from
+    ``webhooks`` (kept across resets). The state object is
     ``app.state.core`` (a ``DynamicsEmulator``).
     """
     settings = DynamicsSettings(
@@ -942,6 +945,7 @@ def create_dynamics_app(
         max_concurrent=max_concurrent,
         max_queue=max_queue,
         max_page_size=max_page_size,
+        webhooks=webhooks or DynamicsWebhookSettings(),
     )
     core = DynamicsEmulator(settings, clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, tenant, environment)
     return build_app(

@@ -1027,17 +1027,20 @@ def create_procore_app(
     company_id: int = COMPANY_ID,
     default_per_page: int = 100,
     computed_fields_writable: bool = False,
+    webhooks: ProcoreWebhookSettings | None = None,
 ) -> FastAPI:
     """A fresh, isolated Procore emulator seeded with the demo data.
 
     ``clients`` maps DMSA client ids to secrets (default: ``DEFAULT_CLIENT_ID`` /
-    ``DEFAULT_CLIENT_SECRET``). The state object is ``app.state.core`` (a ``ProcoreEmulator``).
+    ``DEFAULT_CLIENT_SECRET``). ``webhooks`` sets the delivery timings and faults the instance
+    starts (and resets) with. The state object is ``app.state.core`` (a ``ProcoreEmulator``).
     """
     settings = ProcoreSettings(
         token_ttl_seconds=token_ttl_seconds,
         rate_limit=rate_limit or ProcoreRateLimit(),
         default_per_page=default_per_page,
         computed_fields_writable=computed_fields_writable,
+        webhooks=webhooks or ProcoreWebhookSettings(),
     )
     core = ProcoreEmulator(settings, clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, company_id)
     return build_app(

@@ -5,18 +5,23 @@ and reset."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from emulators import create_dynamics_app
 from emulators.common import parse_timestamp
 from emulators.dynamics import COMPANY_ID
+from emulators.dynamics_subscriptions import DynamicsWebhookSettings
 from platforms.dynamics import demo_data, metadata
 from platforms.dynamics.webhooks import parse
 from tests.emulators.receiver import Receiver, wait_for
 from tests.emulators.test_dynamics_emulator import assert_bc_error
 from tests.fixtures.emulators import BC_API, BC_COMPANY, bc_headers
 
+Serve = Callable[[FastAPI], httpx.Client]
 SUBSCRIPTIONS = f"{BC_API}/subscriptions"
 CUSTOMERS = [c["id"] for c in demo_data.demo_records()["customer"]]
 INVOICE = demo_data.demo_records()["invoice"][0]["id"]
@@ -302,3 +307,10 @@ def test_delivery_faults_apply_to_batches(bc: httpx.Client, receiver: Receiver) 
     first, second = receiver.bodies()
     assert first == second
     assert [r["faults"] for r in log(bc, kind="batch")] == [[], ["duplicate"]]
+
+
+def test_factory_webhook_settings_are_the_ones_a_reset_returns_to(serve: Serve) -> None:
+    client = serve(create_dynamics_app(webhooks=DynamicsWebhookSettings(batch_window_seconds=0.2)))
+    settings(client, batch_window_seconds=9)
+    client.post("/_control/reset")
+    assert client.get("/_control/settings").json()["webhooks"]["batch_window_seconds"] == 0.2
