@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulators.delivery import Outbox, WebhookFaults, WebhookSettings
+from emulators.delivery import Outbox, WebhookSettings
 
 Record = dict[str, Any]
 Seed = Callable[[], Mapping[str, Iterable[Record]]]
@@ -534,7 +534,7 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         self.faults = FaultQueue()
         self.writes: list[WriteEntry] = []
         self.records: dict[str, dict[str, Record]] = {}
-        self.outbox = Outbox(now=self.clock.now, encode=dump_json, faults=self.webhook_faults)
+        self.outbox = Outbox(now=self.clock.now, encode=dump_json, settings=self.webhook_settings)
         self.reset()
 
     def reset(self) -> None:
@@ -553,10 +553,10 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         self.reset_limits()
         self.outbox.reset()
 
-    def webhook_faults(self) -> WebhookFaults:
-        """The delivery faults in force: the settings' ``webhooks.faults``, where there are any."""
+    def webhook_settings(self) -> WebhookSettings:
+        """The webhook settings in force (the settings' ``webhooks``; defaults where there are none)."""
         webhooks = getattr(self.settings, "webhooks", None)
-        return webhooks.faults if isinstance(webhooks, WebhookSettings) else WebhookFaults()
+        return webhooks if isinstance(webhooks, WebhookSettings) else WebhookSettings()
 
     def changed(self, entry: WriteEntry, record: Record, client_id: str | None) -> None:
         """Announce an applied write to the platform's webhook subscribers (platforms override).

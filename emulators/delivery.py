@@ -69,11 +69,14 @@ class WebhookFaults(BaseModel):
 
 
 class WebhookSettings(BaseModel):
-    """What both platforms' ``webhooks`` settings have: the delivery faults."""
+    """What both platforms' ``webhooks`` settings have: the delivery faults and the log's size."""
 
     model_config = ConfigDict(extra="forbid")
 
     faults: WebhookFaults = Field(default_factory=WebhookFaults)
+    log_limit: int = Field(
+        100_000, ge=1, description="delivery log lines kept (the oldest go first), so a long soak stays bounded"
+    )
 
 
 @dataclass
@@ -205,15 +208,16 @@ class Outbox:
         *,
         now: Callable[[], float],
         encode: Callable[[Any], bytes],
-        faults: Callable[[], WebhookFaults],
+        settings: Callable[[], WebhookSettings],
     ) -> None:
         self._now = now
         self._encode = encode
-        self._faults = faults
+        self._settings = settings
         self.policy: DeliveryPolicy | None = None
         #: Changes the platform holds that will become deliveries (BC's open batch window).
         self.waiting: Callable[[], int] = lambda: 0
         self.log: list[AttemptRecord] = []
+        self._seq = itertools.count(1)
         self.lanes: dict[str, Lane] = {}
         self._timers: list[_Timer] = []
         self._ids = itertools.count(1)
@@ -235,6 +239,7 @@ class Outbox:
         self.lanes.clear()
         self._timers.clear()
         self.log.clear()
+        self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._seed = _UNSEEDED  # the dice restart from the configured seed
         self.wake()
@@ -274,7 +279,7 @@ class Outbox:
         self, kind: Kind, lane_key: str, url: str, headers: Mapping[str, str], body: Any, context: dict[str, Any]
     ) -> None:
         """Owe ``body`` to ``url``; the injected faults decide whether, when and how often it goes."""
-        faults = self._faults()
+        faults = self._settings().faults
         dice = self._dice(faults.seed)
         now = self._now()
         delivery = Delivery(self.next_id(), kind, lane_key, url, dict(headers), body, context, now)
@@ -377,7 +382,7 @@ class Outbox:
         held, lane.hold, lane.hold_until = lane.hold, [], None
         if len(held) > 1:
             order = list(held)
-            self._dice(self._faults().seed).shuffle(order)
+            self._dice(self._settings().faults.seed).shuffle(order)
             for delivery in order:
                 delivery.faults.append("reorder")
             held = order
@@ -449,9 +454,12 @@ class Outbox:
 
     def _record(self, delivery: Delivery, answer: Answer, outcome: Outcome, started: float, ended: float) -> None:
         self._settled.set()
+        limit = self._settings().log_limit
+        if len(self.log) >= limit + max(1, limit // 10):
+            del self.log[: len(self.log) - limit + 1]  # trimmed in chunks: not a copy per line
         self.log.append(
             AttemptRecord(
-                seq=len(self.log) + 1,
+                seq=next(self._seq),
                 delivery_id=delivery.id,
                 kind=delivery.kind,
                 lane=delivery.lane,

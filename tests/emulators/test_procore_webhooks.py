@@ -400,3 +400,13 @@ def test_a_seed_repeats_the_same_faults(procore: httpx.Client, receiver: Receive
     first = run()
     assert 0 < len(first) < len(PAYMENTS) * 2
     assert run() == first
+
+
+def test_the_delivery_log_is_bounded(procore: httpx.Client, receiver: Receiver) -> None:
+    subscribed(procore, receiver.url)
+    settings(procore, log_limit=2, faults={"drop": 1.0})
+    for payment in PAYMENTS:
+        edit_payment(procore, payment)
+    rows = log(procore)
+    # The oldest lines go first, trimmed in chunks (at most a tenth over the limit, at least one).
+    assert len(rows) <= 3 and rows[-1]["seq"] == len(PAYMENTS)
