@@ -36,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulators.delivery import Outbox, WebhookSettings
+
 Record = dict[str, Any]
 Seed = Callable[[], Mapping[str, Iterable[Record]]]
 
@@ -532,11 +534,13 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         self.faults = FaultQueue()
         self.writes: list[WriteEntry] = []
         self.records: dict[str, dict[str, Record]] = {}
+        self.outbox = Outbox(now=self.clock.now, encode=dump_json, settings=self.webhook_settings)
         self.reset()
 
     def reset(self) -> None:
         """Back to a fresh instance: demo data, empty write log and fault queue, the factory's
-        settings, no rate-limit history, the real clock.
+        settings, no rate-limit history, the real clock, no webhook deliveries owed or logged
+        (platforms also forget their hooks or subscriptions).
 
         Issued tokens stay valid: they are credentials, not data, and a connector holding one should
         not have to notice that a test reset the platform between two of its calls.
@@ -547,6 +551,19 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         self.faults.clear()
         self.clock.offset = 0.0
         self.reset_limits()
+        self.outbox.reset()
+
+    def webhook_settings(self) -> WebhookSettings:
+        """The webhook settings in force (the settings' ``webhooks``; defaults where there are none)."""
+        webhooks = getattr(self.settings, "webhooks", None)
+        return webhooks if isinstance(webhooks, WebhookSettings) else WebhookSettings()
+
+    def changed(self, entry: WriteEntry, record: Record, client_id: str | None) -> None:
+        """Announce an applied write to the platform's webhook subscribers (platforms override).
+
+        Called by ``apply`` for every write, API or out-of-band, so no change escapes the webhooks;
+        it only queues deliveries, which go out later from the server's loop.
+        """
 
     def record(self, entity_type: str, record_id: str) -> Record | None:
         return self.records.get(entity_type, {}).get(record_id)
@@ -561,11 +578,13 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         method: str,
         path: str,
         force: bool = False,
+        client_id: str | None = None,
     ) -> WriteEntry | None:
-        """Write ``values`` into ``record``, bump its version and log the write.
+        """Write ``values`` into ``record``, bump its version, log the write and announce it.
 
-        A write that changes nothing is not a write: no version bump, no log entry, ``None``
-        (unless ``force``, used by out-of-band edits, which always touch the record).
+        A write that changes nothing is not a write: no version bump, no log entry, no webhook,
+        ``None`` (unless ``force``, used by out-of-band edits, which always touch the record).
+        ``client_id`` is the OAuth client of an API write (Procore's events name the application).
         """
         changes = {
             name: {"old": record.get(name), "new": value}
@@ -588,7 +607,20 @@ class EmulatorCore(ABC, Generic[SettingsT]):
             version=version,
         )
         self.writes.append(entry)
+        self.changed(entry, record, client_id)
         return entry
+
+    def api_write(self, request: Request, entity_type: str, record: Record, values: Mapping[str, Any]) -> WriteEntry | None:
+        """``apply`` for a platform API request: logged as ``api``, attributed to the token's client."""
+        return self.apply(
+            entity_type,
+            record,
+            values,
+            source="api",
+            method=request.method,
+            path=request.url.path,
+            client_id=self.tokens.client_of(request.scope),
+        )
 
     def reset_limits(self) -> None:
         """Forget rate-limit state (platforms with limits override this)."""
@@ -629,6 +661,16 @@ def monotonic_stamp(now: datetime, previous: str | None, step_seconds: float, fm
 class ClockAdvance(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(..., gt=0, description="how far to move the emulator's clock forward")
+
+
+class Flush(BaseModel):
+    """``POST /_control/webhooks/flush`` body: wait until no delivery is owed."""
+
+    model_config = ConfigDict(extra="forbid")
+    timeout: float = Field(10.0, ge=0, le=600, description="real seconds to wait at most")
+    release: bool = Field(
+        False, description="first send what is only held: batch windows, reorder holds, injected delays"
+    )
 
 
 def _deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -717,9 +759,32 @@ def control_router(core: EmulatorCore[Any]) -> APIRouter:
         assert entry is not None  # force=True always writes
         return JSONResponse({"record": record, "write": entry.as_json()})
 
+    @router.get("/deliveries")
+    async def list_deliveries(request: Request) -> JSONResponse:
+        # Any top-level field of a log line filters (outcome=retrying, lane=..., kind=batch).
+        filters = {k: v for k, v in request.query_params.items() if k != "pending"}
+        pending = core.outbox.pending()
+        if request.query_params.get("pending") == "true":
+            return JSONResponse({"pending": pending})
+        return JSONResponse({"pending": pending, "deliveries": core.outbox.records(filters)})
+
+    @router.delete("/deliveries")
+    async def clear_deliveries() -> Response:
+        core.outbox.log.clear()
+        return Response(status_code=204)
+
+    @router.post("/webhooks/flush")
+    async def flush(body: Flush | None = None) -> JSONResponse:
+        wanted = body or Flush()
+        if wanted.release:
+            core.outbox.release()
+        left = await core.outbox.drained(wanted.timeout)
+        return JSONResponse({"pending": left, "idle": left == 0})
+
     @router.post("/clock")
     async def advance_clock(body: ClockAdvance) -> JSONResponse:
         core.clock.advance(body.seconds)
+        core.outbox.wake()  # retries and batch windows are due on the emulator clock
         return JSONResponse({"offset_seconds": core.clock.offset, "now": core.clock.datetime().isoformat()})
 
     @router.get("/settings")
@@ -738,6 +803,7 @@ def control_router(core: EmulatorCore[Any]) -> APIRouter:
                 JSONResponse({"detail": exc.errors(include_url=False, include_context=False)}, status_code=422)
             ) from exc
         core.reset_limits()
+        core.outbox.wake()
         return JSONResponse(core.settings.model_dump(mode="json"))
 
     return router

@@ -19,11 +19,13 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, Final, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,13 +43,17 @@ from emulators.common import (
     Kind,
     Record,
     TokenStatus,
+    WriteEntry,
     build_app,
     coerce_fields,
     fault_status,
     json_object,
     monotonic_stamp,
+    parse_timestamp,
     token_request_params,
 )
+from emulators.delivery import Answer
+from emulators.dynamics_subscriptions import DynamicsWebhookSettings, Subscription, Subscriptions, user_id
 from emulators.odata import (
     Comparison,
     ODataError,
@@ -75,6 +81,9 @@ _IF_MATCH: Final = re.compile(r'\*|(W/)?"[^"]*"')
 _SEGMENT: Final = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9.]*)(?:\((?P<key>[^()]*)\))?")
 _GUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _JOURNAL_FILTER_MISSING: Final = "You must specify a journal batch ID or a journal ID to get a journal line."
+# subscriptions, or one of them: its key is a string, so it goes in quotes.
+_SUBSCRIPTION_PATH: Final = re.compile(r"subscriptions(?:\((?P<key>[^()]*)\))?")
+_QUOTED: Final = re.compile(r"'(?P<id>[^']*)'")
 
 
 class DynamicsSettings(BaseModel):
@@ -91,6 +100,7 @@ class DynamicsSettings(BaseModel):
     max_concurrent: int = Field(5, ge=1, description="requests processed at once per user")
     max_queue: int = Field(95, ge=0, description="requests waiting per user before 429")
     max_page_size: int = Field(20000, ge=1, description="server-driven page size cap")
+    webhooks: DynamicsWebhookSettings = Field(default_factory=DynamicsWebhookSettings)
 
 
 # ----------------------------------------------------------------------------------------- entity sets
@@ -262,6 +272,173 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         record["lastModifiedDateTime"] = modified
         record["@odata.etag"] = demo_data.weak_etag(str(record["id"]), modified)
         return str(record["@odata.etag"])
+
+    # -- webhooks
+
+    @cached_property
+    def subscriptions(self) -> Subscriptions:
+        # Made on first use: reset() (run by EmulatorCore.__init__) is the first, after the outbox.
+        subscriptions = Subscriptions(self.outbox, lambda: self.settings.webhooks, self.clock.now)
+        self.outbox.policy = subscriptions
+        self.outbox.waiting = lambda: len(subscriptions.window)
+        return subscriptions
+
+    def reset(self) -> None:
+        super().reset()
+        self.subscriptions.clear()
+
+    def changed(self, entry: WriteEntry, record: Record, client_id: str | None) -> None:
+        modified = parse_timestamp(str(record["lastModifiedDateTime"]))
+        self.subscriptions.note(entry.entity_type, entry.record_id, modified)
+
+    async def subscription_request(self, request: Request, key: str | None, base: str) -> Response:
+        """``subscriptions`` and ``subscriptions('<id>')``: list, create, read, renew, delete."""
+        if key is None:
+            if request.method == "GET":
+                rows = [s.record() for s in sorted(self.subscriptions.active(), key=lambda s: s.created_at)]
+                return _odata({"@odata.context": f"{base}/$metadata#subscriptions", "value": rows})
+            if request.method == "POST":
+                return await self.subscribe(request, base)
+            raise _error(
+                405,
+                "BadRequest_MethodNotAllowed",
+                f"'{request.method}' requests for 'subscriptions' of EdmType 'Collection' are not allowed within "
+                "Microsoft Dynamics 365 Business Central OData web services.",
+            )
+        quoted = _QUOTED.fullmatch(key)
+        if quoted is None:
+            # subscriptionId is an Edm.String key: unquoted, it is not a literal of its type.
+            raise _error(400, "BadRequest", f"Bad Request - Error in query syntax: invalid key ({key}).")
+        sub = self.subscriptions.get(quoted.group("id"))
+        if sub is None:
+            raise _not_found_segment("subscriptions")
+        if request.method == "GET":
+            return _subscription_response(sub, base)
+        if request.method == "PATCH":
+            return await self.renew(request, sub, base)
+        if request.method == "DELETE":
+            # The delete page lists If-Match as required, like an update.
+            self.current(_if_match(request), sub.etag)
+            self.subscriptions.delete([sub.id])
+            return Response(status_code=204, headers={"OData-Version": "4.0"})
+        raise _error(405, "BadRequest_MethodNotAllowed", f"'{request.method}' is not supported for 'subscriptions'.")
+
+    async def subscribe(self, request: Request, base: str) -> Response:
+        body = await _body(request)
+        values = self._subscription_values(body, required=True)
+        if len(self.subscriptions.active()) >= self.settings.webhooks.max_subscriptions:
+            raise _dialog(
+                f"The maximum number of webhook subscriptions ({self.settings.webhooks.max_subscriptions}) "
+                "has been reached."
+            )
+        await self.handshake(values["notificationUrl"])
+        now = self.clock.now()
+        client = user_id(self.tokens.client_of(request.scope) or "")
+        sub = Subscription(
+            id=uuid.uuid4().hex,
+            notification_url=values["notificationUrl"],
+            resource=values["resource"],
+            entity_type=values["entity_type"],
+            client_state=values.get("clientState", ""),
+            user_id=client,
+            created_at=now,
+            modified_at=now,
+            expires_at=now,
+        )
+        self.subscriptions.renewed(sub)
+        self.subscriptions.subscriptions[sub.id] = sub
+        response = _subscription_response(sub, base, status=201)
+        response.headers["Location"] = f"{base}/subscriptions('{sub.id}')"
+        return response
+
+    async def renew(self, request: Request, sub: Subscription, base: str) -> Response:
+        """PATCH: change what is given, handshake again, and live three more days."""
+        if_match = _if_match(request)
+        values = self._subscription_values(await _body(request), required=False)
+        self.current(if_match, sub.etag)
+        await self.handshake(values.get("notificationUrl", sub.notification_url))
+        if "notificationUrl" in values:
+            sub.notification_url = values["notificationUrl"]
+        if "resource" in values:
+            sub.resource, sub.entity_type = values["resource"], values["entity_type"]
+        if "clientState" in values:
+            sub.client_state = values["clientState"]
+        sub.version += 1
+        self.subscriptions.renewed(sub)
+        return _subscription_response(sub, base)
+
+    def _subscription_values(self, body: dict[str, Any], *, required: bool) -> dict[str, Any]:
+        props = metadata.schema().properties("subscriptions")
+        for name in body:
+            if name not in props:
+                raise _error(
+                    400, "BadRequest", f"Could not find a property named '{name}' on type 'Microsoft.NAV.subscriptions'."
+                )
+        values: dict[str, Any] = {}
+        for name in ("notificationUrl", "resource", "clientState"):
+            if name not in body:
+                if required and name != "clientState":
+                    raise _error(400, "BadRequest", f"The '{name}' property is required to create a subscription.")
+                continue
+            value = body[name]
+            if not isinstance(value, str):
+                raise _error(
+                    400,
+                    "BadRequest",
+                    f"Cannot convert the literal '{_literal_of(Invalid(name, value, Kind.TEXT))}' to the expected "
+                    "type 'Edm.String'.",
+                )
+            _fits(value, props[name])
+            values[name] = value
+        # The other properties (subscriptionId, expirationDateTime, userId, ...) are BC's to set:
+        # Microsoft's create example sends them and they are ignored.
+        if "notificationUrl" in values:
+            _valid_url(values["notificationUrl"])
+        if "resource" in values:
+            values["resource"], values["entity_type"] = self._subscribed(values["resource"])
+        return values
+
+    def _subscribed(self, resource: str) -> tuple[str, str]:
+        """A subscription's resource (relative or absolute) and the entity type it hears about.
+
+        It must be an entity set this emulator serves, of a company it has; a single entity, a
+        nested set or a query cannot be subscribed to.
+        """
+        invalid = _error(400, "BadRequest", f"The resource '{resource}' is not a valid webhook resource.")
+        path = (urlsplit(resource).path if "://" in resource else resource).strip("/")
+        _, api, rest = path.rpartition("api/v2.0/")
+        odata_path = rest if api else path
+        if "?" in resource or not odata_path.startswith("companies("):
+            raise invalid
+        target = self.target(odata_path)
+        if target is None or target.record_id is not None or target.journal_id is not None:
+            raise invalid
+        return resource.rstrip("/"), target.entity_set.entity_type
+
+    async def handshake(self, notification_url: str) -> None:
+        """BC calls the notification URL with a ``validationToken``; without it echoed in a 200 the
+        subscription is neither created nor renewed."""
+        token = str(uuid.uuid4())
+
+        def echoed(answer: Answer) -> bool:
+            return answer.status == 200 and answer.body == token
+
+        accepted = await self.outbox.call(
+            "handshake",
+            f"url:{notification_url}",
+            notification_url,
+            params={"validationToken": token},
+            limit=self.settings.webhooks.handshake_timeout_seconds,
+            accept=echoed,
+            context={},
+        )
+        if not accepted:
+            raise _error(
+                400,
+                "BadRequest",
+                "The subscription handshake failed: the notification URL must answer 200 with the "
+                "validationToken as its body.",
+            )
 
     # -- limits
 
@@ -436,28 +613,20 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         record = self.entity(target)
         if not entity_set.patchable:
             raise _error(405, "BadRequest_MethodNotAllowed", f"'PATCH' is not supported for '{entity_set.name}'.")
-        if_match = (request.headers.get("if-match") or "").strip()
-        if not _IF_MATCH.fullmatch(if_match):
-            raise _error(
-                400,
-                "BadRequest_InvalidToken",
-                "Could not validate the client concurrency token required by the service. Please provide a "
-                "valid token in the client request.",
-            )
-        try:
-            body = await json_object(request)
-        except BodyError as exc:
-            raise _error(400, "BadRequest", f"Invalid request body: {exc}") from exc
-        # Clients often echo annotations (@odata.etag) back; OData ignores them in a PATCH body.
-        body = {k: v for k, v in body.items() if not k.startswith("@")}
+        if_match = _if_match(request)
+        body = await _body(request)
         self.known(entity_set, list(body))
         values = self._validated(entity_set, record, body)
-        if if_match != "*" and if_match != record["@odata.etag"]:
+        self.current(if_match, str(record["@odata.etag"]))
+        self._link(entity_set, record, values)
+        self.api_write(request, entity_set.entity_type, record, values)
+        return self.entity_response(target, record, base, None)
+
+    def current(self, if_match: str, etag: str) -> None:
+        """Refuse a write whose ``If-Match`` names an older version."""
+        if if_match != "*" and if_match != etag:
             # ODataConflictException: 409 by default, 412 when configured (clients accept both).
             raise _error(self.settings.conflict_status, "Request_EntityChanged", ENTITY_CHANGED)
-        self._link(entity_set, record, values)
-        self.apply(entity_set.entity_type, record, values, source="api", method="PATCH", path=request.url.path)
-        return self.entity_response(target, record, base, None)
 
     def _validated(self, entity_set: _EntitySet, record: Record, body: dict[str, Any]) -> dict[str, Any]:
         writable = entity_set.writable()
@@ -485,16 +654,7 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
                 f"Cannot convert the literal '{_literal_of(problem)}' to the expected type '{expected}'.",
             )
         for name, value in clean.items():
-            limit = entity_set.props[name].max_length
-            if limit is not None and isinstance(value, str) and len(value) > limit:
-                # NavNCLStringLengthExceededException, as Microsoft's "Troubleshooting REST API/OData
-                # calls" (dynamics-error-codes) lists it: 400 Application_StringExceededLength.
-                raise _error(
-                    400,
-                    "Application_StringExceededLength",
-                    f"The length of the string is {len(value)}, but it must be less than or equal to {limit} "
-                    f"characters. Value: {value}",
-                )
+            _fits(value, entity_set.props[name])
         return clean
 
     def _link(self, entity_set: _EntitySet, record: Record, values: dict[str, Any]) -> None:
@@ -525,6 +685,42 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
             for mine, theirs in link.copies.items():
                 if mine in record:
                     values[mine] = target.get(theirs, "")
+
+
+def _fits(value: Any, prop: Property) -> None:
+    """Refuse text longer than the property's ``MaxLength``."""
+    limit = prop.max_length
+    if limit is not None and isinstance(value, str) and len(value) > limit:
+        # NavNCLStringLengthExceededException, as Microsoft's "Troubleshooting REST API/OData
+        # calls" (dynamics-error-codes) lists it: 400 Application_StringExceededLength.
+        raise _error(
+            400,
+            "Application_StringExceededLength",
+            f"The length of the string is {len(value)}, but it must be less than or equal to {limit} "
+            f"characters. Value: {value}",
+        )
+
+
+def _if_match(request: Request) -> str:
+    """The write's ``If-Match``: required, an ETag or ``*``."""
+    if_match = (request.headers.get("if-match") or "").strip()
+    if not _IF_MATCH.fullmatch(if_match):
+        raise _error(
+            400,
+            "BadRequest_InvalidToken",
+            "Could not validate the client concurrency token required by the service. Please provide a "
+            "valid token in the client request.",
+        )
+    return if_match
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """A write's JSON object, without the annotations clients echo back (OData ignores them)."""
+    try:
+        body = await json_object(request)
+    except BodyError as exc:
+        raise _error(400, "BadRequest", f"Invalid request body: {exc}") from exc
+    return {k: v for k, v in body.items() if not k.startswith("@")}
 
 
 def _not_found_segment(segment: str) -> EmulatorError:
@@ -633,6 +829,15 @@ def _router(core: DynamicsEmulator) -> APIRouter:
             {"token_type": "Bearer", "expires_in": int(ttl), "ext_expires_in": int(ttl), "access_token": issued.value}
         )
 
+    @router.post("/_control/subscriptions/{subscription_id}/expire")
+    async def expire(subscription_id: str) -> Response:
+        # Time passing for one subscription: it lapses now, as if three days had gone by unrenewed.
+        sub = core.subscriptions.get(subscription_id)
+        if sub is None:
+            return JSONResponse({"detail": f"no subscription {subscription_id}"}, status_code=404)
+        sub.expires_at = core.clock.now() - 0.001
+        return JSONResponse({"expired": subscription_id})
+
     @router.api_route(
         "/v2.0/{tenant}/{environment}/api/v2.0/{odata_path:path}",
         methods=["GET", "PATCH", "POST", "PUT", "DELETE"],
@@ -642,6 +847,9 @@ def _router(core: DynamicsEmulator) -> APIRouter:
         if environment != core.environment:
             raise _error(404, "BadRequest_NotFound", f"Environment '{environment}' was not found.")
         base = str(request.base_url).rstrip("/") + f"/v2.0/{tenant}/{environment}/api/v2.0"
+        subscriptions = _SUBSCRIPTION_PATH.fullmatch(odata_path)
+        if subscriptions is not None:
+            return await core.subscription_request(request, subscriptions.group("key"), base)
         target = core.target(odata_path)
         if request.method not in ("GET", "PATCH"):
             raise _error(
@@ -666,6 +874,20 @@ def _router(core: DynamicsEmulator) -> APIRouter:
         return core.entity_response(target, core.entity(target), base, names)
 
     return router
+
+
+def _subscription_response(sub: Subscription, base: str, *, status: int = 200) -> Response:
+    body = {"@odata.context": f"{base}/$metadata#subscriptions/$entity", **sub.record()}
+    return _odata(body, status=status, headers={"ETag": sub.etag})
+
+
+def _valid_url(value: str) -> None:
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise _error(400, "BadRequest", f"The notification URL '{value}' is not a valid absolute URL.")
 
 
 def _company(core: DynamicsEmulator) -> Record:
@@ -705,11 +927,14 @@ def create_dynamics_app(
     max_concurrent: int = 5,
     max_queue: int = 95,
     max_page_size: int = 20000,
+    webhooks: DynamicsWebhookSettings | None = None,
 ) -> FastAPI:
     """A fresh, isolated Business Central emulator seeded with the demo data.
 
     API base: ``/v2.0/{tenant}/{environment}/api/v2.0/companies({COMPANY_ID})``; tokens from
-    ``POST /{tenant}/oauth2/v2.0/token`` with ``scope=SCOPE``. The state object is
+    ``POST /{tenant}/oauth2/v2.0/token`` with ``scope=SCOPE``; webhook subscriptions at
+    ``/v2.0/{tenant}/{environment}/api/v2.0/subscriptions``, their timings and faults from
+    ``webhooks`` (kept across resets). The state object is
     ``app.state.core`` (a ``DynamicsEmulator``).
     """
     settings = DynamicsSettings(
@@ -720,6 +945,7 @@ def create_dynamics_app(
         max_concurrent=max_concurrent,
         max_queue=max_queue,
         max_page_size=max_page_size,
+        webhooks=webhooks or DynamicsWebhookSettings(),
     )
     core = DynamicsEmulator(settings, clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, tenant, environment)
     return build_app(

@@ -15,16 +15,19 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import quote
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulators import procore_hooks
 from emulators.common import (
     BodyError,
     Choice,
@@ -38,6 +41,7 @@ from emulators.common import (
     Kind,
     Record,
     TokenStatus,
+    WriteEntry,
     build_app,
     coerce_fields,
     fault_status,
@@ -47,6 +51,7 @@ from emulators.common import (
     retry_after_seconds,
     token_request_params,
 )
+from emulators.procore_hooks import Hook, Hooks, ProcoreWebhookSettings
 from platforms.procore import demo_data, openapi
 
 DEFAULT_CLIENT_ID: Final = "structural-procore-client"
@@ -88,6 +93,7 @@ class ProcoreSettings(BaseModel):
         description="fault control: writable fields a PATCH accepts with 200 and silently does not apply "
         "(what Procore does with a parameter it does not permit); shows that a 2xx is not taken as proof",
     )
+    webhooks: ProcoreWebhookSettings = Field(default_factory=ProcoreWebhookSettings)
 
 
 # ------------------------------------------------------------------------------------------ resources
@@ -330,6 +336,36 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
         record["updated_at"] = monotonic_stamp(self.clock.datetime(), record.get("updated_at"), 1.0, _stamp)
         return str(record["updated_at"])
 
+    # -- webhooks
+
+    @cached_property
+    def hooks(self) -> Hooks:
+        # Made on first use: reset() (run by EmulatorCore.__init__) is the first, after the outbox.
+        hooks = Hooks(self.outbox, lambda: self.settings.webhooks, self.clock.now)
+        self.outbox.policy = hooks
+        return hooks
+
+    def reset(self) -> None:
+        super().reset()
+        self.hooks.clear()
+
+    def changed(self, entry: WriteEntry, record: Record, client_id: str | None) -> None:
+        name = procore_hooks.resource_of(entry.entity_type, record)
+        if name is None or not self.hooks.triggers:
+            return
+        # A project's own events carry its id; the company directory's vendors carry none.
+        found = record["id"] if name == "Projects" else None if name == "Company Vendors" else _project_id_of(record)
+        project_id = None if found is None else int(found)
+        self.hooks.announce(
+            resource_name=name,
+            resource_id=int(record["id"]),
+            company_id=self.company_id,
+            project_id=project_id,
+            event_type="update",  # the emulator only edits records
+            user_id=procore_hooks.UI_USER_ID if client_id is None else procore_hooks.service_user_id(client_id),
+            application_id=client_id,
+        )
+
     # -- rate limits
 
     def reset_limits(self) -> None:
@@ -499,7 +535,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
         if invalid:
             raise _error(422, {"errors": _messages(invalid)})
         self.derive(resource, record, clean)
-        self.apply(resource.entity_type, record, clean, source="api", method="PATCH", path=request.url.path)
+        self.api_write(request, resource.entity_type, record, clean)
         return JSONResponse(_shown(published, record))
 
     def derive(self, resource: _Resource, record: Record, values: dict[str, Any]) -> None:
@@ -626,6 +662,243 @@ class _RateLimitMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+# ------------------------------------------------------------------------------------------ webhooks
+
+_HOOKS: Final = f"{_API}/webhooks/hooks"
+_Scope = tuple[int | None, int | None]  # (company_id, project_id) owning a hook
+
+
+def _scope(core: ProcoreEmulator, given: Mapping[str, Any]) -> _Scope:
+    """The company or project a webhooks request is made in (query or body, as the endpoint takes it).
+
+    The schemas mark both ``company_id`` and ``project_id`` required, and their text says to supply
+    either: one of them must be there; another company is 403, an unknown project 404.
+    """
+    company, project = given.get("company_id"), given.get("project_id")
+    if company in (None, "") and project in (None, ""):
+        raise _error(400, {"error": "company_id is missing"})
+    if company not in (None, "") and str(company) != str(core.company_id):
+        raise _error(403, {"error": "App is not connected to this company"})
+    if project in (None, ""):
+        return core.company_id, None
+    if not str(project).isdigit():
+        raise _not_found(f"Couldn't find Project with 'id'={quote(str(project))}")
+    core.project(int(project))
+    return None, int(project)
+
+
+def _hook(core: ProcoreEmulator, hook_id: str, scope: _Scope) -> Hook:
+    """A hook of the scope the request names; another scope's hook is not found, as in Procore."""
+    hook = core.hooks.hooks.get(int(hook_id)) if hook_id.isdigit() else None
+    if hook is None or (hook.company_id, hook.project_id) != scope:
+        raise _not_found(f"Couldn't find Webhooks::Hook with 'id'={quote(hook_id)}")
+    return hook
+
+
+def _wrapped(body: Mapping[str, Any], key: str) -> dict[str, Any]:
+    payload = body.get(key)
+    if not isinstance(payload, dict) or not payload:
+        raise _error(400, {"error": f"param is missing or the value is empty: {key}"})
+    return payload
+
+
+def _hook_values(payload: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    """A hook's attributes from a create (all required) or update body; 422 in Rails' words."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for name in ("api_version", "namespace", "destination_url"):
+        if partial and name not in payload:
+            continue
+        value = payload.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            errors[name] = ["can't be blank"]
+        elif not isinstance(value, str):
+            errors[name] = ["is invalid"]
+        elif name == "api_version":
+            if value not in procore_hooks.PAYLOAD_VERSIONS:
+                errors[name] = ["is not included in the list"]
+            else:
+                values[name] = procore_hooks.PAYLOAD_VERSIONS[value]
+        elif name == "namespace":
+            if not procore_hooks.NAMESPACE.fullmatch(value):
+                errors[name] = ["is invalid"]
+            values[name] = value
+        else:
+            try:
+                url = httpx.URL(value)
+            except httpx.InvalidURL:
+                url = None
+            if url is None or url.scheme not in ("http", "https") or not url.host:
+                errors[name] = ["is invalid"]
+            values[name] = value
+    if "destination_headers" in payload:
+        headers = payload["destination_headers"]
+        if headers is None:
+            values["destination_headers"] = {}
+        elif isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values()):
+            values["destination_headers"] = {str(k): v for k, v in headers.items()}
+        else:
+            errors["destination_headers"] = ["is invalid"]
+    if errors:
+        raise _error(422, {"errors": errors})
+    return values
+
+
+def _webhook_routes(router: APIRouter, core: ProcoreEmulator) -> None:
+    """Hooks, triggers, deliveries and resources (``RestV10Webhooks*`` in the vendored schemas).
+
+    Registered before the generic ``/rest/v1.0/{resource}`` routes, which would take these paths.
+    """
+
+    async def body_of(request: Request) -> dict[str, Any]:
+        try:
+            return await json_object(request)
+        except BodyError as exc:
+            raise _error(400, {"error": str(exc)}) from exc
+
+    def shown(method: str, template: str, row: Record) -> Record:
+        return _shown(openapi.published(method, template), row)
+
+    @router.post(_HOOKS)
+    async def create_hook(request: Request) -> Response:
+        core.authorize(request)
+        body = await body_of(request)
+        company_id, project_id = _scope(core, body)
+        values = _hook_values(_wrapped(body, "hook"), partial=False)
+        client = core.tokens.client_of(request.scope) or ""
+        hook = Hook(
+            id=core.hooks.next_id(),
+            company_id=company_id,
+            project_id=project_id,
+            user_id=procore_hooks.service_user_id(client),
+            namespace=values["namespace"],
+            api_version=values["api_version"],
+            destination_url=values["destination_url"],
+            destination_headers=values.get("destination_headers", {}),
+        )
+        core.hooks.hooks[hook.id] = hook
+        return JSONResponse(shown("POST", _HOOKS, hook.shown()), status_code=201)
+
+    @router.get(_HOOKS)
+    async def list_hooks(request: Request) -> Response:
+        core.authorize(request)
+        scope = _scope(core, request.query_params)
+        wanted = {k: request.query_params[k] for k in ("namespace", "api_version") if k in request.query_params}
+        if "api_version" in wanted:
+            wanted["api_version"] = procore_hooks.PAYLOAD_VERSIONS.get(wanted["api_version"], wanted["api_version"])
+        rows = [
+            shown("GET", _HOOKS, hook.shown())
+            for hook in sorted(core.hooks.hooks.values(), key=lambda h: h.id)
+            if (hook.company_id, hook.project_id) == scope
+            and all(getattr(hook, k) == v for k, v in wanted.items())
+        ]
+        return JSONResponse(rows)
+
+    @router.patch(f"{_HOOKS}/{{hook_id}}")
+    async def update_hook(hook_id: str, request: Request) -> Response:
+        core.authorize(request)
+        body = await body_of(request)
+        hook = _hook(core, hook_id, _scope(core, body))
+        for name, value in _hook_values(_wrapped(body, "hook"), partial=True).items():
+            setattr(hook, name, value)
+        return JSONResponse(shown("PATCH", f"{_HOOKS}/{{id}}", hook.shown()))
+
+    @router.delete(f"{_HOOKS}/{{hook_id}}")
+    async def delete_hook(hook_id: str, request: Request) -> Response:
+        core.authorize(request)
+        hook = _hook(core, hook_id, _scope(core, request.query_params))
+        core.hooks.delete(hook.id)
+        return Response(status_code=200)  # the schema publishes no body
+
+    @router.post(f"{_HOOKS}/{{hook_id}}/triggers")
+    async def create_trigger(hook_id: str, request: Request) -> Response:
+        core.authorize(request)
+        body = await body_of(request)
+        hook = _hook(core, hook_id, _scope(core, body))
+        # "Body must include api_version and a trigger object" (webhooks_api.md).
+        _require(("api_version",), body)
+        payload = _wrapped(body, "trigger")
+        errors: dict[str, list[str]] = {}
+        name, event_type = payload.get("resource_name"), payload.get("event_type")
+        company_only = procore_hooks.TRIGGER_RESOURCES.get(name) if isinstance(name, str) else None
+        if name in (None, ""):
+            errors["resource_name"] = ["can't be blank"]
+        elif company_only is None or (company_only and hook.project_id is not None):
+            # Not a resource Procore knows (or not one of this scope's: the resources list of a
+            # project has no company directory).
+            errors["resource_name"] = ["is not included in the list"]
+        if event_type in (None, ""):
+            errors["event_type"] = ["can't be blank"]
+        elif not isinstance(event_type, str) or event_type.lower() not in procore_hooks.EVENT_TYPES:
+            errors["event_type"] = ["is not included in the list"]
+        if errors:
+            raise _error(422, {"errors": errors})
+        assert isinstance(name, str) and isinstance(event_type, str)
+        trigger = procore_hooks.Trigger(
+            id=core.hooks.next_id(),
+            hook_id=hook.id,
+            resource_name=name,
+            event_type=event_type.lower(),
+            company_id=hook.company_id,
+            project_id=hook.project_id,
+            user_id=procore_hooks.service_user_id(core.tokens.client_of(request.scope) or ""),
+        )
+        core.hooks.triggers[trigger.id] = trigger
+        template = f"{_HOOKS}/{{hook_id}}/triggers"
+        return JSONResponse(shown("POST", template, trigger.shown(_event_types("POST", template))), status_code=201)
+
+    @router.get(f"{_HOOKS}/{{hook_id}}/triggers")
+    async def list_triggers(hook_id: str, request: Request) -> Response:
+        core.authorize(request)
+        hook = _hook(core, hook_id, _scope(core, request.query_params))
+        template = f"{_HOOKS}/{{hook_id}}/triggers"
+        spelled = _event_types("GET", template)
+        return JSONResponse([shown("GET", template, t.shown(spelled)) for t in core.hooks.of_hook(hook.id)])
+
+    @router.delete(f"{_HOOKS}/{{hook_id}}/triggers/{{trigger_id}}")
+    async def delete_trigger(hook_id: str, trigger_id: str, request: Request) -> Response:
+        core.authorize(request)
+        hook = _hook(core, hook_id, _scope(core, request.query_params))
+        trigger = core.hooks.triggers.get(int(trigger_id)) if trigger_id.isdigit() else None
+        if trigger is None or trigger.hook_id != hook.id:
+            raise _not_found(f"Couldn't find Webhooks::Trigger with 'id'={quote(trigger_id)}")
+        del core.hooks.triggers[trigger.id]
+        return Response(status_code=200)
+
+    @router.get(f"{_HOOKS}/{{hook_id}}/deliveries")
+    async def list_deliveries(hook_id: str, request: Request) -> Response:
+        core.authorize(request)
+        hook = _hook(core, hook_id, _scope(core, request.query_params))
+        # The schema says filters[status]; the API guide's example says filter[status].
+        status = request.query_params.get("filters[status]") or request.query_params.get("filter[status]") or "any"
+        kept = procore_hooks.STATUS_FILTERS.get(status, procore_hooks.STATUS_FILTERS["any"])
+        rows = [
+            row
+            for record in core.outbox.records({"lane": core.hooks.lane(hook.id)})
+            if (row := procore_hooks.delivery_row(record)) is not None and row["outcome"] in kept
+        ]
+        # page_start: the last event id of the previous page; page_size: default 100.
+        start = _int_param(request.query_params.get("page_start"), 0)
+        size = _int_param(request.query_params.get("page_size"), 100)
+        rows = [r for r in rows if int(r["event_id"] or 0) > start][:size]
+        template = f"{_HOOKS}/{{hook_id}}/deliveries"
+        return JSONResponse([shown("GET", template, row) for row in rows])
+
+    @router.get(f"{_API}/webhooks/resources")
+    async def list_resources(request: Request) -> Response:
+        core.authorize(request)
+        _, project_id = _scope(core, request.query_params)
+        rows = procore_hooks.resources_listing(company_level=project_id is None)
+        return JSONResponse([shown("GET", f"{_API}/webhooks/resources", row) for row in rows])
+
+
+def _event_types(method: str, template: str) -> tuple[str, ...]:
+    """How the published trigger schema spells event types (its ``event_type`` enum)."""
+    published = openapi.published(method, template)
+    enum = (published.response.get("event_type") or {}).get("enum") if published else None
+    return tuple(enum or ())
+
+
 # ---------------------------------------------------------------------------------------------- app
 
 
@@ -687,6 +960,8 @@ def _router(core: ProcoreEmulator) -> APIRouter:
         # Answers 200 even for an unknown token (RFC 7009, and Procore's docs).
         core.tokens.revoke((await token_request_params(request)).get("token", ""))
         return JSONResponse({})
+
+    _webhook_routes(router, core)
 
     @router.get(f"{_API}/companies")
     async def companies(request: Request) -> Response:
@@ -752,17 +1027,20 @@ def create_procore_app(
     company_id: int = COMPANY_ID,
     default_per_page: int = 100,
     computed_fields_writable: bool = False,
+    webhooks: ProcoreWebhookSettings | None = None,
 ) -> FastAPI:
     """A fresh, isolated Procore emulator seeded with the demo data.
 
     ``clients`` maps DMSA client ids to secrets (default: ``DEFAULT_CLIENT_ID`` /
-    ``DEFAULT_CLIENT_SECRET``). The state object is ``app.state.core`` (a ``ProcoreEmulator``).
+    ``DEFAULT_CLIENT_SECRET``). ``webhooks`` sets the delivery timings and faults the instance
+    starts (and resets) with. The state object is ``app.state.core`` (a ``ProcoreEmulator``).
     """
     settings = ProcoreSettings(
         token_ttl_seconds=token_ttl_seconds,
         rate_limit=rate_limit or ProcoreRateLimit(),
         default_per_page=default_per_page,
         computed_fields_writable=computed_fields_writable,
+        webhooks=webhooks or ProcoreWebhookSettings(),
     )
     core = ProcoreEmulator(settings, clients or {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}, company_id)
     return build_app(

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from emulators import create_dynamics_app, create_procore_app, serve_in_thread
+from tests.emulators.receiver import Receiver, receiving
 
 Serve = Callable[[FastAPI], httpx.Client]
 
@@ -59,3 +60,10 @@ def procore(procore_url: str) -> Iterator[httpx.Client]:
 def bc(bc_url: str) -> Iterator[httpx.Client]:
     """A client of a Business Central emulator in its initial state (default configuration)."""
     yield from _fresh_client(bc_url)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server that records the webhook deliveries it gets and answers as told."""
+    with receiving() as running:
+        yield running
