@@ -78,7 +78,8 @@ async def subscribe(client: ProcoreClient, destination: Destination) -> list[Sub
     hook_id = str(hook["id"])
     triggers = f"{HOOKS}/{hook_id}/triggers"
     resp = await client.request("GET", triggers, params={"company_id": company})
-    existing = {(str(t.get("resource_name")), str(t.get("event_type"))): t for t in _list(resp.text)}
+    # Procore prints event types as its schema's enum spells them (``UPDATE``); we ask in lower case.
+    existing = {(str(t.get("resource_name")), str(t.get("event_type")).lower()): t for t in _list(resp.text)}
     states = []
     for resource in RESOURCES:
         for event in EVENTS:
