@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from settings import Settings
 from tests.fixtures.api import assert_error
-from tests.fixtures.live import control, edit_in_platform, webhook_secret
+from tests.fixtures.live import control, edit_in_platform, silence_webhooks, webhook_secret
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 from workflows.catch_up import CatchUpWorkflow
@@ -37,6 +37,7 @@ async def test_procore_event_is_fetched_and_propagated_once(
 ) -> None:
     secret = await webhook_secret(sessionmaker, settings, live, "procore")
     # somebody edits the payment in Procore; Procore then sends its thin event
+    await silence_webhooks(emulators)  # this test hands on the notifications itself
     await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="edited in Procore")
     event = {
         "resource_name": "Contract Payments",
@@ -82,6 +83,7 @@ async def test_dynamics_handshake_and_batch(
     secret = await webhook_secret(sessionmaker, settings, live, "dynamics")
     handshake = await api.post("/api/v1/webhooks/dynamics", params={"validationToken": "tok-123"})
     assert handshake.status_code == 200 and handshake.text == "tok-123"
+    await silence_webhooks(emulators)  # this test hands on the notifications itself
     await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="edited in BC")
     batch = {
         "value": [
@@ -137,6 +139,7 @@ async def test_dynamics_collection_notification_catches_up_the_resource(
 ) -> None:
     # More than 1,000 changes in 30 seconds: BC sends one `collection` notification without ids.
     started = datetime.now(UTC).isoformat()
+    await silence_webhooks(emulators)  # this test hands on the notifications itself
     await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="bulk edit in BC")
     note = {
         "subscriptionId": "s-bulk",
@@ -170,6 +173,7 @@ async def test_a_delta_pass_brings_over_a_change_no_webhook_announced(
     api: httpx.AsyncClient, live: str, emulators: Any, temporal_client: Any, demo_key: str
 ) -> None:
     # An edit in Business Central whose notification never arrives.
+    await silence_webhooks(emulators)  # this test hands on the notifications itself
     await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="missed by webhooks")
     started = await api.post("/api/v1/connections/dynamics/sync", headers=auth(live))
     assert started.status_code == 202, started.text

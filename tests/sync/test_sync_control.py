@@ -19,7 +19,7 @@ from settings import Settings
 from store import propagate as q
 from store.customers import find_key_owner
 from tests.fixtures.api import assert_error
-from tests.fixtures.live import control, edit_in_platform, webhook_secret
+from tests.fixtures.live import control, edit_in_platform, silence_webhooks, webhook_secret
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 from workflows.propagate import PropagateWorkflow, propagate_workflow_id
@@ -101,6 +101,7 @@ async def test_pause_holds_announced_changes_and_resume_applies_them(
     }
     # While paused: an on-demand pass is refused, and a notification is acknowledged but held.
     assert_error(await api.post("/api/v1/connections/procore/sync", headers=auth(live)), 409, "CONFLICT_ERROR")
+    await silence_webhooks(emulators)  # this test hands on the notifications itself
     await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="edited while paused")
     event = {
         "resource_type": "Contract Payments",
