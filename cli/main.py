@@ -128,6 +128,26 @@ def customers_set_rate_limit(
     console.print("ok")
 
 
+@customers_app.command("delete")
+def customers_delete(
+    customer_id: uuid.UUID,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete a customer with everything it owns: its webhook registrations on the platforms, its
+    schedules, keys, connections, records and history."""
+    from scheduling.disconnect import remove_customer
+
+    if not yes:
+        typer.confirm(f"Delete customer {customer_id} and all its data?", abort=True)
+    settings = get_settings()
+
+    async def go(session: AsyncSession) -> None:
+        await remove_customer(session, await _temporal(), settings, customer_id)
+
+    asyncio.run(_with_session(go))
+    console.print("deleted")
+
+
 @keys_app.command("revoke")
 def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key's id (uuid) or its printed prefix, e.g. sk_test_AbCd")],
@@ -284,6 +304,33 @@ def _sync_call(platform: str, call: Callable[[AsyncSession, Client], Awaitable[T
     except SyncError as err:
         console.print(f"[red]{err.message}[/red]")
         raise typer.Exit(1) from err
+
+
+@app.command()
+def disconnect(
+    platform: PlatformArg,
+    customer_id: CustomerOpt,
+    force: Annotated[bool, typer.Option(help="Remove it even if the platform cannot be reached")] = False,
+) -> None:
+    """Remove a connection: its webhook registrations on the platform, its schedules, credentials,
+    records and mappings (DELETE /api/v1/connections/{platform})."""
+    from scheduling.disconnect import DisconnectError
+    from scheduling.disconnect import disconnect as remove
+
+    _check_platform(platform)
+    settings = get_settings()
+
+    async def go(session: AsyncSession) -> Any:
+        return await remove(session, await _temporal(), settings, customer_id, platform, force=force)
+
+    try:
+        done = asyncio.run(_with_session(go))
+    except DisconnectError as err:
+        console.print(f"[red]{err.message}[/red]")
+        raise typer.Exit(1) from err
+    console.print(f"{platform} disconnected; {done.subscriptions_removed} subscriptions removed on the platform")
+    if done.subscriptions_left:
+        console.print(f"[yellow]{done.subscriptions_left}[/yellow]")
 
 
 @sync_app.command("status")

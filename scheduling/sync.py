@@ -194,7 +194,8 @@ async def remove_subscriptions(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=customer_platform(customer, platform),
         static_summary=f"Remove the subscriptions of {platform}",
-        execution_timeout=timedelta(minutes=2),
+        # The caller waits (DELETE /connections): a platform that is down is an answer, not a hang.
+        execution_timeout=timedelta(seconds=30),
     )
 
 
@@ -270,5 +271,10 @@ async def delete_sync_schedules(temporal: Client, customer_id: uuid.UUID) -> Non
     """A deleted customer's delta passes and subscription checks stop (every platform's; a missing
     one is no error)."""
     for platform in names():
-        await delete_schedule(temporal, delta_schedule_id(customer_id, platform))
-        await delete_schedule(temporal, subscription_schedule_id(customer_id, platform))
+        await delete_sync_schedules_of(temporal, customer_id, platform)
+
+
+async def delete_sync_schedules_of(temporal: Client, customer_id: uuid.UUID, platform: str) -> None:
+    """A removed connection's delta pass and subscription check stop (a missing one is no error)."""
+    await delete_schedule(temporal, delta_schedule_id(customer_id, platform))
+    await delete_schedule(temporal, subscription_schedule_id(customer_id, platform))

@@ -154,3 +154,24 @@ async def save_sync_watermark(
         ),
         {"c": customer_id, "p": platform, "t": entity_type, "w": watermark},
     )
+
+
+async def connection_row(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> dict[str, Any] | None:
+    """The connection's status and mode, locked for the rest of the transaction (a disconnect and a
+    connect of the same platform do not interleave)."""
+    row = (
+        await session.execute(
+            text("SELECT status, mode FROM connections WHERE customer_id = :c AND platform = :p FOR UPDATE"),
+            {"c": customer_id, "p": platform},
+        )
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+async def delete_connection(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> None:
+    """Forget a platform connection: its settings, credentials and webhook secret, its records and
+    mappings, and the notifications still held for it. Canonical objects and the propagation history
+    stay (the other platforms still map them; a later connect reconciles against them again)."""
+    params = {"c": customer_id, "p": platform}
+    for table in ("entity_mappings", "platform_objects", "webhook_deliveries", "connections"):
+        await session.execute(text(f"DELETE FROM {table} WHERE customer_id = :c AND platform = :p"), params)

@@ -19,6 +19,7 @@ from canonical.timefmt import iso_millis
 from platforms.registry import PlatformName, PlatformNameOut
 from scheduling.connect import ConnectError, connect_platform
 from scheduling.connect import ConnectRequest as ConnectCommand
+from scheduling.disconnect import DisconnectError, disconnect
 from scheduling.sync import sync_status
 from store.objects import list_active_connections, list_objects
 
@@ -115,6 +116,20 @@ class ConnectionsEnvelope(BaseModel):
     data: ConnectionsData
 
 
+class DisconnectedData(BaseModel):
+    platform: PlatformNameOut
+    status: Literal["disconnected"]
+    subscriptions_removed: int = Field(description="Webhook registrations deleted on the platform")
+    subscriptions_left: str | None = Field(
+        description="With force=true and a platform that could not be reached: why registrations may remain there "
+        "(their notifications now change nothing)"
+    )
+
+
+class DisconnectedEnvelope(BaseModel):
+    data: DisconnectedData
+
+
 class Mapping(BaseModel):
     platform: str
     platform_id: str
@@ -192,6 +207,42 @@ async def connections(key: CurrentKey, session: SessionDep) -> ConnectionsEnvelo
         for r in rows
     ]
     return ConnectionsEnvelope(data=ConnectionsData(connections=items))
+
+
+@router.delete(
+    "/connections/{platform}",
+    response_model=DisconnectedEnvelope,
+    responses=error_responses(
+        ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND, ErrorType.CONFLICT_ERROR, ErrorType.EXTERNAL_SERVICE_ERROR
+    ),
+    summary="Remove a connection",
+)
+async def remove_connection(
+    platform: PlatformName,
+    key: CurrentKey,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    force: Annotated[
+        bool, Query(description="Remove it even when its webhook registrations cannot be deleted on the platform")
+    ] = False,
+) -> DisconnectedEnvelope:
+    """Deletes the engine's webhook registrations on the platform (live connections), stops the
+    connection's delta passes, subscription checks and re-seeds, and forgets its credentials, records
+    and mappings. Canonical objects and propagation history stay. 502 when the platform cannot be
+    reached to remove the registrations: the connection is kept (retry, or `force=true`)."""
+    try:
+        done = await disconnect(session, temporal, settings, key.customer_id, platform, force=force)
+    except DisconnectError as err:
+        raise from_service(err) from err
+    return DisconnectedEnvelope(
+        data=DisconnectedData(
+            platform=platform,
+            status="disconnected",
+            subscriptions_removed=done.subscriptions_removed,
+            subscriptions_left=done.subscriptions_left,
+        )
+    )
 
 
 def _entity_type(value: str) -> str | None:

@@ -10,9 +10,8 @@ from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, json_response
 from api.schemas import DemoSessionEnvelope, error_responses
-from scheduling import reseed
-from scheduling.sync import delete_sync_schedules
-from store.customers import create_customer, delete_customer, revoke_key
+from scheduling.disconnect import remove_customer
+from store.customers import create_customer, revoke_key
 
 router = APIRouter(tags=["Demo"])
 
@@ -42,14 +41,13 @@ async def create_demo_session(request: Request, session: SessionDep, settings: S
     summary="End a demo session",
     description="Revokes the calling demo key and deletes the customer with everything it owns.",
 )
-async def delete_demo_session(key: CurrentKey, session: SessionDep, temporal: TemporalDep) -> Response:
+async def delete_demo_session(
+    key: CurrentKey, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> Response:
     if key.mode != "demo":
         # Deleting a real customer's data through a convenience endpoint would be a foot-gun.
         raise ApiError(ErrorType.AUTHORIZATION_ERROR, "Only demo keys can end a demo session")
-    # Schedules live in Temporal, outside the cascade: remove them first so none fires for a ghost.
-    await reseed.delete_all_for_customer(temporal, session, key.customer_id)
-    await delete_sync_schedules(temporal, key.customer_id)
     await revoke_key(session, key_id=key.key_id)
-    await delete_customer(session, key.customer_id)
+    await remove_customer(session, temporal, settings, key.customer_id)
     await session.commit()
     return Response(status_code=204)
