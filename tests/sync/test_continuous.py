@@ -114,6 +114,14 @@ async def _first_checks(temporal: Client, customer: str) -> None:
         assert not result.reason, result
 
 
+@pytest.fixture
+async def customer(live: str, sessionmaker: async_sessionmaker[AsyncSession], temporal_client: Client) -> str:
+    """The live customer's id, once its connections' first subscription checks have finished."""
+    found = await _customer(sessionmaker, live)
+    await _first_checks(temporal_client, found)
+    return found
+
+
 async def _settle(emulators: Any, temporal: Client, customer: str) -> None:
     """Wait until nothing more will happen: no delivery owed by either emulator and no workflow of the
     customer running, twice in a row (an engine write makes a new notification, which starts a
@@ -164,13 +172,11 @@ async def test_connect_registers_the_subscriptions_once(
     api: httpx.AsyncClient,
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
     settings: Settings,
     public_api: str,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     for _ in range(2):  # the first check registered them; the next ones find them and add nothing
         hooks = await _hooks(emulators)
         assert len(hooks) == 1, hooks
@@ -200,12 +206,10 @@ async def test_connect_registers_the_subscriptions_once(
 async def test_business_central_subscriptions_are_renewed_and_recreated(
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
     settings: Settings,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     before = {s["resource"]: s for s in await _subscriptions(emulators)}
     # One lapses (three days without renewal, or BC deleted it after refused notifications).
     lapsed = next(s for s in before.values() if s["resource"].endswith("customerPayments"))
@@ -241,11 +245,9 @@ async def test_an_edit_in_either_platform_reaches_the_other_once_and_is_not_echo
     api: httpx.AsyncClient,
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="typed in Procore")
 
     async def in_bc() -> bool:
@@ -279,11 +281,9 @@ async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
     api: httpx.AsyncClient,
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     await control(emulators, "procore", "PATCH", "/settings", json={"webhooks": {"faults": {"drop": 1.0}}})
     await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="never announced")
     await _settle(emulators, temporal_client, customer)
@@ -308,11 +308,9 @@ async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
 async def test_duplicated_and_reordered_notifications_apply_once_and_end_on_the_latest_value(
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     faults = {"duplicate": 1.0, "reorder_window_seconds": 1.0, "seed": 7}
     await control(emulators, "procore", "PATCH", "/settings", json={"webhooks": {"faults": faults}})
     for value in ("first", "second", "third"):
@@ -337,12 +335,10 @@ async def test_duplicated_and_reordered_notifications_apply_once_and_end_on_the_
 async def test_a_delivery_with_a_wrong_secret_changes_nothing_until_the_check_repairs_the_hook(
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
     settings: Settings,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     await control(
         emulators,
         "procore",
@@ -383,11 +379,9 @@ async def test_pause_holds_real_deliveries_and_resume_applies_them(
     api: httpx.AsyncClient,
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     assert (await api.post("/api/v1/connections/dynamics/pause", headers=auth(live))).status_code == 200
     await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="edited while paused")
     await _settle(emulators, temporal_client, customer)
@@ -410,11 +404,9 @@ async def test_removing_a_connection_removes_its_subscriptions(
     api: httpx.AsyncClient,
     live: str,
     emulators: Any,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     assert await _hooks(emulators) and await _subscriptions(emulators)
     gone = await api.delete("/api/v1/connections/procore", headers=auth(live))
     assert gone.status_code == 200, gone.text
@@ -444,11 +436,10 @@ async def test_deleting_a_customer_removes_its_subscriptions(
     live: str,
     emulators: Any,
     sessionmaker: async_sessionmaker[AsyncSession],
+    customer: str,
     temporal_client: Client,
     settings: Settings,
 ) -> None:
-    customer = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, customer)
     assert await _hooks(emulators) and await _subscriptions(emulators)
     async with sessionmaker() as s:
         await remove_customer(s, temporal_client, settings, uuid.UUID(customer))  # `structural customers delete`
