@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -245,6 +246,7 @@ async def test_an_edit_in_either_platform_reaches_the_other_once_and_is_not_echo
     api: httpx.AsyncClient,
     live: str,
     emulators: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
     customer: str,
     temporal_client: Client,
 ) -> None:
@@ -275,6 +277,20 @@ async def test_an_edit_in_either_platform_reaches_the_other_once_and_is_not_echo
     canonical = next(o for o in resp.json()["data"] if o["id"] == PAYMENT_DYNAMICS)
     assert canonical["data"]["notes"] == "typed in BC"
     assert (await _connection(api, live, "procore"))["sync"]["changes_applied"] >= 1
+    # One propagation per edit: the notifications of our own writes started none (a write back
+    # of the same value would be invisible in the write logs, a propagation is not).
+    async with sessionmaker() as s:
+        sources = (
+            (
+                await s.execute(
+                    text("SELECT source_platform FROM propagations WHERE canonical_id = :c ORDER BY created_at"),
+                    {"c": canonical["canonical_id"]},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sources == ["procore", "dynamics"], sources
 
 
 async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
