@@ -465,3 +465,33 @@ async def test_deleting_a_customer_removes_its_subscriptions(
         assert await find_key_owner(s, live) is None
     schedules = [s.id async for s in await temporal_client.list_schedules() if customer in s.id]
     assert schedules == []
+
+
+async def test_simultaneous_edits_of_one_field_on_both_platforms_converge(
+    api: httpx.AsyncClient,
+    live: str,
+    emulators: Any,
+    customer: str,
+    temporal_client: Client,
+) -> None:
+    """Two people change the same payment's note in Procore and in BC at (nearly) the same moment:
+    whatever order the notifications land in, every platform and canonical end on one value, and it
+    stays there (no flip-flop)."""
+    await asyncio.gather(
+        edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="Procore's word"),
+        edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="BC's word"),
+    )
+    await _settle(emulators, temporal_client, customer)
+    resp = await api.get(
+        "/api/v1/objects", params={"platform": "procore", "entity_type": "payment"}, headers=auth(live)
+    )
+    canonical = next(o for o in resp.json()["data"] if o["id"] == PAYMENT_PROCORE)["data"]["notes"]
+    assert canonical in ("Procore's word", "BC's word")
+    assert await _procore(emulators) == canonical and await _bc(emulators) == canonical
+    # Settled means settled: a delta pass of each platform finds nothing to change.
+    for platform in ("procore", "dynamics"):
+        started = await api.post(f"/api/v1/connections/{platform}/sync", headers=auth(live))
+        handle = temporal_client.get_workflow_handle_for(DeltaSyncWorkflow.run, started.json()["data"]["workflow_id"])
+        assert sum(r.changed for r in (await handle.result()).types) == 0, platform
+    await _settle(emulators, temporal_client, customer)
+    assert await _procore(emulators) == canonical and await _bc(emulators) == canonical
