@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from emulators import dynamics as bc_emulator
 from emulators import procore as procore_emulator
-from models.webhook import SubscriptionInput, SubscriptionResult
+from models.webhook import DeltaResult, SubscriptionInput, SubscriptionResult
 from platforms.procore.subscriptions import EVENTS, RESOURCES
 from scheduling.disconnect import remove_customer
 from settings import Settings
@@ -26,7 +26,6 @@ from tests.fixtures.emulators import BC_API
 from tests.fixtures.live import control, edit_in_platform, writes
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
-from workflows.delta import DeltaSyncWorkflow
 from workflows.sync import SubscriptionsWorkflow, subscriptions_workflow_id
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -108,10 +107,9 @@ async def _check(temporal: Client, settings: Settings, customer: str, platform: 
 async def _first_checks(temporal: Client, customer: str) -> None:
     """Connect starts each connection's first check without waiting for it: wait for both."""
     for platform in ("procore", "dynamics"):
-        handle = temporal.get_workflow_handle_for(
-            SubscriptionsWorkflow.run, subscriptions_workflow_id(customer, platform)
-        )
-        result = await handle.result()
+        result = await temporal.get_workflow_handle(
+            subscriptions_workflow_id(customer, platform), result_type=SubscriptionResult
+        ).result()
         assert not result.reason, result
 
 
@@ -307,7 +305,7 @@ async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
     assert await _bc(emulators) != "never announced"
     started = await api.post("/api/v1/connections/procore/sync", headers=auth(live))
     assert started.status_code == 202, started.text
-    handle = temporal_client.get_workflow_handle_for(DeltaSyncWorkflow.run, started.json()["data"]["workflow_id"])
+    handle = temporal_client.get_workflow_handle(started.json()["data"]["workflow_id"], result_type=DeltaResult)
     by_type = {r.entity_type: r for r in (await handle.result()).types}
     assert by_type["payment"].changed == 1, by_type
     assert sum(r.changed for r in by_type.values()) == 1
@@ -491,7 +489,7 @@ async def test_simultaneous_edits_of_one_field_on_both_platforms_converge(
     # Settled means settled: a delta pass of each platform finds nothing to change.
     for platform in ("procore", "dynamics"):
         started = await api.post(f"/api/v1/connections/{platform}/sync", headers=auth(live))
-        handle = temporal_client.get_workflow_handle_for(DeltaSyncWorkflow.run, started.json()["data"]["workflow_id"])
+        handle = temporal_client.get_workflow_handle(started.json()["data"]["workflow_id"], result_type=DeltaResult)
         assert sum(r.changed for r in (await handle.result()).types) == 0, platform
     await _settle(emulators, temporal_client, customer)
     assert await _procore(emulators) == canonical and await _bc(emulators) == canonical
