@@ -273,6 +273,9 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         record["@odata.etag"] = demo_data.weak_etag(str(record["id"]), modified)
         return str(record["@odata.etag"])
 
+    def version_of(self, record: Record) -> str:
+        return str(record["@odata.etag"])
+
     # -- webhooks
 
     @cached_property
