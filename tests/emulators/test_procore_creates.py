@@ -46,7 +46,9 @@ def requisition(client: httpx.Client, commitment_id: int, **fields: Any) -> dict
 
 def payment(client: httpx.Client, contract_id: int, **fields: Any) -> dict[str, Any]:
     wrapper = {"amount": "1500.00", "date": "2026-03-01", **fields}
-    return created(client, "contract_payments", {"project_id": LUSAIL, "contract_id": contract_id, "contract_payment": wrapper})
+    return created(
+        client, "contract_payments", {"project_id": LUSAIL, "contract_id": contract_id, "contract_payment": wrapper}
+    )
 
 
 def delete(client: httpx.Client, path: str, record_id: int, **scope: Any) -> httpx.Response:
@@ -67,7 +69,7 @@ def test_a_vendor_is_created_as_the_get_shows_it_and_found_by_origin_id(procore:
     assert response.status_code == 201, response.text
     vendor = response.json()
     assert vendor["name"] == "Gulf Glazing LLC" and vendor["is_active"] is True
-    assert vendor["origin_id"] == "bc:C00050" and vendor["origin_data"] == "{\"etag\": 1}"
+    assert vendor["origin_id"] == "bc:C00050" and vendor["origin_data"] == '{"etag": 1}'
     # Strong parameters: what the write schema does not take is dropped, as on PATCH.
     assert vendor["legal_name"] is None and "balance" not in vendor
     assert vendor["created_at"] == vendor["updated_at"] and vendor["id"] > max(
@@ -75,7 +77,9 @@ def test_a_vendor_is_created_as_the_get_shows_it_and_found_by_origin_id(procore:
     )
     shown = procore.get(f"{API}/vendors/{vendor['id']}", headers=headers, params={"company_id": COMPANY})
     assert shown.json() == vendor
-    found = procore.get(f"{API}/vendors", headers=headers, params={"company_id": COMPANY, "filters[origin_id]": "bc:C00050"})
+    found = procore.get(
+        f"{API}/vendors", headers=headers, params={"company_id": COMPANY, "filters[origin_id]": "bc:C00050"}
+    )
     assert [v["id"] for v in found.json()] == [vendor["id"]]
     [entry] = writes(procore, source="api")
     assert (entry["method"], entry["operation"], entry["entity_type"]) == ("POST", "create", "customer")
@@ -88,7 +92,12 @@ def test_a_vendor_is_created_as_the_get_shows_it_and_found_by_origin_id(procore:
     [
         ("vendors", {"vendor": {"name": "X"}}, 400, {"error": "company_id is missing"}),
         ("vendors", {"company_id": COMPANY}, 400, {"error": "param is missing or the value is empty: vendor"}),
-        ("vendors", {"company_id": 99, "vendor": {"name": "X"}}, 403, {"error": "App is not connected to this company"}),
+        (
+            "vendors",
+            {"company_id": 99, "vendor": {"name": "X"}},
+            403,
+            {"error": "App is not connected to this company"},
+        ),
         ("vendors", {"company_id": COMPANY, "vendor": {"city": "Doha"}}, 422, {"errors": {"name": ["can't be blank"]}}),
         ("work_order_contracts", {"work_order_contract": {"title": "X"}}, 400, {"error": "project_id is missing"}),
         (
@@ -174,7 +183,9 @@ def test_a_commitment_its_invoice_and_payment_are_created_in_their_scope(procore
     assert contract["vendor"] == {"id": VENDOR, "company": "Doha Infrastructure Partners WLL"}
     assert contract["project"] == {"id": LUSAIL, "name": "Lusail Boulevard Tower"}
     listed = procore.get(
-        f"{API}/work_order_contracts", headers=headers, params={"project_id": LUSAIL, "filters[origin_id]": "bc:SO-1013"}
+        f"{API}/work_order_contracts",
+        headers=headers,
+        params={"project_id": LUSAIL, "filters[origin_id]": "bc:SO-1013"},
     )
     assert [c["id"] for c in listed.json()] == [contract["id"]]
     # Only under its own kind.
@@ -194,7 +205,9 @@ def test_a_commitment_its_invoice_and_payment_are_created_in_their_scope(procore
     assert paid["amount"] == "1500.0" and paid["contract_id"] == contract["id"] and paid["project_id"] == LUSAIL
     assert "payment_method" not in paid  # write-only, as on PATCH
     shown = procore.get(
-        f"{API}/contract_payments/{paid['id']}", headers=headers, params={"project_id": LUSAIL, "contract_id": contract["id"]}
+        f"{API}/contract_payments/{paid['id']}",
+        headers=headers,
+        params={"project_id": LUSAIL, "contract_id": contract["id"]},
     )
     assert shown.json() == paid
     assert [w["entity_type"] for w in writes(procore, source="api")] == ["contract", "invoice", "invoice", "payment"]
@@ -246,7 +259,9 @@ def test_commitment_delete_rules_and_the_recycle_bin(procore: httpx.Client) -> N
     assert gone.status_code == 200 and gone.content == b""
     scope = {"project_id": LUSAIL}
     assert procore.get(f"{API}/work_order_contracts/{contract['id']}", headers=headers, params=scope).status_code == 404
-    listed = procore.get(f"{API}/work_order_contracts", headers=headers, params={**scope, "filters[origin_id]": "bc:SO-1099"})
+    listed = procore.get(
+        f"{API}/work_order_contracts", headers=headers, params={**scope, "filters[origin_id]": "bc:SO-1099"}
+    )
     assert listed.json() == []
     binned = procore.get(
         f"{API}/work_order_contracts",
@@ -263,7 +278,9 @@ def test_commitment_delete_rules_and_the_recycle_bin(procore: httpx.Client) -> N
 def test_invoice_and_payment_delete_rules(procore: httpx.Client) -> None:
     approved = next(r for r in demo_data.demo_records()["invoice"] if r["status"] == "approved")
     refused = delete(procore, "requisitions", approved["id"], project_id=approved["project_id"])
-    assert refused.status_code == 422 and refused.json() == {"errors": {"base": ["Only a draft invoice can be deleted"]}}
+    assert refused.status_code == 422 and refused.json() == {
+        "errors": {"base": ["Only a draft invoice can be deleted"]}
+    }
 
     contract = work_order(procore)
     invoice = requisition(procore, contract["id"])
@@ -275,7 +292,10 @@ def test_invoice_and_payment_delete_rules(procore: httpx.Client) -> None:
     locked = delete(procore, "contract_payments", synced["id"], project_id=LUSAIL, contract_id=contract["id"])
     assert locked.status_code == 422
     assert locked.json() == {"error": "The payment is not deletable because it has been synced with ERP"}
-    assert delete(procore, "contract_payments", paid["id"], project_id=LUSAIL, contract_id=contract["id"]).status_code == 200
+    assert (
+        delete(procore, "contract_payments", paid["id"], project_id=LUSAIL, contract_id=contract["id"]).status_code
+        == 200
+    )
     assert delete(procore, "requisitions", invoice["id"], project_id=LUSAIL).status_code == 200
 
 
@@ -287,7 +307,9 @@ def test_out_of_band_creates_and_deletes(procore: httpx.Client) -> None:
     assert entry["source"] == "control" and entry["method"] == "POST" and entry["operation"] == "create"
     assert record["project"] == {"id": LUSAIL, "name": "Lusail Boulevard Tower"} and record["updated_at"]
     headers = procore_headers(procore)
-    shown = procore.get(f"{API}/purchase_order_contracts/{record['id']}", headers=headers, params={"project_id": LUSAIL})
+    shown = procore.get(
+        f"{API}/purchase_order_contracts/{record['id']}", headers=headers, params={"project_id": LUSAIL}
+    )
     assert shown.status_code == 200 and shown.json()["status"] == "Approved"
     assert procore.post("/_control/records/contract", json={"fields": {"title": "no type"}}).status_code == 400
     assert procore.post("/_control/records/invoice", json={"fields": {"project_id": LUSAIL}}).status_code == 400
@@ -296,7 +318,9 @@ def test_out_of_band_creates_and_deletes(procore: httpx.Client) -> None:
     # A person may delete what the API may not (an approved commitment, an approved invoice).
     removed = procore.delete(f"/_control/records/contract/{APPROVED_COMMITMENT}")
     assert removed.status_code == 200 and removed.json()["write"]["operation"] == "delete"
-    gone = procore.get(f"{API}/work_order_contracts/{APPROVED_COMMITMENT}", headers=headers, params={"project_id": LUSAIL})
+    gone = procore.get(
+        f"{API}/work_order_contracts/{APPROVED_COMMITMENT}", headers=headers, params={"project_id": LUSAIL}
+    )
     assert gone.status_code == 404
     invoice = next(r for r in demo_data.demo_records()["invoice"] if r["status"] == "approved")
     assert procore.delete(f"/_control/records/invoice/{invoice['id']}").status_code == 200
@@ -330,7 +354,10 @@ def test_creates_and_deletes_raise_create_and_delete_events(procore: httpx.Clien
     assert all(e["resource_name"] == "Work Order Contracts" for e in v2)
     assert v2[0]["metadata"]["source_application_id"] is not None
     # A delete is not also an update (the v4 hook has an update trigger too).
-    assert [(e["reason"], e["resource_id"]) for e in v4] == [("create", str(contract["id"])), ("delete", str(contract["id"]))]
+    assert [(e["reason"], e["resource_id"]) for e in v4] == [
+        ("create", str(contract["id"])),
+        ("delete", str(contract["id"])),
+    ]
 
 
 def test_out_of_band_creates_and_deletes_raise_events(procore: httpx.Client, receiver: Receiver) -> None:
