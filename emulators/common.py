@@ -310,6 +310,9 @@ def coerce_fields(
 
 # ---------------------------------------------------------------------------------------- write log
 
+#: What a write did to its record: made it, changed it, or removed it (a soft delete is a delete).
+Operation = Literal["create", "update", "delete"]
+
 
 @dataclass(frozen=True)
 class WriteEntry:
@@ -323,7 +326,8 @@ class WriteEntry:
     entity_type: str
     record_id: str
     changes: dict[str, dict[str, Any]]  # field -> {"old": ..., "new": ...}
-    version: str  # the record's new version: Procore updated_at, BC @odata.etag
+    version: str  # the record's new version: Procore updated_at, BC @odata.etag (a delete: its last)
+    operation: Operation = "update"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -331,6 +335,7 @@ class WriteEntry:
             "at": self.at,
             "source": self.source,
             "method": self.method,
+            "operation": self.operation,
             "path": self.path,
             "entity_type": self.entity_type,
             "record_id": self.record_id,
@@ -579,6 +584,7 @@ class EmulatorCore(ABC, Generic[SettingsT]):
         path: str,
         force: bool = False,
         client_id: str | None = None,
+        operation: Operation = "update",
     ) -> WriteEntry | None:
         """Write ``values`` into ``record``, bump its version, log the write and announce it.
 
@@ -595,6 +601,20 @@ class EmulatorCore(ABC, Generic[SettingsT]):
             return None
         record.update(values)
         version = self.bump_version(entity_type, record)
+        return self._logged(entity_type, record, changes, version, source, method, path, client_id, operation)
+
+    def _logged(
+        self,
+        entity_type: str,
+        record: Record,
+        changes: dict[str, dict[str, Any]],
+        version: str,
+        source: Literal["api", "control"],
+        method: str,
+        path: str,
+        client_id: str | None,
+        operation: Operation,
+    ) -> WriteEntry:
         entry = WriteEntry(
             seq=len(self.writes) + 1,
             at=self.clock.datetime().isoformat().replace("+00:00", "Z"),
@@ -605,17 +625,101 @@ class EmulatorCore(ABC, Generic[SettingsT]):
             record_id=str(record["id"]),
             changes=changes,
             version=version,
+            operation=operation,
         )
         self.writes.append(entry)
         self.changed(entry, record, client_id)
         return entry
 
-    def api_write(self, request: Request, entity_type: str, record: Record, values: Mapping[str, Any]) -> WriteEntry | None:
+    def create(
+        self,
+        entity_type: str,
+        record: Record,
+        *,
+        source: Literal["api", "control"],
+        method: str,
+        path: str,
+        client_id: str | None = None,
+    ) -> WriteEntry:
+        """Store a new ``record`` (its ``id`` already assigned), give it its first version, log the
+        create (every field with a value as a change from null) and announce it."""
+        self.records.setdefault(entity_type, {})[str(record["id"])] = record
+        version = self.bump_version(entity_type, record)
+        changes = {
+            name: {"old": None, "new": value}
+            for name, value in record.items()
+            if value is not None and not name.startswith("@")
+        }
+        return self._logged(entity_type, record, changes, version, source, method, path, client_id, "create")
+
+    def remove(
+        self,
+        entity_type: str,
+        record: Record,
+        *,
+        source: Literal["api", "control"],
+        method: str,
+        path: str,
+        client_id: str | None = None,
+    ) -> WriteEntry:
+        """Delete ``record`` from the store, log the delete (its last version) and announce it; the
+        record itself is still handed to ``changed``, so events can name its scope."""
+        self.records.get(entity_type, {}).pop(str(record["id"]), None)
+        return self._logged(
+            entity_type, record, {}, self.version_of(record), source, method, path, client_id, "delete"
+        )
+
+    def new_record(self, entity_type: str, fields: Mapping[str, Any]) -> Record:
+        """A whole new record of ``entity_type`` made of ``fields`` plus what the platform assigns
+        itself (id, number, defaults), for an out-of-band create; ``ValueError`` when ``fields``
+        lack what identifies such a record. Not stored yet."""
+        raise ValueError(f"records of type {entity_type!r} cannot be created here")
+
+    def discard(
+        self, entity_type: str, record: Record, *, source: Literal["api", "control"], method: str, path: str,
+        client_id: str | None = None,
+    ) -> WriteEntry:
+        """Delete ``record`` the platform's way, without its business rules (platforms with soft
+        deletes override this)."""
+        return self.remove(entity_type, record, source=source, method=method, path=path, client_id=client_id)
+
+    def api_write(
+        self,
+        request: Request,
+        entity_type: str,
+        record: Record,
+        values: Mapping[str, Any],
+        *,
+        operation: Operation = "update",
+    ) -> WriteEntry | None:
         """``apply`` for a platform API request: logged as ``api``, attributed to the token's client."""
         return self.apply(
             entity_type,
             record,
             values,
+            source="api",
+            method=request.method,
+            path=request.url.path,
+            client_id=self.tokens.client_of(request.scope),
+            operation=operation,
+        )
+
+    def api_create(self, request: Request, entity_type: str, record: Record) -> WriteEntry:
+        """``create`` for a platform API request."""
+        return self.create(
+            entity_type,
+            record,
+            source="api",
+            method=request.method,
+            path=request.url.path,
+            client_id=self.tokens.client_of(request.scope),
+        )
+
+    def api_delete(self, request: Request, entity_type: str, record: Record) -> WriteEntry:
+        """``discard`` for a platform API request (the platform has checked its rules first)."""
+        return self.discard(
+            entity_type,
+            record,
             source="api",
             method=request.method,
             path=request.url.path,
@@ -628,6 +732,10 @@ class EmulatorCore(ABC, Generic[SettingsT]):
     @abstractmethod
     def bump_version(self, entity_type: str, record: Record) -> str:
         """Give ``record`` a new version (timestamp, etag) after a write and return it."""
+
+    @abstractmethod
+    def version_of(self, record: Record) -> str:
+        """The record's current version, as ``bump_version`` returns it."""
 
     @abstractmethod
     def fault_response(self, spec: FaultSpec) -> Response:
@@ -758,6 +866,33 @@ def control_router(core: EmulatorCore[Any]) -> APIRouter:
         )
         assert entry is not None  # force=True always writes
         return JSONResponse({"record": record, "write": entry.as_json()})
+
+    @router.post("/records/{entity_type}", status_code=201)
+    async def create_record(entity_type: str, request: Request) -> JSONResponse:
+        # An out-of-band create, as a person in the platform's UI would make one: no validation
+        # beyond what identifies the record; the platform assigns id, number and version.
+        if entity_type not in core.records:
+            raise _control_error(404, f"unknown entity type {entity_type!r}")
+        try:
+            body = await json_object(request)
+        except BodyError as exc:
+            raise _control_error(400, str(exc)) from exc
+        fields = body.get("fields", {})
+        if not isinstance(fields, dict) or "id" in fields:
+            raise _control_error(400, "'fields' must be an object of field values (the id is assigned)")
+        try:
+            record = core.new_record(entity_type, fields)
+        except ValueError as exc:
+            raise _control_error(400, str(exc)) from exc
+        entry = core.create(entity_type, record, source="control", method="POST", path=request.url.path)
+        return JSONResponse({"record": record, "write": entry.as_json()}, status_code=201)
+
+    @router.delete("/records/{entity_type}/{record_id}")
+    async def delete_record(entity_type: str, record_id: str, request: Request) -> JSONResponse:
+        # An out-of-band delete: whatever the platform's rules say (posted, approved, in use).
+        record = existing(entity_type, record_id)
+        entry = core.discard(entity_type, record, source="control", method="DELETE", path=request.url.path)
+        return JSONResponse({"write": entry.as_json()})
 
     @router.get("/deliveries")
     async def list_deliveries(request: Request) -> JSONResponse:

@@ -18,7 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from http import HTTPStatus
 from types import MappingProxyType
@@ -41,6 +41,7 @@ from emulators.common import (
     Invalid,
     JSONResponse,
     Kind,
+    Operation,
     Record,
     TokenStatus,
     WriteEntry,
@@ -187,6 +188,46 @@ _SETS: Final = MappingProxyType(
 )
 
 
+#: Each set's entity type -> its set (the journal lines' set is customerPayments).
+_SET_OF: Final = MappingProxyType({s.entity_type: s for s in _SETS.values()})
+
+
+@dataclass(frozen=True)
+class _Series:
+    """A No. Series: numbers are ``prefix`` + ``digits`` zero-padded, counting up by ``step``.
+
+    Starting points continue the demo data's numbers (C00010…C00040, SO-1001…, S-INV100214); the
+    Jobs series is Cronus-like (our guess: the demo projects were numbered by hand)."""
+
+    prefix: str
+    digits: int
+    step: int
+
+    def number(self, value: int) -> str:
+        return f"{self.prefix}{value:0{self.digits}d}"
+
+    def value(self, number: Any) -> int | None:
+        if not isinstance(number, str) or not number.startswith(self.prefix):
+            return None
+        rest = number[len(self.prefix) :]
+        return int(rest) if len(rest) == self.digits and rest.isdigit() else None
+
+
+_SERIES: Final[Mapping[str, _Series]] = MappingProxyType(
+    {
+        "customer": _Series("C", 5, 10),
+        "project": _Series("J", 5, 10),
+        "contract": _Series("SO-", 4, 1),
+        "invoice": _Series("S-INV", 6, 1),
+    }
+)
+#: Document statuses of an invoice that is not posted yet (a draft, or one waiting for approval).
+_UNPOSTED: Final = frozenset({"Draft", "In_x0020_Review"})
+#: Sales & Receivables Setup "Allow Document Deletion Before" of the emulated company: posted
+#: documents dated on or after it cannot be deleted (codeunit 363 "PostSales-Delete").
+ALLOW_DOCUMENT_DELETION_BEFORE: Final = "2020-01-01"
+
+
 @dataclass(frozen=True)
 class _Target:
     """What an OData path addresses: a collection, or one entity of it."""
@@ -195,6 +236,10 @@ class _Target:
     record_id: str | None
     journal_id: str | None  # payments addressed through their journal
     context: str  # the part after "$metadata#"
+
+
+#: The write log's operations as BC names its notifications' change types.
+_CHANGE_TYPES: Final[Mapping[Operation, str]] = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
 def _seed() -> dict[str, list[Record]]:
@@ -273,6 +318,9 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         record["@odata.etag"] = demo_data.weak_etag(str(record["id"]), modified)
         return str(record["@odata.etag"])
 
+    def version_of(self, record: Record) -> str:
+        return str(record["@odata.etag"])
+
     # -- webhooks
 
     @cached_property
@@ -284,12 +332,38 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         return subscriptions
 
     def reset(self) -> None:
+        self._last_numbers: dict[str, int] = {}
         super().reset()
         self.subscriptions.clear()
 
     def changed(self, entry: WriteEntry, record: Record, client_id: str | None) -> None:
-        modified = parse_timestamp(str(record["lastModifiedDateTime"]))
-        self.subscriptions.note(entry.entity_type, entry.record_id, modified)
+        # A deleted record has no new modification time: the notification carries the deletion's.
+        stamp = self.clock.datetime() if entry.operation == "delete" else None
+        modified = stamp or parse_timestamp(str(record["lastModifiedDateTime"]))
+        self.subscriptions.note(entry.entity_type, entry.record_id, modified, _CHANGE_TYPES[entry.operation])
+
+    # -- creates
+
+    def next_number(self, entity_type: str) -> str:
+        """The next number of the entity's No. Series (never one used before in this instance)."""
+        series = _SERIES[entity_type]
+        used = [v for r in self.records.get(entity_type, {}).values() if (v := series.value(r.get("number")))]
+        last = max([self._last_numbers.get(entity_type, 0), *used])
+        self._last_numbers[entity_type] = last + series.step
+        return series.number(last + series.step)
+
+    def new_record(self, entity_type: str, fields: Mapping[str, Any]) -> Record:
+        entity_set = _SET_OF.get(entity_type)
+        if entity_set is None or not entity_set.patchable:
+            raise ValueError(f"records of type {entity_type!r} cannot be created here")
+        values = {"id": str(uuid.uuid4()), **{k: v for k, v in fields.items() if not k.startswith("@")}}
+        try:
+            record = metadata.whole(entity_set.bc_type, {"@odata.etag": "", **values})
+        except KeyError as exc:
+            raise ValueError(str(exc)) from exc
+        if entity_type in _SERIES and record.get("number") in (None, ""):
+            record["number"] = self.next_number(entity_type)
+        return record
 
     async def subscription_request(self, request: Request, key: str | None, base: str) -> Response:
         """``subscriptions`` and ``subscriptions('<id>')``: list, create, read, renew, delete."""
@@ -622,6 +696,149 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         self.api_write(request, entity_set.entity_type, record, values)
         return self.entity_response(target, record, base, None)
 
+    async def post(self, request: Request, target: _Target, base: str) -> Response:
+        """POST on an entity set: a new record, 201 with it, its ETag and Location."""
+        entity_set = target.entity_set
+        if target.record_id is not None or not entity_set.patchable:
+            raise _error(
+                405,
+                "BadRequest_MethodNotAllowed",
+                f"'POST' requests for '{entity_set.name}' of EdmType 'Entity' are not allowed within "
+                "Microsoft Dynamics 365 Business Central OData web services.",
+            )
+        body = await _body(request)
+        self.known(entity_set, list(body))
+        journal = self._journal_of(target, body) if entity_set.entity_type == "payment" else None
+        values = self._validated(entity_set, {}, body)
+        if entity_set.links and not {"customerId", "customerNumber"} & values.keys():
+            # Our guess: BC's messages for a document without a customer vary by document.
+            raise _dialog(f'The "customerNumber" or "customerId" must be specified to create a {entity_set.caption}.')
+        record = self.new_record(entity_set.entity_type, {})
+        record.update(self._create_defaults(entity_set, record, values, journal))
+        self._link(entity_set, record, values)
+        record.update(values)
+        self._copy_customer(entity_set, record, values)
+        self.api_create(request, entity_set.entity_type, record)
+        response = self.entity_response(target, record, base, None)
+        response.status_code = 201
+        response.headers["Location"] = f"{base}/{target.context}({record['id']})"
+        return response
+
+    def _journal_of(self, target: _Target, body: dict[str, Any]) -> Record:
+        """The journal batch a new payment goes in: the path's, or ``journalId`` in the body of a
+        flat ``customerPayments`` POST (the only time the page takes it). The messages are ours."""
+        given = body.pop("journalId", None)
+        journal_id = target.journal_id
+        if given is not None:
+            if not isinstance(given, str) or not _GUID.fullmatch(given):
+                raise _error(400, "BadRequest", f"Cannot convert the literal '{given}' to the expected type 'Edm.Guid'.")
+            if journal_id is not None and given.lower() != journal_id:
+                raise _dialog("The Journal Id cannot be changed.")
+            journal_id = given.lower()
+        if journal_id is None:
+            raise _dialog("You must specify a journal batch ID or a journal ID to create a journal line.")
+        journal = self.record("journal", journal_id)
+        if journal is None:
+            raise _dialog('The "journalId" does not match to a Gen. Journal Batch.')
+        return journal
+
+    def _create_defaults(
+        self, entity_set: _EntitySet, record: Record, values: Mapping[str, Any], journal: Record | None
+    ) -> dict[str, Any]:
+        """What BC fills in on insert: the work date, a draft status, the journal line's place."""
+        today = self.clock.datetime().date().isoformat()
+        props = entity_set.props
+        defaults: dict[str, Any] = {
+            name: today for name in ("orderDate", "invoiceDate", "postingDate", "dueDate") if name in props
+        }
+        if "status" in props and entity_set.entity_type in ("contract", "invoice"):
+            defaults["status"] = "Draft"
+        if journal is not None:
+            lines = [r.get("lineNumber", 0) for r in self.records["payment"].values() if r.get("journalId") == journal["id"]]
+            defaults.update(
+                journalId=journal["id"],
+                journalDisplayName=journal["code"],
+                lineNumber=max(lines, default=0) + 10000,
+            )
+        return defaults
+
+    def _copy_customer(self, entity_set: _EntitySet, record: Record, values: Mapping[str, Any]) -> None:
+        """A new document takes its bill-to customer and currency from the sell-to customer."""
+        if entity_set.entity_type not in ("contract", "invoice"):
+            return
+        customer = self.record("customer", str(record.get("customerId"))) or {}
+        copies = {
+            "billToCustomerId": customer.get("id"),
+            "billToCustomerNumber": customer.get("number"),
+            "billToName": customer.get("displayName"),
+            "shipToName": customer.get("displayName"),
+            "currencyCode": customer.get("currencyCode"),
+        }
+        for name, value in copies.items():
+            if name in record and name not in values and value is not None:
+                record[name] = value
+
+    async def delete(self, request: Request, target: _Target) -> Response:
+        """DELETE of one entity with ``If-Match``, refused where BC's tables refuse it."""
+        entity_set = target.entity_set
+        if target.record_id is None or not entity_set.patchable:
+            raise _error(
+                405,
+                "BadRequest_MethodNotAllowed",
+                f"'DELETE' requests for '{entity_set.name}' are not allowed within Microsoft Dynamics 365 "
+                "Business Central OData web services.",
+            )
+        record = self.entity(target)
+        if_match = _if_match(request)
+        self.current(if_match, str(record["@odata.etag"]))
+        self._deletable(entity_set, record)
+        self.api_delete(request, entity_set.entity_type, record)
+        return Response(status_code=204, headers={"OData-Version": "4.0"})
+
+    def _deletable(self, entity_set: _EntitySet, record: Record) -> None:
+        """Raise BC's error when its table triggers would refuse the delete."""
+        # A posted invoice: the API deletes the Sales Invoice Header, whose OnDelete checks "Allow
+        # Document Deletion Before" (codeunit 363 "PostSales-Delete", DocumentDeletionErr).
+        if (
+            entity_set.entity_type == "invoice"
+            and record.get("status") not in _UNPOSTED
+            and str(record.get("postingDate")) >= ALLOW_DOCUMENT_DELETION_BEFORE
+        ):
+            cutoff = date.fromisoformat(ALLOW_DOCUMENT_DELETION_BEFORE).strftime("%m/%d/%y")
+            raise _dialog(
+                f"You cannot delete posted sales documents that are posted after {cutoff}. The date is "
+                "defined by the Allow Document Deletion Before field in the Sales & Receivables Setup window."
+            )
+        if entity_set.entity_type == "contract" and any(
+            i.get("orderId") == record["id"] for i in self.records["invoice"].values()
+        ):
+            # Our guess: BC's order deletion checks posted quantities; the emulator has no lines.
+            raise _dialog(f"You cannot delete Sales Order {record.get('number')} because it has been invoiced.")
+        if entity_set.entity_type == "customer":
+            self._customer_deletable(record)
+
+    def _customer_deletable(self, customer: Record) -> None:
+        # Customer.OnDelete: MoveEntries.MoveCustEntries first (ledger entries in an open fiscal
+        # year, codeunit 361 Text000), then outstanding sales documents (table 18 Text000).
+        number = customer.get("number")
+        mine = [
+            (kind, r)
+            for kind in ("contract", "invoice")
+            for r in self.records[kind].values()
+            if r.get("customerId") == customer["id"]
+        ]
+        if any(kind == "invoice" and r.get("status") not in _UNPOSTED for kind, r in mine):
+            raise _dialog(
+                f"You cannot delete Customer {number} because it has ledger entries in a fiscal year that has "
+                "not been closed yet."
+            )
+        for kind, _ in mine:
+            document = "Order" if kind == "contract" else "Invoice"
+            raise _dialog(
+                f"You cannot delete Customer {number} because there is at least one outstanding Sales {document} "
+                "for this customer."
+            )
+
     def current(self, if_match: str, etag: str) -> None:
         """Refuse a write whose ``If-Match`` names an older version."""
         if if_match != "*" and if_match != etag:
@@ -851,7 +1068,7 @@ def _router(core: DynamicsEmulator) -> APIRouter:
         if subscriptions is not None:
             return await core.subscription_request(request, subscriptions.group("key"), base)
         target = core.target(odata_path)
-        if request.method not in ("GET", "PATCH"):
+        if request.method not in ("GET", "PATCH", "POST", "DELETE"):
             raise _error(
                 405,
                 "BadRequest_MethodNotAllowed",
@@ -863,6 +1080,10 @@ def _router(core: DynamicsEmulator) -> APIRouter:
             return _odata({"@odata.context": f"{base}/$metadata#companies", "value": [_company(core)]})
         if request.method == "PATCH":
             return await core.patch(request, target, base)
+        if request.method == "POST":
+            return await core.post(request, target, base)
+        if request.method == "DELETE":
+            return await core.delete(request, target)
         if target.record_id is None:
             return core.collection(request, target, base)
         select = request.query_params.get("$select")

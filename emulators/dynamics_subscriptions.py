@@ -105,7 +105,8 @@ class Change:
 
     subscription_id: str
     record_id: str
-    modified: datetime  # the record's new lastModifiedDateTime
+    modified: datetime  # the record's new lastModifiedDateTime (a delete: when it was deleted)
+    change_type: str = "updated"  # created, updated or deleted
 
 
 def _stamp(moment: float) -> str:
@@ -128,7 +129,8 @@ class _Entry:
 def aggregate(changes: list[Change], threshold: int) -> list[_Entry]:
     """One subscription's notifications for a window, as BC's sending job aggregates them.
 
-    Repeated updates of one record become one notification with the latest time; once more than
+    Repeated updates of one record become one notification with the latest time (a create or a
+    delete is never merged: created-then-updated in one window is two notifications); once more than
     ``threshold`` notifications would be sent, they all become one ``collection`` spanning the
     first to the last change. Ordered by time, as BC's buffer is keyed.
     """
@@ -139,7 +141,7 @@ def aggregate(changes: list[Change], threshold: int) -> list[_Entry]:
         if collection is not None:
             collection.last = max(collection.last, change.modified)
             continue
-        known = by_record.get(change.record_id)
+        known = by_record.get(change.record_id) if change.change_type == "updated" else None
         if known is not None:
             known.last = max(known.last, change.modified)
             continue
@@ -148,9 +150,12 @@ def aggregate(changes: list[Change], threshold: int) -> list[_Entry]:
             collection = _Entry("collection", None, first, change.modified)
             entries, by_record = [collection], {}
             continue
-        entry = _Entry("updated", change.record_id, change.modified, change.modified)
+        entry = _Entry(change.change_type, change.record_id, change.modified, change.modified)
         entries.append(entry)
-        by_record[change.record_id] = entry
+        if change.change_type == "updated":
+            by_record[change.record_id] = entry
+        else:
+            by_record.pop(change.record_id, None)  # an update after a delete (or create) is its own
     return sorted(entries, key=lambda e: e.last)
 
 
@@ -192,14 +197,14 @@ class Subscriptions:
 
     # -- notifications
 
-    def note(self, entity_type: str, record_id: str, modified: datetime) -> None:
+    def note(self, entity_type: str, record_id: str, modified: datetime, change_type: str = "updated") -> None:
         """Keep a change for every live subscription to its entity set, until the window closes."""
         heard = [s for s in self.active() if s.entity_type == entity_type]
         if not heard:
             return
         if not self.window:
             self.outbox.at(self.now() + self.settings().batch_window_seconds, self.send)
-        self.window.extend(Change(s.id, record_id, modified) for s in heard)
+        self.window.extend(Change(s.id, record_id, modified, change_type) for s in heard)
 
     def send(self) -> None:
         """The window closed: one batch per notification URL of everything it collected."""

@@ -11,14 +11,15 @@ Procore really uses. What is simplified is listed in docs/emulators.md.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from http import HTTPStatus
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import httpx
@@ -39,6 +40,7 @@ from emulators.common import (
     Invalid,
     JSONResponse,
     Kind,
+    Operation,
     Record,
     TokenStatus,
     WriteEntry,
@@ -296,6 +298,54 @@ _MESSAGES: Final[Mapping[FieldType, str]] = {
 }
 
 
+#: The write log's operations as Procore names its event types.
+_EVENT_TYPES: Final[Mapping[Operation, str]] = {"create": "create", "update": "update", "delete": "delete"}
+
+#: The attributes a record of each type is stored with (the demo data's shapes plus the origin
+#: fields): a new record has all of them, null where nothing was given.
+_DEMO: Final = demo_data.demo_records()
+_TEMPLATES: Final[Mapping[str, tuple[str, ...]]] = {
+    "project": (*_DEMO["project"][0], "origin_data"),
+    "customer": (*_DEMO["customer"][0], "origin_data"),
+    "contract": (*_DEMO["contract"][0], "origin_code", "origin_data"),
+    "invoice": (*_DEMO["invoice"][0], "origin_data"),
+    "payment": (*_DEMO["payment"][0], "origin_id", "origin_data"),
+}
+
+#: What an out-of-band record must name to be found at all: its project (and parent commitment).
+_IDENTITY: Final[Mapping[str, tuple[str, ...]]] = {
+    "contract": ("project",),
+    "invoice": ("project_id", "commitment_id"),
+    "payment": ("project_id", "contract_id"),
+}
+
+#: Attributes a create needs although the published schema does not mark them required: a
+#: payment without an amount or a date is meaningless, and Procore's form refuses one (our guess).
+_CREATE_REQUIRED_GUESSED: Final[Mapping[str, tuple[str, ...]]] = {"contract_payments": ("amount", "date")}
+
+
+@cache
+def _wrapper_required(template: str) -> tuple[str, ...]:
+    """The attributes the published POST schema marks required inside its wrapper object
+    (``vendor.name``); ``platforms.procore.openapi`` reads only the top-level ones."""
+    for path in sorted(openapi.SCHEMAS.glob("*Post.json")):
+        spec = json.loads(path.read_text())
+        if spec.get("method") != "POST" or spec.get("path") != template:
+            continue
+        properties = ((spec.get("requestBody") or {}).get("schema") or {}).get("properties") or {}
+        wrappers = [v for v in properties.values() if v.get("type") == "object"]
+        return tuple(wrappers[0].get("required") or ()) if wrappers else ()
+    return ()
+
+
+def _is_deleted(record: Record) -> bool:
+    return record.get("deleted_at") not in (None, "")
+
+
+def _truthy(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("true", "1", "yes")
+
+
 def _project_id_of(record: Record) -> Any:
     project = record.get("project")
     return project.get("id") if isinstance(project, dict) else record.get("project_id")
@@ -334,7 +384,63 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
 
     def bump_version(self, entity_type: str, record: Record) -> str:
         record["updated_at"] = monotonic_stamp(self.clock.datetime(), record.get("updated_at"), 1.0, _stamp)
+        record.setdefault("created_at", record["updated_at"])
+        if record["created_at"] is None:
+            record["created_at"] = record["updated_at"]
         return str(record["updated_at"])
+
+    def version_of(self, record: Record) -> str:
+        return str(record.get("updated_at"))
+
+    def next_id(self, entity_type: str) -> int:
+        """A new record id: above every id the type has had in this instance (never reused)."""
+        highest = max((int(k) for k in self.records.get(entity_type, {})), default=0)
+        self._last_ids[entity_type] = max(self._last_ids.get(entity_type, 0), highest) + 1
+        return self._last_ids[entity_type]
+
+    # -- creates and deletes
+
+    def new_record(self, entity_type: str, fields: Mapping[str, Any]) -> Record:
+        if entity_type not in _TEMPLATES:
+            raise ValueError(f"records of type {entity_type!r} cannot be created here")
+        values = dict(fields)
+        if entity_type == "contract":
+            if values.get("type") not in (demo_data.WORK_ORDER, demo_data.PURCHASE_ORDER):
+                raise ValueError(
+                    f"a contract needs its 'type': {demo_data.WORK_ORDER!r} or {demo_data.PURCHASE_ORDER!r}"
+                )
+            # The commitment's project is what scopes it; it may be given as an id.
+            if "project_id" in values:
+                project = self.record("project", str(values.pop("project_id"))) or {}
+                values["project"] = {"id": project.get("id"), "name": project.get("name")}
+        missing = [name for name in _IDENTITY.get(entity_type, ()) if values.get(name) in (None, "")]
+        if missing:
+            raise ValueError(f"a new {entity_type} needs {', '.join(missing)}")
+        record = {**{name: None for name in _TEMPLATES[entity_type]}, **values}
+        record["id"] = self.next_id(entity_type)
+        record["created_at"] = None
+        return record
+
+    def discard(
+        self, entity_type: str, record: Record, *, source: Literal["api", "control"], method: str, path: str,
+        client_id: str | None = None,
+    ) -> WriteEntry:
+        if entity_type != "contract":
+            return self.remove(entity_type, record, source=source, method=method, path=path, client_id=client_id)
+        # Commitments go to the recycle bin: still there, with deleted_at, for filters[include_deleted].
+        entry = self.apply(
+            entity_type,
+            record,
+            {"deleted_at": _stamp(self.clock.datetime())},
+            source=source,
+            method=method,
+            path=path,
+            force=True,
+            client_id=client_id,
+            operation="delete",
+        )
+        assert entry is not None  # force=True always writes
+        return entry
 
     # -- webhooks
 
@@ -346,6 +452,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
         return hooks
 
     def reset(self) -> None:
+        self._last_ids: dict[str, int] = {}
         super().reset()
         self.hooks.clear()
 
@@ -361,7 +468,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             resource_id=int(record["id"]),
             company_id=self.company_id,
             project_id=project_id,
-            event_type="update",  # the emulator only edits records
+            event_type=_EVENT_TYPES[entry.operation],
             user_id=procore_hooks.UI_USER_ID if client_id is None else procore_hooks.service_user_id(client_id),
             application_id=client_id,
         )
@@ -465,6 +572,7 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
         if (
             record is None
             or not resource.holds(record)
+            or _is_deleted(record)
             or (project_id is not None and resource.project_scoped and str(_project_id_of(record)) != str(project_id))
             or any(name in scope and str(record.get(name)) != str(scope[name]) for name in ("contract_id", "commitment_id"))
         ):
@@ -479,6 +587,9 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
     def listing(self, request: Request, resource: _Resource, project_id: int | None, template: str) -> Response:
         """The resource's list as the route ``template`` (a published endpoint, or not) shows it."""
         rows = [r for r in self.records[resource.entity_type].values() if resource.holds(r)]
+        # Deleted commitments sit in the recycle bin: listed only with filters[include_deleted].
+        if not _truthy(request.query_params.get("filters[include_deleted]")):
+            rows = [r for r in rows if not _is_deleted(r)]
         if resource.project_scoped:
             if project_id is None:
                 raise _error(400, {"error": "project_id is missing"})
@@ -551,6 +662,146 @@ class ProcoreEmulator(EmulatorCore[ProcoreSettings]):
             values["vendor"] = {"id": vendor["id"], "company": vendor["name"]}
 
 
+    async def create_api(self, request: Request, resource: _Resource) -> Response:
+        """``POST /rest/v1.0/<resource>``: a new record, as the published ``...Post`` schema says."""
+        template = f"{_API}/{resource.path}"
+        published = openapi.published("POST", template)
+        if published is None or resource.body_key is None:
+            raise _not_found(f"No route matches [POST] {request.url.path}")
+        try:
+            body = await json_object(request)
+        except BodyError as exc:
+            raise _error(400, {"error": str(exc)}) from exc
+        # The scope ids go at the top level beside the wrapper, as the schema requires them.
+        _require(published.body - {resource.body_key}, body)
+        parent = self._create_scope(resource, body)
+        payload = body.get(resource.body_key)
+        if not isinstance(payload, dict) or not payload:
+            raise _error(400, {"error": f"param is missing or the value is empty: {resource.body_key}"})
+        writable = {k: v for k, v in resource.writable(self.settings).items() if k in published.writable}
+        # Rails strong parameters: unknown and read-only attributes are dropped, not rejected.
+        taken = {k: v for k, v in payload.items() if k in writable and k not in self.settings.ignored_fields}
+        required = (*_wrapper_required(template), *_CREATE_REQUIRED_GUESSED.get(resource.path, ()))
+        errors: dict[str, list[str]] = {
+            name: ["can't be blank"] for name in required if taken.get(name) in (None, "")
+        }
+        clean, invalid = coerce_fields(taken, writable, nullable=True)
+        errors.update({k: v for k, v in _messages(invalid).items() if k not in errors})
+        if errors:
+            raise _error(422, {"errors": errors})
+        record = self.new_record(resource.entity_type, self._create_defaults(resource, body, parent, clean))
+        self.derive(resource, record, clean)
+        if "requisition_id" in clean and clean["requisition_id"] is not None:
+            requisition = self.record("invoice", str(clean["requisition_id"]))
+            if requisition is None or str(requisition.get("commitment_id")) != str(record.get("contract_id")):
+                raise _error(422, {"errors": {"requisition": ["must exist"]}})
+        record.update(clean)
+        self.api_create(request, resource.entity_type, record)
+        shown = openapi.published("GET", f"{_API}/{resource.path}/{{id}}")
+        return JSONResponse(_shown(shown, record), status_code=201)
+
+    def _create_scope(self, resource: _Resource, body: Mapping[str, Any]) -> Record | None:
+        """Check the create's scope ids: the company (403), the project and the parent commitment
+        (404, as a show of them would be). Returns the parent commitment, if the record has one."""
+        if not resource.project_scoped:
+            if str(body.get("company_id")) != str(self.company_id):
+                raise _error(403, {"error": "App is not connected to this company"})
+            return None
+        project_id = str(body.get("project_id"))
+        if not project_id.isdigit():
+            raise _not_found(f"Couldn't find Project with 'id'={quote(project_id)}")
+        self.project(int(project_id))
+        parent_key = {"requisitions": "commitment_id", "contract_payments": "contract_id"}.get(resource.path)
+        if parent_key is None:
+            return None
+        parent_id = str(body.get(parent_key))
+        parent = self.record("contract", parent_id)
+        if parent is None or _is_deleted(parent) or str(_project_id_of(parent)) != project_id:
+            raise _not_found(f"Couldn't find Commitment with 'id'={quote(parent_id)}")
+        return parent
+
+    def _create_defaults(
+        self, resource: _Resource, body: Mapping[str, Any], parent: Record | None, clean: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """What Procore fills in on a new record besides the attributes sent."""
+        if resource.entity_type == "customer":
+            return {"is_active": True}
+        project = self.record("project", str(body.get("project_id"))) or {}
+        if resource.entity_type == "contract":
+            return {
+                "type": resource.commitment_type,
+                "status": "Draft",
+                "executed": False,
+                "private": False,
+                "accounting_method": "amount",
+                "retainage_percent": "0.0",
+                "grand_total": "0.0",
+                "project": {"id": project.get("id"), "name": project.get("name")},
+                "vendor": None,
+                "currency_configuration": {"currency_iso_code": "USD"},
+            }
+        assert parent is not None
+        if resource.entity_type == "invoice":
+            numbers = [
+                int(r["number"])
+                for r in self.records["invoice"].values()
+                if r.get("commitment_id") == parent["id"] and isinstance(r.get("number"), int)
+            ]
+            vendor = parent.get("vendor") if isinstance(parent.get("vendor"), dict) else {}
+            return {
+                "number": max(numbers, default=0) + 1,
+                "commitment_id": parent["id"],
+                "commitment_type": parent.get("type"),
+                "contract_name": parent.get("title"),
+                "project_id": project.get("id"),
+                "vendor_name": (vendor or {}).get("company"),
+                "status": "draft",
+                "final": False,
+                "percent_complete": "0.00%",
+                "total_claimed_amount": "0.0",
+                "currency_configuration": parent.get("currency_configuration"),
+            }
+        return {"contract_id": parent["id"], "project_id": project.get("id"), "status": "pending"}
+
+    async def delete_api(self, request: Request, resource: _Resource, record_id: str) -> Response:
+        """``DELETE /rest/v1.0/<resource>/{id}`` where Procore publishes one, with its finance rules."""
+        published = openapi.published("DELETE", f"{_API}/{resource.path}/{{id}}")
+        if published is None:
+            raise _not_found(f"No route matches [DELETE] {request.url.path}")
+        _require(published.query, request.query_params)
+        record = self.find(resource, record_id, request.query_params)
+        refusal = self._delete_refusal(resource, record)
+        if refusal is not None:
+            raise refusal
+        self.api_delete(request, resource.entity_type, record)
+        return Response(status_code=200)  # the schemas publish no body
+
+    def _delete_refusal(self, resource: _Resource, record: Record) -> EmulatorError | None:
+        """Why Procore would refuse to delete ``record`` (None: it may go). The wording is ours:
+        Procore documents the rules (Draft commitments, unapproved invoices), not its messages."""
+        record_id = record["id"]
+        if resource.entity_type == "contract":
+            if record.get("status") != "Draft":
+                return _error(422, {"errors": {"base": ["Only a commitment in Draft status can be deleted"]}})
+            if any(r.get("commitment_id") == record_id for r in self.records["invoice"].values()) or any(
+                p.get("contract_id") == record_id for p in self.records["payment"].values()
+            ):
+                return _error(
+                    422, {"errors": {"base": ["A commitment with invoices or payments cannot be deleted"]}}
+                )
+            return None
+        if resource.locked_noun and record.get("origin_id") not in (None, ""):
+            return _error(
+                422, {"error": f"The {resource.locked_noun} is not deletable because it has been synced with ERP"}
+            )
+        if resource.entity_type == "invoice":
+            if record.get("status") != "draft":
+                return _error(422, {"errors": {"base": ["Only a draft invoice can be deleted"]}})
+            if any(p.get("requisition_id") == record_id for p in self.records["payment"].values()):
+                return _error(422, {"errors": {"base": ["An invoice with payments cannot be deleted"]}})
+        return None
+
+
 def _require(names: Iterable[str], given: Mapping[str, Any]) -> None:
     """400 for the first parameter the endpoint requires that the request lacks (sorted, so the
     answer does not depend on set order)."""
@@ -609,7 +860,7 @@ def _filtered(rows: list[Record], request: Request, resource: _Resource) -> list
     for name, values in wanted.items():
         if name in ("updated_at", "created_at") and any("..." in v for v in values):
             rows = [r for r in rows if any(_in_range(r.get(name), v) for v in values)]
-        elif name != "include_deleted":  # nothing is ever deleted here
+        elif name != "include_deleted":  # handled by the listing itself
             # Unknown attributes are ignored, as Procore ignores filters it does not support.
             rows = [
                 r
@@ -1009,6 +1260,16 @@ def _router(core: ProcoreEmulator) -> APIRouter:
     async def update(path: str, record_id: str, request: Request) -> Response:
         core.authorize(request)
         return await core.update(request, core.resource(path), record_id)
+
+    @router.post(f"{_API}/{{path}}")
+    async def create(path: str, request: Request) -> Response:
+        core.authorize(request)
+        return await core.create_api(request, core.resource(path))
+
+    @router.delete(f"{_API}/{{path}}/{{record_id}}")
+    async def delete(path: str, record_id: str, request: Request) -> Response:
+        core.authorize(request)
+        return await core.delete_api(request, core.resource(path), record_id)
 
     return router
 

@@ -426,8 +426,10 @@ def test_unsupported_methods(bc: httpx.Client) -> None:
     headers = {**bc_headers(bc), "If-Match": "*"}
     collection = bc.patch(f"{BC_COMPANY}/salesInvoices", headers=headers, json={})
     assert_bc_error(collection, 405, "BadRequest_MethodNotAllowed", "'PATCH' requests for 'salesInvoices'")
-    create = bc.post(f"{BC_COMPANY}/salesInvoices", headers=headers, json={})
-    assert_bc_error(create, 405, "BadRequest_MethodNotAllowed")
+    put = bc.put(f"{BC_COMPANY}/salesInvoices", headers=headers, json={})
+    assert_bc_error(put, 405, "BadRequest_MethodNotAllowed")
+    journal_create = bc.post(f"{BC_COMPANY}/customerPaymentJournals", headers=headers, json={"code": "X"})
+    assert_bc_error(journal_create, 405, "BadRequest_MethodNotAllowed")
     journal = bc.patch(f"{BC_COMPANY}/customerPaymentJournals({JOURNAL_ID})", headers=headers, json={})
     assert_bc_error(journal, 405, "BadRequest_MethodNotAllowed")
 
