@@ -28,6 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.connect import ConnectActivities
+from activities.create import CreateActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
 from activities.sync import SyncActivities
@@ -40,6 +41,7 @@ from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 from workflows.catch_up import CatchUpWorkflow
 from workflows.connect import ConnectWorkflow
+from workflows.create import CreateWorkflow
 from workflows.delta import DeltaSyncWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
@@ -52,6 +54,7 @@ log = logging.getLogger("structural.worker")
 WORKFLOWS: list[type] = [
     CatchUpWorkflow,
     ConnectWorkflow,
+    CreateWorkflow,
     DeltaSyncWorkflow,
     MaintenanceWorkflow,
     PropagateWorkflow,
@@ -99,14 +102,15 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     maintenance = MaintenanceActivities(sessionmaker)
     connect = ConnectActivities(engine, sessionmaker, connectors)
     propagate = PropagateActivities(engine, connectors)
-    webhooks = WebhookActivities(sessionmaker, connectors)
+    creates = CreateActivities(engine, connectors)
+    webhooks = WebhookActivities(engine, sessionmaker, connectors)
     sync = SyncActivities(sessionmaker, connectors, settings)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [
         Worker(
             client,
             task_queue=platform_queue(task_queue, platform),
-            activities=[propagate.fan_out],
+            activities=[propagate.fan_out, creates.create_on_target],
             max_task_queue_activities_per_second=rate,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
@@ -127,6 +131,10 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             propagate.mirror_source,
             propagate.fan_out,
             propagate.record_outcome,
+            creates.plan_create,
+            creates.create_on_target,
+            creates.record_create,
+            creates.give_up_create,
             webhooks.fetch_change,
             webhooks.find_changed,
             webhooks.delta_changes,

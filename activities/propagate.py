@@ -290,11 +290,7 @@ class PropagateActivities:
             # Annotations are never sent; read-only fields the client leaves out of its write body itself.
             remote, status = await client.write(params.entity_type, base, rendered.changes, overwrite=params.overwrite)
         except RetryableError as err:
-            raise ApplicationError(
-                err.message,
-                type="PlatformUnavailable",
-                next_retry_delay=timedelta(seconds=err.retry_after) if err.retry_after else None,
-            ) from err
+            raise platform_unavailable(err) from err
         except RejectedError as err:
             return _Outcome(_unwritten(params, state, "failed", err.message))
         if status == "conflict":
@@ -393,6 +389,15 @@ def _unwritten(
         live=live,
         error=error,
         conflict_data=conflict_data,
+    )
+
+
+def platform_unavailable(err: RetryableError) -> ApplicationError:
+    """A platform outage or throttling as a retryable activity failure, its Retry-After honoured."""
+    return ApplicationError(
+        err.message,
+        type="PlatformUnavailable",
+        next_retry_delay=timedelta(seconds=err.retry_after) if err.retry_after else None,
     )
 
 

@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.create import register_new
 from models.webhook import (
     CatchUpInput,
     ChangedRecords,
@@ -45,7 +46,10 @@ def _stamp_now() -> str:
 
 
 class WebhookActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], connectors: Connectors | None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], connectors: Connectors | None
+    ) -> None:
+        self._engine = engine
         self._sessionmaker = sessionmaker
         self._connectors = connectors
 
@@ -60,7 +64,9 @@ class WebhookActivities:
                 session, customer, event.platform, event.platform_id, event.entity_type
             )
             if record is None:
-                return FetchChangeResult(reason="the record is not mapped (unknown to this connection)")
+                return FetchChangeResult(
+                    reason="a record this connection does not know yet: a delta pass registers it", unmapped=True
+                )
             entity = await q.load_canonical(session, customer, record.canonical_id)
             try:
                 client = await self._connectors.client(session, customer, event.platform)
@@ -108,7 +114,10 @@ class WebhookActivities:
         writable fields), read from the platform in full: what a collection notification left out."""
         found = await self._changed(params.customer_id, params.platform, params.entity_type, since=None)
         return ChangedRecords(
-            platform_ids=[c.platform_id for c in found.changes], read=found.read, unmapped=found.unmapped
+            platform_ids=[c.platform_id for c in found.changes],
+            read=found.read,
+            unmapped=found.unmapped,
+            created=found.created,
         )
 
     @activity.defn
@@ -137,7 +146,8 @@ class WebhookActivities:
             except RejectedError as err:
                 raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         changes: list[DeltaChange] = []
-        read = unmapped = 0
+        new: list[dict[str, Any]] = []
+        read = 0
         newest: str | None = None
         try:
             async for record in client.changed_since(entity_type, since):
@@ -150,14 +160,25 @@ class WebhookActivities:
                 platform_id = str(record.get("id"))
                 mine = stored.get(platform_id)
                 if mine is None:
-                    unmapped += 1  # created since the connect: creates are not followed yet
+                    new.append(record)  # created since the connect
                 elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
                     changes.append(DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or ""))
         except RetryableError as err:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
         except RejectedError as err:  # refused (403, a bad setting): retrying will not help
             raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
-        return DeltaChanges(changes=changes, read=read, unmapped=unmapped, watermark=newest)
+        # Registered (as canonical objects, or linked to the same record on another platform) before
+        # the watermark moves past them; their creates on the other platforms start from the
+        # pending rows, which also hold what a crashed pass registered.
+        registered = await register_new(self._engine, customer, platform_name, entity_type, new)
+        return DeltaChanges(
+            changes=changes,
+            read=read,
+            unmapped=len(new),
+            watermark=newest,
+            created=registered.pending,
+            unmappable=registered.unmappable,
+        )
 
     @activity.defn
     async def save_watermark(self, params: DeltaInput, watermark: str) -> None:

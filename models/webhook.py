@@ -16,6 +16,7 @@ class WebhookEvent(BaseModel):
 class FetchChangeResult(BaseModel):
     propagate: PropagateInput | None = None
     reason: str
+    unmapped: bool = False  # a record the connection does not know yet: new since the connect
 
 
 class CatchUpInput(BaseModel):
@@ -30,7 +31,8 @@ class CatchUpInput(BaseModel):
 class ChangedRecords(BaseModel):
     platform_ids: list[str]  # mapped records whose platform copy differs from the stored one
     read: int
-    unmapped: int  # records the connection does not know (new since the connect)
+    unmapped: int  # records the connection did not know (new since the connect), now registered
+    created: list[str] = []  # canonical ids whose create on the other platforms is pending
 
 
 class CatchUpResult(BaseModel):
@@ -60,8 +62,10 @@ class DeltaChange(BaseModel):
 class DeltaChanges(BaseModel):
     changes: list[DeltaChange]
     read: int
-    unmapped: int
+    unmapped: int  # new records found (registered as canonical objects or linked)
     watermark: str | None  # the newest last-modified stamp read (None: nothing read)
+    created: list[str] = []  # canonical ids whose create on the other platforms is pending
+    unmappable: list[str] = []  # new records that cannot be read as canonical: "<id>: <why>"
 
 
 class DeltaTypeResult(BaseModel):
@@ -69,6 +73,7 @@ class DeltaTypeResult(BaseModel):
     read: int
     changed: int
     unmapped: int
+    created: int = 0  # creates started on the other platforms
 
 
 class DeltaResult(BaseModel):

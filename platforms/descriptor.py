@@ -58,6 +58,16 @@ class LiveClient(Protocol):
         """
         ...
 
+    async def create(self, entity_type: str, record: Mapping[str, Any], marker: str) -> NativeRecord:
+        """Create ``record`` (rendered from canonical) on the platform; ``marker`` is the engine's id
+        for it (the canonical id), stored where the platform keeps an integration's own id."""
+        ...
+
+    async def find(self, entity_type: str, record: Mapping[str, Any], marker: str) -> NativeRecord | None:
+        """The platform's record a create of ``record`` would duplicate: one carrying ``marker`` or
+        the same strongest business key (what connect's reconciliation links by)."""
+        ...
+
     async def subscribe(self, destination: Destination) -> list[SubscriptionState]:
         """Make the platform notify ``destination`` of every change to the synced records: register
         what is missing, repair what is wrong (URL, secret), renew what expires; the state after."""
@@ -209,6 +219,9 @@ class Platform:
     transform_context: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
     transform_options: Callable[[Callable[[str], str | None]], dict[str, Any]] = lambda read: {}
     live_client: LiveClientFactory | None = None
+    #: The canonical id a record the engine created carries (its create marker), or None: how a
+    #: record whose create answer was lost is recognised as ours when it comes back as "new".
+    created_marker: Callable[[str, Mapping[str, Any]], str | None] = lambda entity_type, record: None
     live_settings: LiveSettingsRule = LiveSettingsRule()
     webhooks: Webhooks = Webhooks(parse=_no_webhooks)
     #: Generated sandbox data of any size (bench/connect): (entity type, payments) -> records.

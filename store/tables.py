@@ -306,6 +306,25 @@ class WebhookDelivery(Base):
     )
 
 
+class PendingCreate(Base):
+    """A record that appeared on one platform after the connect, registered as a canonical object and
+    still to be linked or created on the other platforms: the durable hand-over from a delta pass to
+    its CreateWorkflow (a pass that crashed after registering finds it here again). Deleted when the
+    CreateWorkflow has an outcome for every platform."""
+
+    __tablename__ = "pending_creates"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), primary_key=True
+    )
+    canonical_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_pending_creates_source", "customer_id", "source_platform", "entity_type"),)
+
+
 class RateLimitHit(Base):
     """Sliding-window log shared by every API process (not process memory)."""
 

@@ -21,6 +21,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
     from models.webhook import CatchUpInput, CatchUpResult, WebhookEvent
+    from workflows.create import start_creates
     from workflows.names import customer_platform
     from workflows.webhook import WebhookWorkflow
 
@@ -62,6 +63,7 @@ class CatchUpWorkflow:
         )
         for start in range(0, len(changed.platform_ids), BATCH):
             await asyncio.gather(*(self._follow(params, pid) for pid in changed.platform_ids[start : start + BATCH]))
+        await start_creates(params.customer_id, params.platform, changed.created)
         return CatchUpResult(read=changed.read, changed=len(changed.platform_ids), unmapped=changed.unmapped)
 
     async def _follow(self, params: CatchUpInput, platform_id: str) -> None:

@@ -1,8 +1,11 @@
 """DeltaSyncWorkflow: one delta pass of a live connection, the catch-up for what webhooks miss.
 
-Per synced entity type: read what changed on the platform since the connection's watermark (less an
-overlap), hand each record that differs from the stored copy to its own WebhookWorkflow (the same
-platform-mode path as a webhook), then move the watermark. Non-destructive (no re-seed); a crash
+Per synced entity type, in reference order: read what changed on the platform since the
+connection's watermark (less an overlap), hand each record that differs from the stored copy to its
+own WebhookWorkflow (the same platform-mode path as a webhook), register each new record and start
+its CreateWorkflow (linked or created on the other platforms), then move the watermark. A pass
+asked for while one runs (the `again` signal: a create webhook) runs once more when this one ends,
+so a record announced mid-pass is never left for the next scheduled pass. Non-destructive (no re-seed); a crash
 resumes from the last saved watermark, and a change read twice is followed once (its delivery key
 is the record's version).
 """
@@ -21,19 +24,27 @@ with workflow.unsafe.imports_passed_through():
     from models.webhook import DeltaInput, DeltaResult, DeltaTypeResult, ResumeInput, WebhookEvent
     from platforms.registry import get_platform
     from workflows.catch_up import BATCH, follow
+    from workflows.create import start_creates
+    from workflows.names import delta_workflow_id
 
 _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), non_retryable_error_types=["NotConfigured"]
 )
 
 
-def delta_workflow_id(customer_id: str, platform: str) -> str:
-    """One pass at a time per connection: a pass asked for while one runs joins it."""
-    return f"delta-{customer_id}-{platform}"
+__all__ = ["DeltaSyncWorkflow", "delta_workflow_id"]
 
 
 @workflow.defn
 class DeltaSyncWorkflow:
+    def __init__(self) -> None:
+        self._again = False
+
+    @workflow.signal
+    def again(self) -> None:
+        """Run once more when this pass ends (something announced a record this pass may have read past)."""
+        self._again = True
+
     @workflow.run
     async def run(self, params: DeltaInput) -> DeltaResult:
         started = workflow.now()
@@ -60,6 +71,7 @@ class DeltaSyncWorkflow:
             ]
             for start in range(0, len(events), BATCH):
                 await asyncio.gather(*(follow(event, "delta pass") for event in events[start : start + BATCH]))
+            await start_creates(params.customer_id, params.platform, found.created)
             if found.watermark is not None:
                 await workflow.execute_activity_method(
                     WebhookActivities.save_watermark,
@@ -69,10 +81,17 @@ class DeltaSyncWorkflow:
                     summary=f"{entity_type} watermark {found.watermark}",
                 )
             results.append(
-                DeltaTypeResult(entity_type=entity_type, read=found.read, changed=len(events), unmapped=found.unmapped)
+                DeltaTypeResult(
+                    entity_type=entity_type,
+                    read=found.read,
+                    changed=len(events),
+                    unmapped=found.unmapped,
+                    created=len(found.created),
+                )
             )
             workflow.set_current_details(
-                "; ".join(f"{r.entity_type}: {r.changed} changed of {r.read} read" for r in results)
+                "; ".join(f"{r.entity_type}: {r.changed} changed, {r.created} new of {r.read} read" for r in results)
+                + "".join(f"\n\n{entity_type} not readable as canonical: {why}" for why in found.unmappable)
             )
         changed = sum(r.changed for r in results)
         # Only a pass that read every type moves "last pass": its start bounds the lag of a change
@@ -93,4 +112,8 @@ class DeltaSyncWorkflow:
             retry_policy=_RETRY,
             summary=f"pass done: {changed} changed",
         )
+        if self._again:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(params)
         return DeltaResult(types=results)
+

@@ -28,3 +28,8 @@ ALL_SEARCH_ATTRIBUTES = (CUSTOMER_ID, PLATFORM, OUTCOME)
 def customer_platform(customer_id: str, platform: str) -> TypedSearchAttributes:
     """The search attributes of a workflow or schedule about one customer's platform."""
     return TypedSearchAttributes([SearchAttributePair(CUSTOMER_ID, customer_id), SearchAttributePair(PLATFORM, platform)])
+
+
+def delta_workflow_id(customer_id: str, platform: str) -> str:
+    """One delta pass at a time per connection: a pass asked for while one runs joins it."""
+    return f"delta-{customer_id}-{platform}"

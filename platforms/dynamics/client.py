@@ -225,6 +225,48 @@ class DynamicsClient:
         return written, "written"
 
 
+    async def create(self, entity_type: str, record: Mapping[str, Any], marker: str) -> dict[str, Any]:
+        """POST a new record to its entity set (payments: to a payment journal, the record's or the
+        company's first). Business Central has no free idempotency field: a create whose answer was
+        lost is found again by its business key (``find``), which the record carries."""
+        body = {k: v for k, v in writable_body(entity_type, record).items() if v is not None}
+        path = ENTITY_SETS[entity_type]
+        if entity_type == "payment":
+            journal = str(body.pop("journalId", "") or "")
+            if not journal or journal == metadata.EMPTY_GUID:
+                journal = next(iter([j["id"] async for j in self.collection("customerPaymentJournals")]), "")
+            if not journal:
+                raise RejectedError("Business Central has no customer payment journal to create the payment in")
+            path = f"customerPaymentJournals({journal})/customerPayments"
+        resp = await self.request(
+            "POST", f"{self._api}/{path}", headers={"Content-Type": "application/json"}, content=dumps(body)
+        )
+        _raise_for(resp)
+        value: dict[str, Any] = loads(resp.text)
+        return await self._noted(value, {}) if entity_type == "payment" else value
+
+    async def find(self, entity_type: str, record: Mapping[str, Any], marker: str) -> dict[str, Any] | None:
+        """A record with the same strongest business key as ``record`` (``$filter`` on its field, then
+        the same normalisation as connect's reconciliation): one keyed in already, or our own
+        earlier create whose answer was lost."""
+        from platforms.registry import get_platform
+        from reconcile.keys import business_keys
+
+        wanted = business_keys("dynamics", entity_type, record)[:1]
+        if not wanted:
+            return None
+        kind = wanted[0].split(":", 1)[0]
+        field = next(f for k, f in get_platform("dynamics").business_keys[entity_type] if k == kind and record.get(f))
+        value = str(record[field]).replace("'", "''")
+        source = (
+            "customerPayments" if entity_type == "payment" else ENTITY_SETS[entity_type]
+        )
+        async for candidate in self.collection(f"{source}?$filter={field} eq '{value}'"):
+            if business_keys("dynamics", entity_type, candidate)[:1] == wanted:
+                return await self._noted(candidate, {}) if entity_type == "payment" else candidate
+        return None
+
+
 #: The customers' currencies, for the payments read (journal lines state none).
 CUSTOMER_CURRENCIES = "customers?$select=id,currencyCode"
 

@@ -53,6 +53,7 @@ PLATFORM: Final = Platform(
         "commitmentType": (Literal["WorkOrderContract", "PurchaseOrderContract"] | None, "Procore contracts without `type`")
     },
     live_client=client.connect,
+    created_marker=client.created_marker,
     live_settings=LiveSettingsRule(required=("company_id",), label="Procore"),
     webhooks=webhooks.WEBHOOKS,
     synthetic_records=lazy("platforms.procore.synthetic:synthetic_records"),

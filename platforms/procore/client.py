@@ -329,6 +329,94 @@ class ProcoreClient:
             return remote, "conflict"
         return await self.patch(entity_type, dict(stored), changes), "written"
 
+    async def create(self, entity_type: str, record: Mapping[str, Any], marker: str) -> dict[str, Any]:
+        """POST a new record (the endpoint schemas' `...Post.json`): its scope at the top level, the
+        fields its write schema takes in the wrapper, and ``marker`` in the record's origin field
+        (Procore's fields for an integration's own data: how a create whose response was lost is
+        found again)."""
+        if entity_type == "project":
+            raise RejectedError(
+                "the engine does not create Procore projects (a project is set up in Procore with its "
+                "template, tools and permissions); create it there and it is linked by its project number"
+            )
+        path, key = self._resource(entity_type, record)
+        published = openapi.endpoint("POST", f"/rest/v1.0/{path}")
+        fields = {k: v for k, v in record.items() if k != "id"}
+        vendor = fields.pop("vendor", None)
+        if isinstance(vendor, Mapping) and vendor.get("id") is not None:
+            fields["vendor_id"] = vendor["id"]
+        project = fields.pop("project", None)
+        if isinstance(project, Mapping) and project.get("id") is not None:
+            fields.setdefault("project_id", project["id"])
+        # Computed and read-only fields (totals, a payment's status) are not in the write schema:
+        # a create carries what Procore takes and nothing it would silently drop.
+        body_fields = {k: v for k, v in fields.items() if k in published.writable and v is not None}
+        body_fields[marker_field(entity_type)] = marker_value(marker)
+        scope = self._scope(entity_type, {**fields, "project_id": fields.get("project_id")})
+        for required in published.body - {key}:
+            given = fields.get(required, scope.get(required))
+            if given is None:
+                raise RejectedError(f"Procore {path} need {required} to create a record")
+            scope[required] = given
+        body = {**scope, key: body_fields}
+        resp = await self.request("POST", f"/rest/v1.0/{path}", json_body=body)
+        value: dict[str, Any] = loads(resp.text)
+        if entity_type == "contract":
+            value.setdefault("type", _commitment_type(record))
+        value.update({k: body_fields[k] for k in _unseen(path, body_fields) if k != "vendor_id"})
+        return value
+
+    async def find(self, entity_type: str, record: Mapping[str, Any], marker: str) -> dict[str, Any] | None:
+        """The record a create of ``record`` would duplicate: one carrying our ``marker`` in its
+        origin field (an earlier attempt whose answer was lost), else one with the same strongest
+        business key (somebody keyed it in already). Reads the record's scope only."""
+        from reconcile.keys import business_keys  # reconcile depends on platforms, not the reverse
+
+        if entity_type == "project":
+            return None
+        path, _ = self._resource(entity_type, record)
+        wanted = business_keys("procore", entity_type, record)[:1]
+        scope = self._scope(entity_type, record)
+        if entity_type == "customer" and record.get("name"):
+            scope["filters[search]"] = record["name"]
+        candidates: list[dict[str, Any]] = []
+        if entity_type == "contract":
+            for kind, (kind_path, _) in COMMITMENTS.items():
+                async for batch in self.pages(f"/rest/v1.0/{kind_path}", scope):
+                    candidates += ({**r, "type": r.get("type") or kind} for r in batch)
+        else:
+            async for batch in self.pages(f"/rest/v1.0/{path}", scope):
+                candidates += batch
+        field, value = marker_field(entity_type), marker_value(marker)
+        for candidate in candidates:
+            if str(candidate.get(field) or "") == value:
+                return candidate
+        for candidate in candidates:
+            if wanted and business_keys("procore", entity_type, candidate)[:1] == wanted:
+                return candidate
+        return None
+
+
+def marker_field(entity_type: str) -> str:
+    """Where a record the engine created carries the engine's id. ``origin_id`` is what Procore's
+    ERP integrations set, and Procore locks pay applications and payments carrying one ("synced with
+    ERP": no edits, no deletes), which would stop every later sync of them; ``origin_data`` is the
+    free-form integration field the list endpoints return too. Vendors list no origin field at all:
+    their ``origin_id`` is only a trace for people, a vendor is found again by its business key."""
+    return "origin_id" if entity_type == "customer" else "origin_data"
+
+
+def marker_value(marker: str) -> str:
+    """The marker as stored: prefixed, so a person reading the record knows who wrote it."""
+    return f"structural:{marker}"
+
+
+def created_marker(entity_type: str, record: Mapping[str, Any]) -> str | None:
+    """The canonical id in a record the engine created (see ``marker_field``), else None."""
+    value = str(record.get(marker_field(entity_type)) or "")
+    prefix = marker_value("")
+    return value[len(prefix) :] if value.startswith(prefix) and len(value) > len(prefix) else None
+
 
 def _unseen(path: str, keys: Iterable[str]) -> list[str]:
     """The keys a record's show does not return: write-only fields (none when the published extract

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from emulators import dynamics as bc_emulator
 from emulators import procore as procore_emulator
 from models.webhook import DeltaResult, SubscriptionInput, SubscriptionResult
 from platforms.procore.subscriptions import EVENTS, RESOURCES
@@ -26,6 +25,7 @@ from tests.fixtures.emulators import BC_API
 from tests.fixtures.live import control, edit_in_platform, writes
 from tests.fixtures.net import auth, wait_for
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
+from tests.fixtures.sync import platform_call, settle
 from workflows.sync import SubscriptionsWorkflow, subscriptions_workflow_id
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -35,59 +35,22 @@ COMPANY = {"company_id": str(procore_emulator.COMPANY_ID)}
 SUBSCRIPTIONS = f"{BC_API}/subscriptions"
 
 
-async def _customer(sessionmaker: async_sessionmaker[AsyncSession], key: str) -> str:
-    async with sessionmaker() as s:
-        owner = await find_key_owner(s, key)
-    assert owner is not None
-    return str(owner.customer_id)
-
-
-async def _platform(emulators: Any, platform: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """A call to the emulator's platform API with a fresh token, as any integration makes it."""
-    base = emulators.procore_url if platform == "procore" else emulators.dynamics_url
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        if platform == "procore":
-            token = await client.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": procore_emulator.DEFAULT_CLIENT_ID,
-                    "client_secret": procore_emulator.DEFAULT_CLIENT_SECRET,
-                },
-            )
-            headers = {"Procore-Company-Id": str(procore_emulator.COMPANY_ID)}
-        else:
-            token = await client.post(
-                f"/{bc_emulator.DEFAULT_TENANT}/oauth2/v2.0/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": bc_emulator.DEFAULT_CLIENT_ID,
-                    "client_secret": bc_emulator.DEFAULT_CLIENT_SECRET,
-                    "scope": bc_emulator.SCOPE,
-                },
-            )
-            headers = {}
-        assert token.status_code == 200, token.text
-        headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        return await client.request(method, path, headers={**headers, **kwargs.pop("headers", {})}, **kwargs)
-
-
 async def _hooks(emulators: Any) -> list[dict[str, Any]]:
-    resp = await _platform(emulators, "procore", "GET", HOOKS, params=COMPANY)
+    resp = await platform_call(emulators, "procore", "GET", HOOKS, params=COMPANY)
     assert resp.status_code == 200, resp.text
     hooks: list[dict[str, Any]] = resp.json()
     return hooks
 
 
 async def _triggers(emulators: Any, hook_id: Any) -> list[dict[str, Any]]:
-    resp = await _platform(emulators, "procore", "GET", f"{HOOKS}/{hook_id}/triggers", params=COMPANY)
+    resp = await platform_call(emulators, "procore", "GET", f"{HOOKS}/{hook_id}/triggers", params=COMPANY)
     assert resp.status_code == 200, resp.text
     triggers: list[dict[str, Any]] = resp.json()
     return triggers
 
 
 async def _subscriptions(emulators: Any) -> list[dict[str, Any]]:
-    resp = await _platform(emulators, "dynamics", "GET", SUBSCRIPTIONS)
+    resp = await platform_call(emulators, "dynamics", "GET", SUBSCRIPTIONS)
     assert resp.status_code == 200, resp.text
     subs: list[dict[str, Any]] = resp.json()["value"]
     return subs
@@ -102,45 +65,6 @@ async def _check(temporal: Client, settings: Settings, customer: str, platform: 
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-
-
-async def _first_checks(temporal: Client, customer: str) -> None:
-    """Connect starts each connection's first check without waiting for it: wait for both."""
-    for platform in ("procore", "dynamics"):
-        result = await temporal.get_workflow_handle(
-            subscriptions_workflow_id(customer, platform), result_type=SubscriptionResult
-        ).result()
-        assert not result.reason, result
-
-
-@pytest.fixture
-async def customer(live: str, sessionmaker: async_sessionmaker[AsyncSession], temporal_client: Client) -> str:
-    """The live customer's id, once its connections' first subscription checks have finished."""
-    found = await _customer(sessionmaker, live)
-    await _first_checks(temporal_client, found)
-    return found
-
-
-async def _settle(emulators: Any, temporal: Client, customer: str) -> None:
-    """Wait until nothing more will happen: no delivery owed by either emulator and no workflow of the
-    customer running, twice in a row (an engine write makes a new notification, which starts a
-    workflow, which may write...)."""
-    quiet_rounds = 0
-    for _ in range(40):
-        idle = True
-        for platform in ("procore", "dynamics"):
-            flushed = (
-                await control(emulators, platform, "POST", "/webhooks/flush", json={"timeout": 15, "release": True})
-            ).json()
-            idle = idle and flushed["pending"] == 0
-        running = [
-            w async for w in temporal.list_workflows(f"CustomerId = '{customer}' AND ExecutionStatus = 'Running'")
-        ]
-        quiet_rounds = quiet_rounds + 1 if idle and not running else 0
-        if quiet_rounds == 2:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError("the engine and the emulators did not settle")
 
 
 async def _bc(emulators: Any) -> str:
@@ -260,7 +184,7 @@ async def test_an_edit_in_either_platform_reaches_the_other_once_and_is_not_echo
         return await _procore(emulators) == "typed in BC"
 
     await wait_for(in_procore, within=30)
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     # Each edit made exactly one write on the other platform; our writes came back to us as
     # notifications (delivered, below) and were recognised as ours: no write went back.
     bc_writes = await writes(emulators, "dynamics", PAYMENT_DYNAMICS)
@@ -300,7 +224,7 @@ async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
 ) -> None:
     await control(emulators, "procore", "PATCH", "/settings", json={"webhooks": {"faults": {"drop": 1.0}}})
     await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="never announced")
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     assert await _deliveries(emulators, "procore", outcome="dropped")
     assert await _bc(emulators) != "never announced"
     started = await api.post("/api/v1/connections/procore/sync", headers=auth(live))
@@ -314,7 +238,7 @@ async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
         return await _bc(emulators) == "never announced"
 
     await wait_for(arrived, within=30)
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 1
     assert await writes(emulators, "procore", PAYMENT_PROCORE) == []
 
@@ -334,7 +258,7 @@ async def test_duplicated_and_reordered_notifications_apply_once_and_end_on_the_
         return await _bc(emulators) == "third"
 
     await wait_for(arrived, within=30)
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     sent = await _deliveries(emulators, "procore", outcome="delivered")
     assert any("duplicate" in d["faults"] for d in sent) and any("reorder" in d["faults"] for d in sent), sent
     # Every notification read the record fresh: at most one write per edit, none after the latest,
@@ -362,7 +286,7 @@ async def test_a_delivery_with_a_wrong_secret_changes_nothing_until_the_check_re
     )
     hook = (await _hooks(emulators))[0]
     # Somebody edits the hook's headers in Procore (or an attacker guesses): deliveries carry another secret.
-    tampered = await _platform(
+    tampered = await platform_call(
         emulators,
         "procore",
         "PATCH",
@@ -398,7 +322,7 @@ async def test_pause_holds_real_deliveries_and_resume_applies_them(
 ) -> None:
     assert (await api.post("/api/v1/connections/dynamics/pause", headers=auth(live))).status_code == 200
     await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="edited while paused")
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     assert await _deliveries(emulators, "dynamics", kind="batch", outcome="delivered")  # acknowledged...
     shown = (await _connection(api, live, "dynamics"))["sync"]
     assert shown["paused"] is True and shown["held"] == 1  # ...and held
@@ -409,7 +333,7 @@ async def test_pause_holds_real_deliveries_and_resume_applies_them(
         return await _procore(emulators) == "edited while paused"
 
     await wait_for(arrived, within=30)
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     assert len(await writes(emulators, "procore", PAYMENT_PROCORE)) == 1
     assert (await _connection(api, live, "dynamics"))["sync"]["held"] == 0
 
@@ -440,7 +364,7 @@ async def test_removing_a_connection_removes_its_subscriptions(
     gone = await api.delete("/api/v1/connections/dynamics", headers=auth(live))
     assert gone.status_code == 200 and gone.json()["data"]["subscriptions_removed"] == 5, gone.text
     assert await _subscriptions(emulators) == []
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     assert await writes(emulators, "dynamics", PAYMENT_DYNAMICS) == []
     schedules = [s.id async for s in await temporal_client.list_schedules() if customer in s.id]
     assert schedules == []
@@ -479,7 +403,7 @@ async def test_simultaneous_edits_of_one_field_on_both_platforms_converge(
         edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="Procore's word"),
         edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, description="BC's word"),
     )
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     resp = await api.get(
         "/api/v1/objects", params={"platform": "procore", "entity_type": "payment"}, headers=auth(live)
     )
@@ -491,5 +415,5 @@ async def test_simultaneous_edits_of_one_field_on_both_platforms_converge(
         started = await api.post(f"/api/v1/connections/{platform}/sync", headers=auth(live))
         handle = temporal_client.get_workflow_handle(started.json()["data"]["workflow_id"], result_type=DeltaResult)
         assert sum(r.changed for r in (await handle.result()).types) == 0, platform
-    await _settle(emulators, temporal_client, customer)
+    await settle(emulators, temporal_client, customer)
     assert await _procore(emulators) == canonical and await _bc(emulators) == canonical
