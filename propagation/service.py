@@ -39,6 +39,7 @@ from canonical.timefmt import iso_millis
 from models.propagate import PropagateResponse, RetryRequest
 from propagation.logic import NativeChange, PatchError, check_storable, propagate_input, storable_text
 from store import propagate as q
+from workflows.create import create_workflow_id
 from workflows.names import CUSTOMER_ID
 from workflows.propagate import PropagateWorkflow, propagate_workflow_id
 
@@ -185,10 +186,17 @@ async def retry(
     if row.status != "partial":
         raise PropagateError("conflict", f"Nothing to retry: the propagation is {row.status}")
     await session.rollback()
-    handle = temporal.get_workflow_handle(propagate_workflow_id(str(customer_id), propagation_id))
+    # A create (a record new on one platform, or POST /objects) is replayed by its CreateWorkflow.
+    workflow_id = (
+        create_workflow_id(str(customer_id), row.canonical_id)
+        if row.format == "create"
+        else propagate_workflow_id(str(customer_id), propagation_id)
+    )
+    handle = temporal.get_workflow_handle(workflow_id)
     try:
         response = await asyncio.wait_for(
-            handle.execute_update(PropagateWorkflow.retry, RetryRequest(requested_by="api")), wait_seconds
+            handle.execute_update("retry", RetryRequest(requested_by="api"), result_type=PropagateResponse),
+            wait_seconds,
         )
     except (RPCError, WorkflowUpdateFailedError) as err:
         if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:

@@ -9,9 +9,11 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from activities.create import create_propagation_id
 from models.webhook import DeltaResult
+from tests.fixtures.emulators import BC_COMPANY
 from tests.fixtures.live import control
-from tests.fixtures.net import auth
+from tests.fixtures.net import auth, wait_for
 from tests.fixtures.sync import settle
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -96,3 +98,142 @@ async def test_an_invoice_entered_in_procore_appears_once_in_business_central(
     await settle(emulators, temporal_client, customer)
     assert len(await _records(emulators, "dynamics", "invoice")) == len(before) + 1
     assert await _creates(emulators, "procore", "invoice") == []  # nothing echoed back as a create
+
+
+async def _new_in_bc(emulators: Any, entity_type: str, **fields: Any) -> dict[str, Any]:
+    """A record a person enters in Business Central (the emulator's out-of-band create)."""
+    resp = await control(emulators, "dynamics", "POST", f"/records/{entity_type}", json={"fields": fields})
+    record: dict[str, Any] = resp.json()["record"]
+    return record
+
+
+async def _invoice_in_procore(emulators: Any, number: str) -> dict[str, Any]:
+    return await _new_in_procore(
+        emulators,
+        "invoice",
+        project_id=PROJECT_PROCORE,
+        commitment_id=CONTRACT_PROCORE,
+        invoice_number=number,
+        billing_date="2026-11-30",
+        total_claimed_amount="1000.00",
+        status="draft",
+    )
+
+
+async def wait_for_create(
+    api: httpx.AsyncClient, key: str, customer: str, platform: str, entity_type: str, platform_id: str
+) -> dict[str, Any]:
+    """The create propagation of a platform record, once it has a first outcome."""
+
+    found: dict[str, Any] = {}
+
+    async def recorded() -> bool:
+        mapped = [o for o in await _objects(api, key, platform, entity_type) if o["id"] == platform_id]
+        if not mapped:
+            return False
+        resp = await api.get(
+            f"/api/v1/propagations/{create_propagation_id(customer, mapped[0]['canonical_id'])}", headers=auth(key)
+        )
+        if resp.status_code == 200:
+            found.update(resp.json()["data"])
+        return bool(found)
+
+    await wait_for(recorded, within=30)
+    return found
+
+
+def _named(records: list[dict[str, Any]], field: str, value: str) -> list[dict[str, Any]]:
+    return [r for r in records if r.get(field) == value]
+
+
+async def test_a_customer_added_in_business_central_is_created_once_in_procore(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    bc = await _new_in_bc(emulators, "customer", displayName="Al Wakra Steel Fabricators W.L.L.", city="Al Wakra")
+    await settle(emulators, temporal_client, customer)
+    vendors = _named(await _records(emulators, "procore", "customer"), "name", "Al Wakra Steel Fabricators W.L.L.")
+    assert len(vendors) == 1, vendors
+    assert len(await _creates(emulators, "procore", "customer")) == 1
+    [mapped] = [o for o in await _objects(api, live, "dynamics", "customer") if o["id"] == bc["id"]]
+    assert mapped["data"]["external_ids"] == {"dynamics": bc["id"], "procore": str(vendors[0]["id"])}
+    # Procore keeps the engine's id for the vendor (a trace for people reading it).
+    assert vendors[0]["origin_id"] == f"structural:{mapped['canonical_id']}"
+    assert await _creates(emulators, "dynamics", "customer") == []
+
+
+async def test_the_same_record_keyed_in_on_both_platforms_is_linked_not_duplicated(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    procore = await _invoice_in_procore(emulators, "INV-2026-0777")
+    bc_customer = next(
+        c for c in await _records(emulators, "dynamics", "customer") if c["displayName"].startswith("Doha Infra")
+    )
+    bc = await _new_in_bc(
+        emulators,
+        "invoice",
+        customerId=bc_customer["id"],
+        customerNumber=bc_customer["number"],
+        externalDocumentNumber="INV-2026-0777",
+        invoiceDate="2026-11-30",
+    )
+    await settle(emulators, temporal_client, customer)
+    for platform in ("procore", "dynamics"):
+        assert await _creates(emulators, platform, "invoice") == [], platform
+    found = [o for o in await _objects(api, live, "procore", "invoice") if o["id"] == str(procore["id"])]
+    assert found and found[0]["data"]["external_ids"] == {"procore": str(procore["id"]), "dynamics": bc["id"]}
+    linked = [o for o in await _objects(api, live, "dynamics", "invoice") if o["id"] == bc["id"]]
+    assert [o["canonical_id"] for o in linked] == [found[0]["canonical_id"]]
+
+
+async def test_a_create_whose_response_was_lost_is_found_again_not_repeated(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    await control(
+        emulators,
+        "dynamics",
+        "POST",
+        "/faults",
+        json={"kind": "drop_after_apply", "method": "POST", "path_prefix": f"{BC_COMPANY}/salesInvoices"},
+    )
+    await _invoice_in_procore(emulators, "INV-2026-0888")
+    await settle(emulators, temporal_client, customer)
+    assert (await control(emulators, "dynamics", "GET", "/faults")).json() == {"faults": []}  # it struck
+    made = _named(await _records(emulators, "dynamics", "invoice"), "externalDocumentNumber", "INV-2026-0888")
+    assert len(made) == 1, made
+    assert len(await _creates(emulators, "dynamics", "invoice")) == 1  # the lost one, found, never repeated
+    [mapped] = [o for o in await _objects(api, live, "dynamics", "invoice") if o["id"] == made[0]["id"]]
+    assert set(mapped["data"]["external_ids"]) == {"procore", "dynamics"}
+
+
+async def test_a_refused_create_is_recorded_failed_with_the_reason_and_replays(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    await control(
+        emulators,
+        "dynamics",
+        "POST",
+        "/faults",
+        json={"kind": "error", "status": 400, "method": "POST", "path_prefix": f"{BC_COMPANY}/salesInvoices"},
+    )
+    procore = await _invoice_in_procore(emulators, "INV-2026-0555")
+    record = await wait_for_create(api, live, customer, "procore", "invoice", str(procore["id"]))
+    assert record["status"] == "partial", record
+    assert record["format"] == "create" and record["source_platform"] == "procore"
+    [target] = record["targets"]
+    assert target["platform"] == "dynamics" and target["status"] == "failed" and "400" in target["error"]
+    assert _named(await _records(emulators, "dynamics", "invoice"), "externalDocumentNumber", "INV-2026-0555") == []
+    # The workflow waits for a replay, visible as partial in the Temporal UI.
+    query = f"CustomerId = '{customer}' AND WorkflowType = 'CreateWorkflow' AND Outcome = 'partial'"
+
+    async def listed() -> bool:
+        return len([w async for w in temporal_client.list_workflows(query)]) == 1
+
+    await wait_for(listed)
+    replay = await api.post(f"/api/v1/propagations/{record['id']}/retry", headers=auth(live))
+    assert replay.status_code == 200, replay.text
+    body = replay.json()["data"]
+    assert body["status"] == "synced" and body["propagated"]["dynamics"]["writeStatus"] == "synced", body
+    made = _named(await _records(emulators, "dynamics", "invoice"), "externalDocumentNumber", "INV-2026-0555")
+    assert len(made) == 1 and body["propagated"]["dynamics"]["platform_id"] == made[0]["id"]
+    again = await api.get(f"/api/v1/propagations/{record['id']}", headers=auth(live))
+    assert again.json()["data"]["status"] == "synced"
