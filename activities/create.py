@@ -338,7 +338,9 @@ async def register_new(
             id_map = await references.id_map(lookups, references.wanted(records))
     described = get_platform(platform)
     unmappable = []
-    for native in records:
+    for done, native in enumerate(records):
+        if activity.in_activity():
+            activity.heartbeat(f"registered {done} of {len(records)} new records")
         try:
             cid, data, keys = canonical_of_new(platform, entity_type, native, str(customer), id_map)
         except (TransformError, ValueError) as err:  # pydantic's ValidationError is a ValueError

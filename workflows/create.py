@@ -148,7 +148,7 @@ class CreateWorkflow:
                 CreateActivities.create_on_target,
                 args=[params, platform],
                 task_queue=platform_queue(workflow.info().task_queue, platform) if live else None,
-                start_to_close_timeout=timedelta(seconds=60 if live else 10),
+                start_to_close_timeout=timedelta(seconds=30 if live else 10),
                 schedule_to_close_timeout=LIVE_WRITE_DEADLINE if live else None,
                 retry_policy=LIVE_RETRY if live else SANDBOX_RETRY,
                 summary=f"link or create on {platform}",

@@ -55,7 +55,8 @@ class DeltaSyncWorkflow:
                 WebhookActivities.delta_changes,
                 scope,
                 start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=timedelta(minutes=2),
+                # A worker that dies mid-read is noticed in half a minute, not at the 30-minute cap.
+                heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=_RETRY,
                 summary=f"changed {params.platform} {entity_type} records",
             )
