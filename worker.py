@@ -131,6 +131,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             propagate.mirror_source,
             propagate.fan_out,
             propagate.record_outcome,
+            creates.store_object,
             creates.plan_create,
             creates.create_on_target,
             creates.record_create,

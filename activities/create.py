@@ -34,7 +34,7 @@ from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.mapping import IdMap, MappingContext
 from platforms.registry import get_platform
-from propagation.logic import build_id_map, currency_of
+from propagation.logic import build_id_map, currency_of, render_view
 from reconcile.keys import business_keys
 from store import creates as q
 
@@ -67,6 +67,13 @@ class CreateActivities:
         self._connectors = connectors
 
     @activity.defn
+    async def store_object(self, params: CreateInput) -> None:
+        """POST /objects: the canonical object the API validated, stored once (a retry finds it)."""
+        assert params.entity_type is not None and params.data is not None
+        async with self._engine.begin() as conn:
+            await q.insert_canonical(conn, uuid.UUID(params.customer_id), params.canonical_id, params.entity_type, params.data)
+
+    @activity.defn
     async def plan_create(self, params: CreateInput) -> CreatePlan:
         """The platforms the canonical object still has no record on, and per platform the objects it
         references that are not there yet (to be created first)."""
@@ -80,6 +87,8 @@ class CreateActivities:
             targets = []
             for platform, mode in await q.create_targets(conn, customer, params.canonical_id):
                 if entity_type not in get_platform(platform).synced_entity_types:
+                    continue
+                if params.platforms is not None and platform not in params.platforms:
                     continue
                 mapped = {
                     row[1]
@@ -103,9 +112,10 @@ class CreateActivities:
             if state is None:
                 return CreateTargetResult(platform=platform, status="failed", error="the canonical object is gone")
             entity_type, data, _ = state
-            rendered = await self._render(conn, customer, platform, entity_type, params.canonical_id, data)
-            if isinstance(rendered, str):
-                return CreateTargetResult(platform=platform, status="failed", error=rendered)
+            prepared = await self._render(conn, customer, platform, entity_type, params.canonical_id, data)
+            if isinstance(prepared, str):
+                return CreateTargetResult(platform=platform, status="failed", error=prepared)
+            rendered, id_map = prepared
             await q.lock_type(conn, customer, entity_type)
             if (existing := await q.target_mapping(conn, customer, params.canonical_id, platform)) is not None:
                 return CreateTargetResult(platform=platform, status="synced", platform_id=existing, how="existing")
@@ -146,6 +156,7 @@ class CreateActivities:
             platform_id=str(record["id"]),
             how=how,
             data=dumps_text(record),
+            canonical_view=render_view(platform, entity_type, record, params.customer_id, id_map),
             live=mode == "live",
         )
 
@@ -157,8 +168,9 @@ class CreateActivities:
         entity_type: str,
         canonical_id: str,
         data: dict[str, Any],
-    ) -> dict[str, Any] | str:
-        """The native record a create sends (references in the platform's ids), or why there is none."""
+    ) -> tuple[dict[str, Any], IdMap] | str:
+        """The native record a create sends (references in the platform's ids) and the ids it used,
+        or why there is none."""
         described = get_platform(platform)
         data = await _inherited(conn, customer, entity_type, data)
         references = _references(entity_type, data)
@@ -173,7 +185,7 @@ class CreateActivities:
         except (TransformError, ValueError) as err:
             return f"cannot map to {described.title}: {err}"
         native.pop("id", None)
-        return native
+        return native, id_map
 
     async def _live(
         self,
@@ -243,7 +255,8 @@ class CreateActivities:
                 canonical_id=params.canonical_id,
                 entity_type=plan.entity_type,
                 source_platform=params.source_platform,
-                request={"create": params.model_dump()},
+                request=params.request or {"create": params.model_dump(exclude={"data", "request"})},
+                idempotency_key=params.idempotency_key,
                 status=status,
                 version=plan.version,
                 data=plan.data,
@@ -263,7 +276,12 @@ class CreateActivities:
 
 def _entry(outcome: CreateTargetResult) -> dict[str, Any]:
     """One platform's entry of ``propagated``, as a fan-out reports a live write."""
-    entry: dict[str, Any] = {"platform_id": outcome.platform_id, "data": outcome.data, "writeStatus": outcome.status}
+    entry: dict[str, Any] = {
+        "platform_id": outcome.platform_id,
+        "data": outcome.data,
+        "canonical_view": outcome.canonical_view,
+        "writeStatus": outcome.status,
+    }
     if outcome.how:
         entry["createdHow"] = outcome.how
     if outcome.error:

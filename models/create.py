@@ -13,6 +13,13 @@ class CreateInput(BaseModel):
     customer_id: str
     canonical_id: str
     source_platform: str | None = None  # where it appeared (None: created through the API)
+    # POST /objects: the object to store first (validated by the API), the platforms asked for
+    # (None: every connected one) and the request's Idempotency-Key and hash, kept on the record.
+    entity_type: str | None = None
+    data: dict[str, Any] | None = None
+    platforms: list[str] | None = None
+    idempotency_key: str | None = None
+    request: dict[str, Any] | None = None
 
 
 class TargetPlan(BaseModel):
@@ -37,4 +44,5 @@ class CreateTargetResult(BaseModel):
     how: Literal["existing", "found", "created"] | None = None
     error: str | None = None
     data: str | None = None  # the platform's record (exact JSON text), as the create answered
+    canonical_view: dict[str, Any] | None = None  # that record read back as canonical
     live: bool = True

@@ -166,13 +166,7 @@ async def register_record(
     target = linked or canonical_id
     version = 1
     if linked is None:
-        await conn.execute(
-            text(
-                "INSERT INTO canonical_objects (customer_id, id, entity_type, data, version) "
-                "VALUES (:c, :cid, :t, CAST(:d AS jsonb), 1) ON CONFLICT DO NOTHING"
-            ),
-            {"c": customer_id, "cid": target, "t": entity_type, "d": dumps_text(canonical_data)},
-        )
+        await insert_canonical(conn, customer_id, target, entity_type, canonical_data)
     else:
         version = await _version(conn, customer_id, target)
     await _insert_record(
@@ -291,6 +285,37 @@ async def reference_links(
     return [(str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3])) for r in rows]
 
 
+async def insert_canonical(
+    conn: Executor, customer_id: uuid.UUID, canonical_id: str, entity_type: str, data: dict[str, Any]
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO canonical_objects (customer_id, id, entity_type, data, version) "
+            "VALUES (:c, :cid, :t, CAST(:d AS jsonb), 1) ON CONFLICT DO NOTHING"
+        ),
+        {"c": customer_id, "cid": canonical_id, "t": entity_type, "d": dumps_text(data)},
+    )
+
+
+async def canonical_types(conn: Executor, customer_id: uuid.UUID, canonical_ids: list[str]) -> dict[str, str]:
+    """canonical id -> entity type of those of the customer's objects that exist."""
+    if not canonical_ids:
+        return {}
+    rows = await conn.execute(
+        text("SELECT id, entity_type FROM canonical_objects WHERE customer_id = :c AND id = ANY(:ids)"),
+        {"c": customer_id, "ids": canonical_ids},
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+async def connected_platforms(conn: Executor, customer_id: uuid.UUID) -> list[str]:
+    rows = await conn.execute(
+        text("SELECT platform FROM connections WHERE customer_id = :c AND status = 'active' ORDER BY platform"),
+        {"c": customer_id},
+    )
+    return [str(r[0]) for r in rows]
+
+
 async def mapped_ids(conn: Executor, customer_id: uuid.UUID, canonical_ids: list[str]) -> list[tuple[str, str, str]]:
     """(canonical id, platform, platform id) of the objects' records on the active connections."""
     if not canonical_ids:
@@ -351,9 +376,10 @@ async def drop_pending(conn: Executor, customer_id: uuid.UUID, canonical_id: str
 _RECORD_CREATE = text(
     """
     INSERT INTO propagations (id, customer_id, canonical_id, entity_type, format, source_platform, request,
-                              status, canonical_version, updated_fields, canonical_after, result)
-    VALUES (:pid, :c, :cid, :t, 'create', :src, CAST(:req AS jsonb), :s, :v, '[]'::jsonb,
-            CAST(:after AS jsonb), CAST(:res AS jsonb))
+                              request_hash, idempotency_key, status, canonical_version, updated_fields,
+                              canonical_after, result)
+    VALUES (:pid, :c, :cid, :t, 'create', :src, CAST(:req AS jsonb), CAST(:req AS jsonb) ->> 'hash', :k, :s, :v,
+            '[]'::jsonb, CAST(:after AS jsonb), CAST(:res AS jsonb))
     ON CONFLICT (id) DO UPDATE
        SET status = EXCLUDED.status, result = EXCLUDED.result, canonical_version = EXCLUDED.canonical_version,
            canonical_after = EXCLUDED.canonical_after, updated_at = now()
@@ -374,8 +400,10 @@ async def record_create(
     version: int,
     data: dict[str, Any],
     result: dict[str, Any],
+    idempotency_key: str | None = None,
 ) -> None:
-    """The create as a propagation (format ``create``): what GET /propagations/{id} shows."""
+    """The create as a propagation (format ``create``): what GET /propagations/{id} shows; a POST
+    /objects keeps its Idempotency-Key and request hash there, as POST /propagate does."""
     await conn.execute(
         _RECORD_CREATE,
         {
@@ -389,6 +417,7 @@ async def record_create(
             "v": version,
             "after": dumps_text(data),
             "res": dumps_text(result),
+            "k": idempotency_key,
         },
     )
 

@@ -50,6 +50,15 @@ class CreateWorkflow:
 
     @workflow.run
     async def run(self, params: CreateInput) -> PropagateResponse:
+        if params.data is not None:
+            self._phase = "store"
+            await workflow.execute_activity_method(
+                CreateActivities.store_object,
+                params,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=DB_RETRY,
+                summary=f"store {params.entity_type} {params.canonical_id}",
+            )
         self._phase = "plan"
         plan = await self._plan(params)
         if plan.entity_type:

@@ -237,3 +237,45 @@ async def test_a_refused_create_is_recorded_failed_with_the_reason_and_replays(
     assert len(made) == 1 and body["propagated"]["dynamics"]["platform_id"] == made[0]["id"]
     again = await api.get(f"/api/v1/propagations/{record['id']}", headers=auth(live))
     assert again.json()["data"]["status"] == "synced"
+
+
+async def test_an_invoice_posted_to_the_api_is_created_once_on_each_platform(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    """POST /objects on live connections: one record per platform (write log), found by its number,
+    linked to the new canonical object; a retry with the same Idempotency-Key creates nothing more,
+    and the records coming back as notifications start nothing."""
+    [contract] = [
+        o for o in await _objects(api, live, "procore", "contract") if o["id"] == str(CONTRACT_PROCORE)
+    ]
+    body = {
+        "entity_type": "invoice",
+        "data": {
+            "number": "INV-2026-0444",
+            "contract_id": contract["canonical_id"],
+            "amount": {"amount": 4400000, "currency": "USD"},
+            "invoice_date": "2026-11-30",
+            "period_start": "2026-11-01",
+            "period_end": "2026-11-30",
+            "status": "draft",
+        },
+    }
+    headers = {**auth(live), "Idempotency-Key": "invoice-0444"}
+    resp = await api.post("/api/v1/objects", headers=headers, json=body)
+    assert resp.status_code == 201, resp.text
+    data = resp.json()["data"]
+    assert data["status"] == "synced", data
+    again = await api.post("/api/v1/objects", headers=headers, json=body)
+    assert again.status_code == 201 and again.json()["data"]["canonical"]["id"] == data["canonical"]["id"]
+    await settle(emulators, temporal_client, customer)
+    bc = _named(await _records(emulators, "dynamics", "invoice"), "externalDocumentNumber", "INV-2026-0444")
+    procore = _named(await _records(emulators, "procore", "invoice"), "invoice_number", "INV-2026-0444")
+    assert len(bc) == 1 and len(procore) == 1, (bc, procore)
+    assert len(await _creates(emulators, "dynamics", "invoice")) == 1
+    assert len(await _creates(emulators, "procore", "invoice")) == 1
+    assert data["propagated"]["dynamics"]["platform_id"] == bc[0]["id"]
+    assert data["propagated"]["procore"]["platform_id"] == str(procore[0]["id"])
+    assert procore[0]["commitment_id"] == CONTRACT_PROCORE
+    for platform in ("procore", "dynamics"):
+        result = await _delta(api, live, temporal_client, platform)
+        assert sum(r.created for r in result.types) == 0, (platform, result)
