@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     # How often a live connection's delta pass runs on its Temporal Schedule (0: only on demand).
     delta_sync_interval_seconds: int = Field(300, ge=0)
+    # How often a delta pass also sweeps for deleted records (reads every record id of the
+    # connection: neither platform's change feed names deletes); 0: every pass. Webhooks report
+    # deletes at once; the sweep catches the ones they missed.
+    delete_sweep_interval_seconds: int = Field(3600, ge=0)
     # Where the platforms send change notifications: this API's public base URL (the engine
     # registers `{PUBLIC_BASE_URL}/api/v1/webhooks/{platform}`). Unset: the local API
     # (http://API_HOST:API_PORT), which the emulators under `make run` reach; the real platforms

@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 
 from activities.connect import ConnectActivities
 from activities.create import CreateActivities
+from activities.delete import DeleteActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
 from activities.sync import SyncActivities
@@ -42,6 +43,7 @@ from store.engine import make_engine, make_sessionmaker
 from workflows.catch_up import CatchUpWorkflow
 from workflows.connect import ConnectWorkflow
 from workflows.create import CreateWorkflow
+from workflows.delete import DeleteWorkflow
 from workflows.delta import DeltaSyncWorkflow
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
@@ -55,6 +57,7 @@ WORKFLOWS: list[type] = [
     CatchUpWorkflow,
     ConnectWorkflow,
     CreateWorkflow,
+    DeleteWorkflow,
     DeltaSyncWorkflow,
     MaintenanceWorkflow,
     PropagateWorkflow,
@@ -103,14 +106,17 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     connect = ConnectActivities(engine, sessionmaker, connectors)
     propagate = PropagateActivities(engine, connectors)
     creates = CreateActivities(engine, connectors)
-    webhooks = WebhookActivities(engine, sessionmaker, connectors)
+    deletes = DeleteActivities(engine, connectors)
+    webhooks = WebhookActivities(
+        engine, sessionmaker, connectors, sweep_every=timedelta(seconds=settings.delete_sweep_interval_seconds)
+    )
     sync = SyncActivities(sessionmaker, connectors, settings)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [
         Worker(
             client,
             task_queue=platform_queue(task_queue, platform),
-            activities=[propagate.fan_out, creates.create_on_target],
+            activities=[propagate.fan_out, creates.create_on_target, deletes.delete_on_target],
             max_task_queue_activities_per_second=rate,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
@@ -136,10 +142,14 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             creates.create_on_target,
             creates.record_create,
             creates.give_up_create,
+            deletes.tombstone,
+            deletes.delete_on_target,
+            deletes.record_delete,
             webhooks.fetch_change,
             webhooks.find_changed,
             webhooks.delta_changes,
             webhooks.save_watermark,
+            webhooks.sweep_deleted,
             sync.check_subscriptions,
             sync.held_changes,
             sync.release_held,

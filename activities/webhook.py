@@ -19,14 +19,16 @@ from models.webhook import (
     DeltaChanges,
     DeltaInput,
     FetchChangeResult,
+    SweepResult,
     WebhookEvent,
 )
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.registry import get_platform
 from propagation.logic import NativeChange, PatchError, propagate_input
+from store import deletes as dq
 from store import propagate as q
-from store.connections import merge_sync_state, save_sync_watermark, sync_watermark
+from store.connections import merge_sync_state, save_sync_watermark, sync_state, sync_watermark
 from store.webhooks import stored_records
 
 # Records read between heartbeats of a catch-up listing.
@@ -41,17 +43,27 @@ def _earlier(stamp: str, by: timedelta) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _moment(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def _stamp_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class WebhookActivities:
     def __init__(
-        self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], connectors: Connectors | None
+        self,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        connectors: Connectors | None,
+        *,
+        sweep_every: timedelta = timedelta(hours=1),
     ) -> None:
         self._engine = engine
         self._sessionmaker = sessionmaker
         self._connectors = connectors
+        self._sweep_every = sweep_every
 
     @activity.defn
     async def fetch_change(self, event: WebhookEvent) -> FetchChangeResult:
@@ -67,6 +79,8 @@ class WebhookActivities:
                 return FetchChangeResult(
                     reason="a record this connection does not know yet: a delta pass registers it", unmapped=True
                 )
+            if await dq.is_deleted(session, customer, record.canonical_id):
+                return FetchChangeResult(reason="its canonical object is deleted: nothing follows it")
             entity = await q.load_canonical(session, customer, record.canonical_id)
             try:
                 client = await self._connectors.client(session, customer, event.platform)
@@ -78,6 +92,8 @@ class WebhookActivities:
         except RetryableError as err:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
         except RejectedError as err:
+            if err.status == 404:  # deleted there (a delete event, or a change announced before it)
+                return FetchChangeResult(reason="gone from the platform: deleted", gone=record.canonical_id)
             return FetchChangeResult(reason=f"could not read the record: {err.message}")
         writable = get_platform(event.platform).writable
         native_patch = {k: v for k, v in remote.items() if writable(k) and stored.get(k) != v}
@@ -179,6 +195,59 @@ class WebhookActivities:
             created=registered.pending,
             unmappable=registered.unmappable,
         )
+
+    @activity.defn
+    async def sweep_deleted(self, params: DeltaInput) -> SweepResult:
+        """The mapped records no longer on the platform, each confirmed gone by a read (404), when a
+        sweep is due (``params.sweep``, or none for ``sweep_every``). Neither platform's change feed
+        names deletes (Business Central has no delete filter; Procore lists what remains), so this
+        reads every record's id: its cost follows the data, hence its own, longer cadence."""
+        if self._connectors is None:
+            raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
+        customer = uuid.UUID(params.customer_id)
+        async with self._sessionmaker() as session:
+            last = (await sync_state(session, customer, params.platform)).get("last_sweep_at")
+            due = params.sweep or not last or datetime.now(UTC) - _moment(last) >= self._sweep_every
+            if not due:
+                return SweepResult(swept=False)
+            try:
+                client = await self._connectors.client(session, customer, params.platform)
+            except RejectedError as err:
+                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        started = _stamp_now()
+        gone: list[tuple[str, str]] = []
+        read = 0
+        try:
+            for entity_type in get_platform(params.platform).synced_entity_types:
+                async with self._engine.connect() as conn:
+                    expected = await dq.mapped_ids(conn, customer, params.platform, entity_type)
+                if not expected:
+                    continue
+                seen: set[str] = set()
+                async for record in client.records(entity_type):
+                    seen.add(str(record.get("id")))
+                    read += 1
+                    if read % HEARTBEAT_EVERY == 0:
+                        activity.heartbeat(read)
+                missing = sorted(set(expected) - seen)
+                if not missing:
+                    continue
+                async with self._sessionmaker() as session:
+                    stored = await stored_records(session, customer, params.platform, entity_type)
+                for platform_id in missing:
+                    try:
+                        await client.fetch(entity_type, stored.get(platform_id) or {"id": platform_id})
+                    except RejectedError as err:
+                        if err.status == 404:
+                            gone.append((expected[platform_id], platform_id))
+        except RetryableError as err:
+            raise ApplicationError(err.message, type="PlatformUnavailable") from err
+        except RejectedError as err:
+            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        async with self._sessionmaker() as session:
+            await merge_sync_state(session, customer, params.platform, {"last_sweep_at": started})
+            await session.commit()
+        return SweepResult(swept=True, read=read, gone=gone)
 
     @activity.defn
     async def save_watermark(self, params: DeltaInput, watermark: str) -> None:

@@ -17,6 +17,8 @@ class FetchChangeResult(BaseModel):
     propagate: PropagateInput | None = None
     reason: str
     unmapped: bool = False  # a record the connection does not know yet: new since the connect
+    #: The canonical object whose record is gone from the platform (a delete): its DeleteWorkflow starts.
+    gone: str | None = None
 
 
 class CatchUpInput(BaseModel):
@@ -52,6 +54,16 @@ class DeltaInput(BaseModel):
     customer_id: str
     platform: str
     entity_type: str = ""  # set per type by the workflow
+    #: Sweep for deletes now, whenever the last sweep was (otherwise every DELETE_SWEEP_INTERVAL_SECONDS).
+    sweep: bool = False
+
+
+class SweepResult(BaseModel):
+    """A deletion sweep: mapped records no longer on the platform (each confirmed by a read)."""
+
+    swept: bool  # False: not due
+    read: int = 0
+    gone: list[tuple[str, str]] = []  # (canonical id, platform id)
 
 
 class DeltaChange(BaseModel):
@@ -78,6 +90,9 @@ class DeltaTypeResult(BaseModel):
 
 class DeltaResult(BaseModel):
     types: list[DeltaTypeResult]
+    #: Mapped records found gone from the platform by this pass's sweep (their deletes started).
+    deleted: int = 0
+    swept: bool = False
 
 
 class SubscriptionInput(BaseModel):

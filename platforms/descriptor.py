@@ -68,6 +68,12 @@ class LiveClient(Protocol):
         the same strongest business key (what connect's reconciliation links by)."""
         ...
 
+    async def delete(self, entity_type: str, stored: Mapping[str, Any]) -> None:
+        """Delete the record last seen as ``stored``, as the platform's own rules allow. Returns when it
+        is gone (a record already gone is not an error); ``RejectedError`` carries the platform's
+        reason when it refuses (a posted document, a record in use). Never forced."""
+        ...
+
     async def subscribe(self, destination: Destination) -> list[SubscriptionState]:
         """Make the platform notify ``destination`` of every change to the synced records: register
         what is missing, repair what is wrong (URL, secret), renew what expires; the state after."""

@@ -20,7 +20,7 @@ from models.connect import ConnectInput, ConnectResult
 from platforms.registry import get_platform, others
 from scheduling.sync import ensure_sync
 from settings import Settings
-from store.connections import configure
+from store.connections import configure, set_options
 from store.credentials import encrypt, new_webhook_secret
 from workflows.connect import ConnectWorkflow, connect_workflow_id
 from workflows.names import customer_platform
@@ -75,6 +75,7 @@ class ConnectRequest:
     platform: str
     mode: Literal["sandbox", "live"]
     live: Mapping[str, Any] | None
+    delete_policy: str | None = None  # None: keep the connection's (tombstone_only for a new one)
 
 
 async def connect_platform(
@@ -121,6 +122,7 @@ async def connect_platform(
         live=live,
         credentials=secret,
         webhook_secret=webhook_secret,
+        delete_policy=request.delete_policy,
     )
     await session.commit()
     try:
@@ -150,3 +152,15 @@ async def connect_platform(
         # A live connection keeps itself up to date from now on (webhooks, delta passes).
         await ensure_sync(temporal, settings, request.customer_id, request.platform)
     return result
+
+
+async def update_connection(
+    session: AsyncSession, customer_id: uuid.UUID, platform: str, *, delete_policy: str | None
+) -> None:
+    """Change an active connection's options without reconnecting (PATCH /connections/{platform})."""
+    options = {"delete_policy": delete_policy} if delete_policy else {}
+    if not options:
+        raise ConnectError("validation", "nothing to change: send delete_policy")
+    if not await set_options(session, customer_id, platform, options):
+        raise ConnectError("not_found", f"No active {platform} connection")
+    await session.commit()

@@ -60,7 +60,13 @@ async def _live_connection(session: AsyncSession, customer_id: uuid.UUID, platfo
 
 
 async def start_delta_pass(
-    session: AsyncSession, temporal: Client, customer_id: uuid.UUID, platform: str, task_queue: str
+    session: AsyncSession,
+    temporal: Client,
+    customer_id: uuid.UUID,
+    platform: str,
+    task_queue: str,
+    *,
+    sweep: bool = False,
 ) -> str:
     """Start a delta pass of the customer's live connection to ``platform`` (or join the one running);
     its workflow id."""
@@ -72,10 +78,10 @@ async def start_delta_pass(
     await _start_or_join(
         temporal,
         DeltaSyncWorkflow.run,
-        DeltaInput(customer_id=customer, platform=platform),
+        DeltaInput(customer_id=customer, platform=platform, sweep=sweep),
         workflow_id,
         task_queue,
-        f"Delta pass of {platform}",
+        f"Delta pass of {platform}" + (" with a deletion sweep" if sweep else ""),
     )
     return workflow_id
 

@@ -20,6 +20,7 @@ async def configure(
     live: dict[str, Any] | None,
     credentials: bytes | None,
     webhook_secret: tuple[bytes, str] | None = None,
+    delete_policy: str | None = None,
 ) -> None:
     """Record how to reach the platform before a connect starts (the workflow never carries secrets).
 
@@ -43,7 +44,7 @@ async def configure(
             "c": customer_id,
             "p": platform,
             "m": mode,
-            "s": dumps_text({"live": live} if live else {}),
+            "s": dumps_text(({"live": live} if live else {}) | ({"delete_policy": delete_policy} if delete_policy else {})),
             "cr": credentials,
             "ws": encrypted,
             "wh": digest,
@@ -175,3 +176,16 @@ async def delete_connection(session: AsyncSession, customer_id: uuid.UUID, platf
     params = {"c": customer_id, "p": platform}
     for table in ("entity_mappings", "platform_objects", "webhook_deliveries", "connections"):
         await session.execute(text(f"DELETE FROM {table} WHERE customer_id = :c AND platform = :p"), params)
+
+
+async def set_options(session: AsyncSession, customer_id: uuid.UUID, platform: str, options: dict[str, Any]) -> bool:
+    """Merge ``options`` (top-level settings such as ``delete_policy``) into an active connection's
+    settings; False when there is no such connection."""
+    result = await session.execute(
+        text(
+            "UPDATE connections SET settings = settings || CAST(:o AS jsonb), updated_at = now() "
+            "WHERE customer_id = :c AND platform = :p AND status = 'active' RETURNING 1"
+        ),
+        {"c": customer_id, "p": platform, "o": dumps_text(options)},
+    )
+    return result.first() is not None

@@ -12,6 +12,7 @@ would not serialise the two). New records are rare next to updates; one lock per
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import text
 
 from canonical.jsonio import dumps_text
 from models.create import CreateTargetResult
+from models.delete import DeleteTargetResult
 from store.propagate import ACTIVE_MAPPING, ACTIVE_RECORD, SAVE_TARGET, Executor
 
 
@@ -378,7 +380,7 @@ _RECORD_CREATE = text(
     INSERT INTO propagations (id, customer_id, canonical_id, entity_type, format, source_platform, request,
                               request_hash, idempotency_key, status, canonical_version, updated_fields,
                               canonical_after, result)
-    VALUES (:pid, :c, :cid, :t, 'create', :src, CAST(:req AS jsonb), CAST(:req AS jsonb) ->> 'hash', :k, :s, :v,
+    VALUES (:pid, :c, :cid, :t, :fmt, :src, CAST(:req AS jsonb), CAST(:req AS jsonb) ->> 'hash', :k, :s, :v,
             '[]'::jsonb, CAST(:after AS jsonb), CAST(:res AS jsonb))
     ON CONFLICT (id) DO UPDATE
        SET status = EXCLUDED.status, result = EXCLUDED.result, canonical_version = EXCLUDED.canonical_version,
@@ -401,12 +403,15 @@ async def record_create(
     data: dict[str, Any],
     result: dict[str, Any],
     idempotency_key: str | None = None,
+    operation: str = "create",
 ) -> None:
-    """The create as a propagation (format ``create``): what GET /propagations/{id} shows; a POST
-    /objects keeps its Idempotency-Key and request hash there, as POST /propagate does."""
+    """The create (or delete: ``operation``) as a propagation of that format: what GET
+    /propagations/{id} shows; a POST /objects keeps its Idempotency-Key and request hash there, as
+    POST /propagate does."""
     await conn.execute(
         _RECORD_CREATE,
         {
+            "fmt": operation,
             "pid": propagation_id,
             "c": customer_id,
             "cid": canonical_id,
@@ -422,7 +427,9 @@ async def record_create(
     )
 
 
-async def save_targets(conn: Executor, propagation_id: str, outcomes: list[CreateTargetResult]) -> None:
+async def save_targets(
+    conn: Executor, propagation_id: str, outcomes: Sequence[CreateTargetResult | DeleteTargetResult]
+) -> None:
     for outcome in outcomes:
         await conn.execute(
             SAVE_TARGET,

@@ -14,6 +14,7 @@ async def list_active_connections(session: AsyncSession, customer_id: uuid.UUID)
         text(
             """
             SELECT c.platform, c.status, c.mode, c.connected_at, c.settings -> 'sync' AS sync,
+                   COALESCE(c.settings ->> 'delete_policy', 'tombstone_only') AS delete_policy,
                    (SELECT count(*) FROM entity_mappings m
                      WHERE m.customer_id = c.customer_id AND m.platform = c.platform
                        AND m.generation = c.generation) AS entities_synced,
@@ -47,6 +48,7 @@ async def list_objects(
     *,
     after: int = 0,
     limit: int | None = None,
+    include_deleted: bool = False,
 ) -> list[dict[str, Any]]:
     """Objects of one platform and type with their canonical view and every active mapping."""
     rows = await session.execute(
@@ -54,6 +56,8 @@ async def list_objects(
             f"""
             SELECT po.id AS row_id, po.platform_id, po.data AS platform_data, m.canonical_id,
                    co.data AS canonical_data,
+                   to_char(co.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS deleted_at,
+                   co.deleted_by,
                    (SELECT jsonb_agg(jsonb_build_object('platform', m2.platform, 'platform_id', m2.platform_id)
                                      ORDER BY m2.platform)
                       FROM entity_mappings m2
@@ -69,10 +73,11 @@ async def list_objects(
               JOIN canonical_objects co ON co.customer_id = m.customer_id AND co.id = m.canonical_id
              WHERE cn.customer_id = :c AND cn.platform = :p AND cn.generation > 0
                AND po.entity_type = :t AND po.id > :after
+               AND (CAST(:deleted AS boolean) OR co.deleted_at IS NULL)
              ORDER BY po.id
              {"LIMIT :limit" if limit is not None else ""}
             """
         ),
-        {"c": customer_id, "p": platform, "t": entity_type, "after": after, "limit": limit},
+        {"c": customer_id, "p": platform, "t": entity_type, "after": after, "limit": limit, "deleted": include_deleted},
     )
     return [dict(r._mapping) for r in rows]

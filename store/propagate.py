@@ -75,6 +75,7 @@ ADMIT = text(
     entity AS (
         SELECT co.id, co.entity_type, co.data FROM canonical_objects co
          WHERE co.customer_id = :c AND co.id = COALESCE(CAST(:cid AS text), (SELECT canonical_id FROM source))
+           AND co.deleted_at IS NULL  -- a deleted object takes no more changes
            AND EXISTS (SELECT 1 FROM {ACTIVE_MAPPING} WHERE m.customer_id = co.customer_id AND m.canonical_id = co.id)
     )
     SELECT h.allowed, h.retry_after, h.remaining, COALESCE(pv.found, false),

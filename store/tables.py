@@ -135,6 +135,9 @@ class CanonicalObject(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # A tombstone: deleted on a platform or through the API (who: the platform's name, or "api").
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_canonical_objects_type", "customer_id", "entity_type"),)
 
@@ -257,7 +260,12 @@ class PropagationTarget(Base):
     conflict_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = _now()
 
-    __table_args__ = (CheckConstraint("status in ('pending','synced','conflict','failed')", name="status"),)
+    # deleted / kept / refused: a delete's outcome (migration 0007).
+    __table_args__ = (
+        CheckConstraint(
+            "status in ('pending','synced','conflict','failed','deleted','kept','refused')", name="status"
+        ),
+    )
 
 
 class PlatformWrite(Base):

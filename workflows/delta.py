@@ -21,10 +21,11 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.sync import SyncActivities
     from activities.webhook import WebhookActivities
-    from models.webhook import DeltaInput, DeltaResult, DeltaTypeResult, ResumeInput, WebhookEvent
+    from models.webhook import DeltaInput, DeltaResult, DeltaTypeResult, ResumeInput, SweepResult, WebhookEvent
     from platforms.registry import get_platform
     from workflows.catch_up import BATCH, follow
     from workflows.create import start_creates
+    from workflows.delete import start_deletes
     from workflows.names import delta_workflow_id
 
 _RETRY = RetryPolicy(
@@ -94,6 +95,18 @@ class DeltaSyncWorkflow:
                 "; ".join(f"{r.entity_type}: {r.changed} changed, {r.created} new of {r.read} read" for r in results)
                 + "".join(f"\n\n{entity_type} not readable as canonical: {why}" for why in found.unmappable)
             )
+        sweep = SweepResult(swept=False)
+        # Patched: a pass that started on the code before sweeps replays without one.
+        if workflow.patched("deletion-sweep"):
+            sweep = await workflow.execute_activity_method(
+                WebhookActivities.sweep_deleted,
+                params,
+                start_to_close_timeout=timedelta(minutes=60),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+                summary=f"deletion sweep of {params.platform} (when due)",
+            )
+            await start_deletes(params.customer_id, params.platform, sweep.gone)
         changed = sum(r.changed for r in results)
         # Only a pass that read every type moves "last pass": its start bounds the lag of a change
         # no webhook announced.
@@ -116,5 +129,5 @@ class DeltaSyncWorkflow:
         if self._again:
             await workflow.wait_condition(workflow.all_handlers_finished)
             workflow.continue_as_new(params)
-        return DeltaResult(types=results)
+        return DeltaResult(types=results, deleted=len(sweep.gone), swept=sweep.swept)
 

@@ -12,6 +12,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
     from models.webhook import DeltaInput, WebhookEvent, WebhookResult
+    from workflows.delete import start_deletes
     from workflows.names import customer_platform, delta_workflow_id
     from workflows.propagate import PropagateWorkflow, propagate_workflow_id
 
@@ -35,6 +36,10 @@ class WebhookWorkflow:
         )
         if fetched.unmapped:
             await request_delta_pass(event.customer_id, event.platform)
+        if fetched.gone is not None:
+            await start_deletes(event.customer_id, event.platform, [(fetched.gone, event.platform_id)])
+            workflow.set_current_details(f"deleted on {event.platform}: DeleteWorkflow of {fetched.gone} started")
+            return WebhookResult(reason=fetched.reason)
         if fetched.propagate is None:
             workflow.set_current_details(f"nothing to propagate: {fetched.reason}")
             return WebhookResult(reason=fetched.reason)

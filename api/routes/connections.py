@@ -16,8 +16,9 @@ from api.errors import ApiError, ErrorType, from_service, json_response
 from api.schemas import SyncedEntityTypeName, error_responses
 from canonical.entities import SYNCED_NAMES
 from canonical.timefmt import iso_millis
+from models.delete import DeletePolicy
 from platforms.registry import PlatformName, PlatformNameOut
-from scheduling.connect import ConnectError, connect_platform
+from scheduling.connect import ConnectError, connect_platform, update_connection
 from scheduling.connect import ConnectRequest as ConnectCommand
 from scheduling.disconnect import DisconnectError, disconnect
 from scheduling.sync import sync_status
@@ -51,6 +52,13 @@ class ConnectRequest(BaseModel):
     platform: PlatformName = Field(description="The platform to connect")
     mode: Literal["sandbox", "live"] = Field(default="sandbox", description="`live` reads the customer's own account")
     settings: LiveSettings | None = Field(default=None, description="Required in live mode")
+    delete_policy: DeletePolicy | None = Field(
+        default=None,
+        description="What this connection does when an object is deleted elsewhere: `tombstone_only` (the "
+        "default: nothing is deleted here, the deletion is recorded) or `propagate` (deleted here where the "
+        "platform allows it, otherwise recorded `refused` with its reason; posted documents are never forced). "
+        "Omitted on a reconnect: the connection keeps its policy.",
+    )
 
 
 class ConnectResultData(BaseModel):
@@ -105,6 +113,9 @@ class ConnectionItem(BaseModel):
     mode: Literal["sandbox", "live"]
     connected_at: str | None
     entities_synced: int
+    delete_policy: DeletePolicy = Field(
+        default="tombstone_only", description="What a deletion elsewhere does here (PATCH /connections/{platform})"
+    )
     sync: SyncState | None = Field(default=None, description="Live connections only")
 
 
@@ -135,6 +146,11 @@ class Mapping(BaseModel):
     platform_id: str
 
 
+class Tombstone(BaseModel):
+    at: str = Field(description="When the canonical object was deleted (UTC)")
+    by: str = Field(description="Who deleted it: a platform's name, or `api:<key id>`")
+
+
 class ObjectItem(BaseModel):
     id: str = Field(description="Platform-native id (always a string)")
     canonical_id: str
@@ -143,6 +159,7 @@ class ObjectItem(BaseModel):
     data: dict[str, Any] = Field(description="Canonical view")
     platform_data: dict[str, Any] = Field(description="Raw native payload")
     mappings: list[Mapping]
+    deleted: Tombstone | None = Field(default=None, description="Only on deleted objects (`include_deleted=true`)")
 
 
 class Pagination(BaseModel):
@@ -179,6 +196,7 @@ async def connect(
         platform=body.platform,
         mode=body.mode,
         live=body.settings.model_dump() if body.settings is not None else None,
+        delete_policy=body.delete_policy,
     )
     try:
         result = await connect_platform(session, temporal, settings, request)
@@ -202,11 +220,47 @@ async def connections(key: CurrentKey, session: SessionDep) -> ConnectionsEnvelo
             mode=r["mode"],
             connected_at=iso_millis(r["connected_at"]) if r["connected_at"] else None,
             entities_synced=int(r["entities_synced"]),
+            delete_policy=r["delete_policy"],
             sync=SyncState.model_validate(sync_status(r)) if r["mode"] == "live" else None,
         )
         for r in rows
     ]
     return ConnectionsEnvelope(data=ConnectionsData(connections=items))
+
+
+class ConnectionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delete_policy: DeletePolicy = Field(
+        description="`tombstone_only` (nothing deleted here when an object is deleted elsewhere) or `propagate` "
+        "(deleted here where the platform allows it, else recorded `refused`)",
+    )
+
+
+class ConnectionUpdated(BaseModel):
+    platform: PlatformNameOut
+    delete_policy: DeletePolicy
+
+
+class ConnectionUpdatedEnvelope(BaseModel):
+    data: ConnectionUpdated
+
+
+@router.patch(
+    "/connections/{platform}",
+    response_model=ConnectionUpdatedEnvelope,
+    responses=error_responses(ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND),
+    summary="Change a connection's options",
+    description="Options that apply from now on, without a reconnect: `delete_policy`.",
+)
+async def change_connection(
+    platform: PlatformName, body: ConnectionUpdate, key: CurrentKey, session: SessionDep
+) -> ConnectionUpdatedEnvelope:
+    try:
+        await update_connection(session, key.customer_id, platform, delete_policy=body.delete_policy)
+    except ConnectError as err:
+        raise from_service(err) from err
+    [row] = [r for r in await list_active_connections(session, key.customer_id) if r["platform"] == platform]
+    return ConnectionUpdatedEnvelope(data=ConnectionUpdated(platform=platform, delete_policy=row["delete_policy"]))
 
 
 @router.delete(
@@ -266,7 +320,9 @@ def _encode_cursor(row_id: int) -> str:
     responses=error_responses(ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR),
     summary="Read objects of one platform and entity type",
     description="Canonical `data`, raw `platform_data` and every cross-platform mapping. Optional cursor "
-    "pagination: pass `limit` (1-1000) and then the returned `pagination.next_cursor` as `cursor`.",
+    "pagination: pass `limit` (1-1000) and then the returned `pagination.next_cursor` as `cursor`. Objects "
+    "deleted (on a platform or with DELETE /objects/{id}) whose record this platform still holds are hidden "
+    "unless `include_deleted=true`; they then carry `deleted: {at, by}`.",
 )
 async def objects(
     request: Request,
@@ -276,6 +332,7 @@ async def objects(
     entity_type: Annotated[SyncedEntityTypeName, Query(description="Entity type (singular or plural)")],
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="Page size; enables pagination")] = None,
     cursor: Annotated[str | None, Query(description="`pagination.next_cursor` of the previous page")] = None,
+    include_deleted: Annotated[bool, Query(description="Also list deleted objects (with `deleted`)")] = False,
 ) -> Response:
     etype = _entity_type(entity_type)
     assert etype is not None  # guaranteed by the Literal
@@ -283,7 +340,13 @@ async def objects(
         raise ApiError(ErrorType.VALIDATION_ERROR, "cursor requires limit")
     after = _decode_cursor(cursor) if cursor else 0
     rows = await list_objects(
-        session, key.customer_id, platform, etype, after=after, limit=(limit + 1) if limit else None
+        session,
+        key.customer_id,
+        platform,
+        etype,
+        after=after,
+        limit=(limit + 1) if limit else None,
+        include_deleted=include_deleted,
     )
     has_more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
@@ -292,17 +355,18 @@ async def objects(
         mappings = r["mappings"] or []
         data = dict(r["canonical_data"])
         data["external_ids"] = {m["platform"]: m["platform_id"] for m in mappings}
-        items.append(
-            {
-                "id": r["platform_id"],
-                "canonical_id": r["canonical_id"],
-                "platform": platform,
-                "entity_type": etype,
-                "data": data,
-                "platform_data": r["platform_data"],
-                "mappings": mappings,
-            }
-        )
+        item = {
+            "id": r["platform_id"],
+            "canonical_id": r["canonical_id"],
+            "platform": platform,
+            "entity_type": etype,
+            "data": data,
+            "platform_data": r["platform_data"],
+            "mappings": mappings,
+        }
+        if r["deleted_at"] is not None:
+            item["deleted"] = {"at": r["deleted_at"], "by": r["deleted_by"]}
+        items.append(item)
     body: dict[str, Any] = {"data": items}
     if limit is not None:
         body["pagination"] = {

@@ -40,8 +40,11 @@ class PropagatedEntry(BaseModel):
     platform_id: str | None
     data: dict[str, Any] | None
     canonical_view: dict[str, Any] | None
-    writeStatus: Literal["pending", "synced", "conflict", "failed"] | None = Field(
-        default=None, description="Live connections only: the outbound write's status"
+    writeStatus: Literal["pending", "synced", "conflict", "failed", "deleted", "kept", "refused"] | None = Field(
+        default=None,
+        description="Live connections only: the outbound write's status. A delete's outcome per platform is "
+        "`deleted` (gone there), `kept` (its delete policy is tombstone_only) or `refused` (the platform would "
+        "not delete it: `writeError` has its reason)",
     )
     writeError: str | None = Field(default=None, description="Live: why the write failed or conflicted")
     writeNote: str | None = Field(

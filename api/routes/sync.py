@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentKey
@@ -47,12 +47,22 @@ class PauseEnvelope(BaseModel):
     summary="Run a delta pass of a live connection now",
 )
 async def sync_now(
-    platform: PlatformName, key: CurrentKey, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    platform: PlatformName,
+    key: CurrentKey,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    sweep: Annotated[
+        bool,
+        Query(description="Also sweep for deleted records now (reads every record id; otherwise hourly)"),
+    ] = False,
 ) -> SyncEnvelope:
     """Reads what changed on the platform since the last pass and applies it in platform mode, as
     webhooks do; a pass asked for while one runs joins it. Refused (409) while sync is paused."""
     try:
-        workflow_id = await start_delta_pass(session, temporal, key.customer_id, platform, settings.task_queue)
+        workflow_id = await start_delta_pass(
+            session, temporal, key.customer_id, platform, settings.task_queue, sweep=sweep
+        )
     except SyncError as err:
         raise from_service(err) from err
     return SyncEnvelope(data=SyncStarted(platform=platform, status="started", workflow_id=workflow_id))

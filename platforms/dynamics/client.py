@@ -245,6 +245,23 @@ class DynamicsClient:
         value: dict[str, Any] = loads(resp.text)
         return await self._noted(value, {}) if entity_type == "payment" else value
 
+    async def delete(self, entity_type: str, stored: Mapping[str, Any]) -> None:
+        """DELETE with If-Match = the stored ETag: a record changed since we read it is not deleted
+        blind (StaleError). BC refuses what its rules protect (a posted invoice, a customer with
+        ledger entries or open documents) with 400 ``Application_DialogException`` and its reason."""
+        resp = await self.request(
+            "DELETE",
+            f"{self._api}/{ENTITY_SETS[entity_type]}({stored['id']})",
+            headers={"If-Match": str(stored.get("@odata.etag") or "*")},
+        )
+        if resp.status_code == 412 or (resp.status_code == 409 and _error_code(resp) == "Request_EntityChanged"):
+            raise StaleError("Another user has changed the record since it was read.", status=resp.status_code)
+        try:
+            _raise_for(resp)
+        except RejectedError as err:
+            if err.status != 404:
+                raise
+
     async def find(self, entity_type: str, record: Mapping[str, Any], marker: str) -> dict[str, Any] | None:
         """A record with the same strongest business key as ``record`` (``$filter`` on its field, then
         the same normalisation as connect's reconciliation): one keyed in already, or our own

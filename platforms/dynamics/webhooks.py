@@ -34,8 +34,8 @@ def parse(body: Any, header_key: str | None) -> WebhookDelivery:
         raise WebhookShapeError('expected a Business Central notification batch {"value": [...]}')
     events = []
     for note in body["value"]:
-        if not isinstance(note, dict) or note.get("changeType") not in ("created", "updated", "collection"):
-            continue  # deletes are acknowledged and not acted on (yet)
+        if not isinstance(note, dict) or note.get("changeType") not in ("created", "updated", "deleted", "collection"):
+            continue
         change = note["changeType"]
         match = RESOURCE.search(str(note.get("resource", "")))
         if match is None or match.group(1) not in ENTITY_SETS or (change != "collection") != bool(match.group(2)):

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -366,6 +366,24 @@ class ProcoreClient:
         value.update({k: body_fields[k] for k in _unseen(path, body_fields) if k != "vendor_id"})
         return value
 
+    async def delete(self, entity_type: str, stored: Mapping[str, Any]) -> None:
+        """DELETE as the ``...IdDelete.json`` schemas publish it (scope ids in the query). Procore
+        decides what may go (a Draft commitment, a draft pay application without payments; never a
+        record synced with an ERP) and answers 422 with its reason otherwise. Vendors and projects have
+        no delete endpoint: refused here with that reason."""
+        if entity_type not in DELETABLE:
+            raise RejectedError(
+                f"Procore's API has no delete for {RESOURCES[entity_type][0]}; remove it in Procore if it must go"
+            )
+        path, _ = self._resource(entity_type, stored)
+        try:
+            await self.request(
+                "DELETE", f"/rest/v1.0/{path}/{stored['id']}", params=self._scope(entity_type, dict(stored))
+            )
+        except RejectedError as err:
+            if err.status != 404:  # gone already (a commitment's soft delete shows as 404 too)
+                raise
+
     async def find(self, entity_type: str, record: Mapping[str, Any], marker: str) -> dict[str, Any] | None:
         """The record a create of ``record`` would duplicate: one carrying our ``marker`` in its
         origin field (an earlier attempt whose answer was lost), else one with the same strongest
@@ -395,6 +413,10 @@ class ProcoreClient:
             if wanted and business_keys("procore", entity_type, candidate)[:1] == wanted:
                 return candidate
         return None
+
+
+#: The types Procore's API deletes (a ``RestV10*IdDelete.json`` exists for their resources).
+DELETABLE: Final = frozenset({"contract", "invoice", "payment"})
 
 
 def marker_field(entity_type: str) -> str:

@@ -8,7 +8,8 @@
   ``resource_type``, ``resource_id`` and every other id as strings.
 
 Procore signs nothing, so the credential is the destination header the hook was configured with
-(`Authorization: Bearer ...`). Deletes are acknowledged and not acted on (yet).
+(`Authorization: Bearer ...`). A delete names the record like any change; reading it fresh (404)
+confirms the deletion.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ def parse(body: Any, header_key: str | None) -> WebhookDelivery:
     name = body.get("resource_name", body.get("resource_type"))
     if name is None:
         raise WebhookShapeError("expected a Procore event with resource_name (or resource_type) and resource_id")
-    reason = _name(body.get("event_type", body.get("reason")))
     subject = _subject(body, _name(name))
     events = []
-    if subject is not None and reason != "delete":
+    # A delete is followed like any change: the record is read fresh, and a 404 is the deletion.
+    if subject is not None:
         entity, platform_id = subject
         # v2/v3 events carry a ULID beside their integer id; a v4 event's id is the ULID.
         delivery = str(body.get("ulid") or body.get("id") or f"{body['resource_id']}|{body.get('timestamp')}")

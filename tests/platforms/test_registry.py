@@ -79,7 +79,9 @@ def test_procore_webhook_events() -> None:
     assert [(e.api_key, e.entity_type, e.platform_id, e.delivery_key) for e in delivery.events] == [
         ("k", "payment", "1823456", "01J")
     ]
-    assert parse({"resource_name": "projects", "resource_id": 1, "event_type": "delete"}, "k").events == []
+    # A delete names its record like any change (reading it fresh confirms the deletion).
+    deleted = parse({"resource_name": "projects", "resource_id": 1, "ulid": "01D", "event_type": "delete"}, "k")
+    assert [(e.entity_type, e.platform_id, e.delivery_key) for e in deleted.events] == [("project", "1", "01D")]
     assert parse({"resource_name": "RFIs", "resource_id": 1}, "k").received == 1
     with pytest.raises(WebhookShapeError):
         parse({"id": 1}, "k")
@@ -97,7 +99,7 @@ def test_procore_payload_versions_and_resource_names() -> None:
           "company_id": "8", "project_id": "6778", "user_id": "5447",
           "resource_type": "Contract Payments", "resource_id": "1823456"}
     assert events(v4) == [("payment", "1823456", "01JMYXMZRBVKK0PC6XS8SA4QRE")]
-    assert events({**v4, "reason": "delete"}) == []
+    assert events({**v4, "id": "01JMYXN0", "reason": "delete"}) == [("payment", "1823456", "01JMYXN0")]
     # Vendor events come from the company directory as "Company Vendors".
     v2 = {"id": 9, "ulid": "01K", "api_version": "v2.0", "event_type": "create", "resource_name": "Company Vendors",
           "resource_id": 501004, "company_id": 4271100}
@@ -125,7 +127,11 @@ def test_business_central_notifications() -> None:
     }
     delivery = webhooks.parse(body, None)
     assert delivery.received == 4
-    assert [(e.api_key, e.entity_type) for e in delivery.events] == [("key", "payment"), (None, "invoice")]
+    assert [(e.api_key, e.entity_type) for e in delivery.events] == [
+        ("key", "payment"),
+        (None, "payment"),  # a deletion: followed like a change (a fresh read confirms it)
+        (None, "invoice"),
+    ]
     with pytest.raises(WebhookShapeError):
         webhooks.parse({"value": "x"}, None)
     assert webhooks.acknowledge_unusable  # BC deletes a subscription whose notification is refused
