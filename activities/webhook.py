@@ -28,7 +28,7 @@ from platforms.registry import get_platform
 from propagation.logic import NativeChange, PatchError, propagate_input
 from store import deletes as dq
 from store import propagate as q
-from store.connections import merge_sync_state, save_sync_watermark, sync_state, sync_watermark
+from store.connections import merge_sync_state, save_sync_watermark, sync_watermark
 from store.webhooks import stored_records
 
 # Records read between heartbeats of a catch-up listing.
@@ -41,10 +41,6 @@ DELTA_OVERLAP = timedelta(seconds=60)
 def _earlier(stamp: str, by: timedelta) -> str:
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - by
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _moment(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _stamp_now() -> str:
@@ -206,8 +202,8 @@ class WebhookActivities:
             raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
         customer = uuid.UUID(params.customer_id)
         async with self._sessionmaker() as session:
-            last = (await sync_state(session, customer, params.platform)).get("last_sweep_at")
-            due = params.sweep or not last or datetime.now(UTC) - _moment(last) >= self._sweep_every
+            last = await dq.last_sweep(session, customer, params.platform)
+            due = params.sweep or last is None or datetime.now(UTC) - last >= self._sweep_every
             if not due:
                 return SweepResult(swept=False)
             try:

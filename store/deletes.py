@@ -4,6 +4,7 @@ is gone from its platform (so connection totals and listings stay true)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -127,3 +128,18 @@ async def object_state(conn: Executor, customer_id: uuid.UUID, canonical_id: str
         )
     ).one_or_none()
     return None if row is None else (str(row[0]), bool(row[1]))
+
+
+async def last_sweep(conn: Executor, customer_id: uuid.UUID, platform: str) -> datetime | None:
+    """When the connection's records were last all read: its last deletion sweep, else its connect
+    (a connect reads every record, so it counts as one)."""
+    value = (
+        await conn.execute(
+            text(
+                "SELECT COALESCE(CAST(settings #>> '{sync,last_sweep_at}' AS timestamptz), connected_at) "
+                "FROM connections WHERE customer_id = :c AND platform = :p"
+            ),
+            {"c": customer_id, "p": platform},
+        )
+    ).scalar_one_or_none()
+    return value if isinstance(value, datetime) else None
