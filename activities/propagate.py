@@ -106,12 +106,17 @@ class PropagateActivities:
                 await q.save_update(
                     conn, params, customer, version=version, updated_fields=updated, canonical_after=data
                 )
+            unsettled: list[str] = []
+            if params.overwrite and not updated:
+                found = set(await q.unsettled_targets(conn, customer, params.canonical_id))
+                unsettled = [t for t in state.targets if t in found]
         return CanonicalUpdateResult(
             version=version,
             updated_fields=updated,
             data=data,
             targets=state.targets,
             modes=dict(zip(state.targets, state.modes, strict=True)),
+            unsettled=unsettled,
         )
 
     @staticmethod

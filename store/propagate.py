@@ -533,3 +533,23 @@ async def get_targets(session: Executor, propagation_id: str) -> list[Any]:
         {"id": propagation_id},
     )
     return list(rows)
+
+
+async def unsettled_targets(conn: Executor, customer_id: uuid.UUID, canonical_id: str) -> list[str]:
+    """The platforms whose last outcome for the object was ``conflict`` or ``failed``: what an
+    ``overwrite`` propagation writes even when canonical does not change."""
+    rows = await conn.execute(
+        text(
+            """
+            SELECT platform FROM (
+                SELECT DISTINCT ON (t.platform) t.platform, t.status
+                  FROM propagation_targets t JOIN propagations p ON p.id = t.propagation_id
+                 WHERE p.customer_id = :c AND p.canonical_id = :cid AND p.format IN ('canonical', 'platform')
+                   AND t.status <> 'pending'
+                 ORDER BY t.platform, t.updated_at DESC
+            ) last WHERE status IN ('conflict', 'failed')
+            """
+        ),
+        {"c": customer_id, "cid": canonical_id},
+    )
+    return [str(r[0]) for r in rows]

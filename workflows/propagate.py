@@ -110,8 +110,9 @@ class PropagateWorkflow:
                 retry_policy=DB_RETRY,
                 summary=f"mirror on {params.source_platform}",
             )
-        # A change with no effective difference fans out nothing.
-        pending = list(update.targets) if update.updated_fields else []
+        # A change with no effective difference fans out nothing, except that an overwrite writes the
+        # current values over the platforms left in conflict or failed (the documented way out).
+        pending = list(update.targets) if update.updated_fields else list(update.unsettled)
         while True:
             await self._fan_out(params, update, pending)
             failed = [p for p, o in self._outcomes.items() if o.status == "failed"]
@@ -182,7 +183,7 @@ class PropagateWorkflow:
         assert self._update is not None
         update = self._update
         statuses = {o.status for o in self._outcomes.values()}
-        if not update.updated_fields:
+        if not update.updated_fields and not self._outcomes:
             outcome = "noop"
         elif failed:
             outcome = "partial"

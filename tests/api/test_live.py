@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.customers import create_customer
 from tests.fixtures.connect import TYPES, links
-from tests.fixtures.live import canonical_payment, control, live_settings, propagate, writes
+from tests.fixtures.live import canonical_payment, control, live_settings, propagate, silence_webhooks, writes
 from tests.fixtures.net import auth
 from tests.fixtures.propagate import PAYMENT_DYNAMICS, PAYMENT_PROCORE
 
@@ -72,6 +72,37 @@ async def test_out_of_band_edit_is_a_conflict(api: httpx.AsyncClient, live: str,
     assert body["propagated"]["dynamics"]["writeStatus"] == "synced"
     remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
     assert remote["description"] == "ours, really"
+
+
+async def test_overwrite_with_no_canonical_change_writes_the_platforms_left_in_conflict(
+    api: httpx.AsyncClient, live: str, emulators: Any
+) -> None:
+    """The documented way out of a conflict: the same request again with overwrite=true. Canonical
+    does not change (it already holds the value), yet the platform in conflict gets it written."""
+    await silence_webhooks(emulators)  # the out-of-band edit stays on BC alone, as in the report
+    cid = await canonical_payment(api, auth(live))
+    await control(
+        emulators,
+        "dynamics",
+        "PATCH",
+        f"/records/payment/{PAYMENT_DYNAMICS}",
+        json={"fields": {"description": "edited by a human in BC"}},
+    )
+    first = await propagate(api, auth(live), cid, {"notes": "ours"})
+    assert first["propagated"]["dynamics"]["writeStatus"] == "conflict", first
+    again = await propagate(api, auth(live), cid, {"notes": "ours"}, overwrite=True)
+    assert again["canonical"]["updated_fields"] == []
+    assert again["status"] == "synced", again
+    assert again["propagated"]["dynamics"]["writeStatus"] == "synced", again
+    assert "procore" not in again["propagated"]  # it was synced: left alone
+    remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+    assert remote["description"] == "ours"
+    assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 1
+    # Now nothing is left in conflict: a plain or overwriting no-op writes nothing.
+    for overwrite in (False, True):
+        noop = await propagate(api, auth(live), cid, {"notes": "ours"}, overwrite=overwrite)
+        assert noop["status"] == "noop" and noop["propagated"] == {}, noop
+    assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 1
 
 
 async def test_lost_response_is_synced_with_one_write(api: httpx.AsyncClient, live: str, emulators: Any) -> None:
