@@ -45,6 +45,7 @@ from propagation.logic import (
     render_view,
     write_problems,
 )
+from store import conflicts as cq
 from store import propagate as q
 
 
@@ -301,9 +302,16 @@ class PropagateActivities:
         if status == "conflict":
             message = (
                 "The record was changed on the platform since it was last read; nothing was "
-                "overwritten. Propagate again with overwrite=true to replace it."
+                "overwritten. Resolve it in the conflict queue (GET /api/v1/conflicts), or propagate "
+                "again with overwrite=true to replace it."
             )
-            return _Outcome(_unwritten(params, state, "conflict", message, conflict_data=dumps_text(remote)))
+            theirs = render_view(params.platform, params.entity_type, {**stored, **remote}, params.customer_id, context.id_map)
+            result = _unwritten(params, state, "conflict", message, conflict_data=dumps_text(remote))
+            result.canonical_view = theirs
+            result.conflict_fields = sorted(
+                f for f in intended_view if f not in _NOT_COMPARED and theirs.get(f) != intended_view[f]
+            )
+            return _Outcome(result)
         record = {**stored, **remote}
         data = dumps_text(record)
         view = render_view(params.platform, params.entity_type, record, params.customer_id, context.id_map)
@@ -336,6 +344,16 @@ class PropagateActivities:
         # The common case is a single statement: no transaction round trips.
         async with (self._engine if unsynced else self._autocommit).begin() as conn:
             for outcome in unsynced:
+                if outcome.status == "conflict":
+                    await cq.open_conflict(
+                        conn,
+                        params.propagation_id,
+                        outcome.platform,
+                        platform_id=outcome.platform_id,
+                        fields=outcome.conflict_fields,
+                        platform_values=outcome.canonical_view or {},
+                        platform_record=outcome.conflict_data,
+                    )
                 await q.save_target(
                     conn,
                     params.propagation_id,
@@ -347,6 +365,10 @@ class PropagateActivities:
                     conflict_data=outcome.conflict_data,
                 )
             await q.finish(conn, params.propagation_id, params.status, params.response)
+            if params.live:
+                # Open conflicts this change settled (a platform now synced, or the platform the change
+                # came from) close themselves as stale. Sandbox connections never conflict.
+                await cq.close_stale(conn, params.propagation_id, params.settled)
         return RecordOutcomeResult()
 
 
@@ -374,6 +396,10 @@ def _synced(
         resolved=[Reference(**_ref(r)) for r in resolved],
         unresolved=[Reference(**_ref(r)) for r in unresolved],
     )
+
+
+#: Canonical keys that are not business values: never a conflict's fields.
+_NOT_COMPARED = frozenset({"id", "object", "external_ids", "provider_metadata"})
 
 
 def _unwritten(

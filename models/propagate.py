@@ -93,6 +93,9 @@ class FanOutResult(BaseModel):
     canonical_view: dict[str, Any] | None = None
     error: str | None = None
     conflict_data: str | None = None
+    #: A conflict: the canonical fields on which the platform's record differs from what we meant to
+    #: write (``canonical_view`` is then the platform record's canonical view).
+    conflict_fields: list[str] = Field(default_factory=list)
     resolved: list[Reference] = Field(default_factory=list)
     unresolved: list[Reference] = Field(default_factory=list)
     # True when a newer propagation had already brought the platform past this version.
@@ -105,6 +108,10 @@ class RecordOutcomeInput(BaseModel):
     status: str
     outcomes: list[FanOutResult]
     response: dict[str, Any]
+    #: Live platforms this pass synced (their open conflicts of the object are settled), and whether
+    #: any live platform took part (then the source's open conflict is settled too).
+    settled: list[str] = Field(default_factory=list)
+    live: bool = False
 
 
 class RecordOutcomeResult(BaseModel):

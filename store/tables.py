@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -331,6 +332,49 @@ class PendingCreate(Base):
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (Index("ix_pending_creates_source", "customer_id", "source_platform", "entity_type"),)
+
+
+class Conflict(Base):
+    """An open (or closed) conflict: a live write that would have overwritten a change made on the
+    platform, not made. One open row per object and platform (migration 0008)."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), nullable=False)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    canonical_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    platform_id: Mapped[str | None] = mapped_column(Text)
+    propagation_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The canonical fields on which canonical and the platform differ, and both sides' values.
+    fields: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    canonical_values: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    platform_values: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    platform_record: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    opened_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("status in ('open','resolved','stale')", name="status"),
+        Index("ix_conflicts_queue", "customer_id", "seq"),
+        Index(
+            "uq_conflicts_open",
+            "customer_id",
+            "canonical_id",
+            "platform",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
 
 class RateLimitHit(Base):

@@ -238,6 +238,8 @@ class PropagateWorkflow:
             # record_outcome stores only what is not synced (synced targets recorded themselves).
             outcomes=[o for o in self._outcomes.values() if o.status != "synced"],
             response=response.model_dump(mode="json"),
+            settled=sorted(p for p, o in self._outcomes.items() if o.status == "synced" and o.live),
+            live=any(o.live for o in self._outcomes.values()),
         )
         # Recorded before anyone is answered: what a caller was told is durable in PostgreSQL too.
         # A local activity: it runs inside the workflow task that then answers the caller (no activity
