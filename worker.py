@@ -33,6 +33,7 @@ from activities.delete import DeleteActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
 from activities.sync import SyncActivities
+from activities.verify import VerifyActivities
 from activities.webhook import WebhookActivities
 from models.maintenance import MaintenanceInput
 from platforms.live import Connectors
@@ -49,6 +50,7 @@ from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
 from workflows.reseed import ScheduledReseedWorkflow
 from workflows.sync import ResumeSyncWorkflow, SubscriptionsWorkflow
+from workflows.verify import VerifyWorkflow
 from workflows.webhook import WebhookWorkflow
 
 log = logging.getLogger("structural.worker")
@@ -64,6 +66,7 @@ WORKFLOWS: list[type] = [
     ResumeSyncWorkflow,
     ScheduledReseedWorkflow,
     SubscriptionsWorkflow,
+    VerifyWorkflow,
     WebhookWorkflow,
 ]
 
@@ -111,6 +114,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
         engine, sessionmaker, connectors, sweep_every=timedelta(seconds=settings.delete_sweep_interval_seconds)
     )
     sync = SyncActivities(sessionmaker, connectors, settings)
+    verify = VerifyActivities(engine, connectors)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [
         Worker(
@@ -154,6 +158,10 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             sync.held_changes,
             sync.release_held,
             sync.record_delta_pass,
+            verify.start_verify,
+            verify.verify_type,
+            verify.finish_verify,
+            verify.fail_verify,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

@@ -46,7 +46,7 @@ class SyncError(ServiceError):
     """A sync request for a connection that cannot sync."""
 
 
-async def _live_connection(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> dict[str, Any]:
+async def live_connection(session: AsyncSession, customer_id: uuid.UUID, platform: str) -> dict[str, Any]:
     """The customer's active live connection to ``platform`` (SyncError otherwise): only a live
     connection has a platform to read changes from."""
     connection = next(
@@ -70,7 +70,7 @@ async def start_delta_pass(
 ) -> str:
     """Start a delta pass of the customer's live connection to ``platform`` (or join the one running);
     its workflow id."""
-    connection = await _live_connection(session, customer_id, platform)
+    connection = await live_connection(session, customer_id, platform)
     if (connection.get("sync") or {}).get("paused"):
         raise SyncError("conflict", f"sync of {platform} is paused; resume it first")
     customer = str(customer_id)
@@ -218,7 +218,7 @@ async def _pause_schedules(temporal: Client, customer_id: uuid.UUID, platform: s
 async def pause_sync(session: AsyncSession, temporal: Client, customer_id: uuid.UUID, platform: str) -> dict[str, Any]:
     """Stop all automatic sync of the connection: its schedules pause; notifications that arrive
     are acknowledged and held (not lost) until it resumes. Changes already under way finish."""
-    await _live_connection(session, customer_id, platform)
+    await live_connection(session, customer_id, platform)
     await merge_sync_state(session, customer_id, platform, {"paused": True, "paused_at": _now()})
     await session.commit()
     await _pause_schedules(temporal, customer_id, platform, pause=True, note="sync paused by the customer")
@@ -230,7 +230,7 @@ async def resume_sync(
 ) -> str:
     """Restart the connection's automatic sync: held changes are handed on, then a delta pass
     catches up; the ResumeSyncWorkflow's id."""
-    await _live_connection(session, customer_id, platform)
+    await live_connection(session, customer_id, platform)
     await merge_sync_state(session, customer_id, platform, {"paused": False, "resumed_at": _now()})
     await session.commit()
     await _pause_schedules(temporal, customer_id, platform, pause=False, note="sync resumed by the customer")

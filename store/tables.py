@@ -377,6 +377,47 @@ class Conflict(Base):
     )
 
 
+class VerifyRun(Base):
+    """A drift report of one live connection (migration 0009): counts per entity type."""
+
+    __tablename__ = "verify_runs"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    repair: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_verify_runs_customer", "customer_id", "started_at"),)
+
+
+class VerifyRecord(Base):
+    """A record of a verify run that is not in sync: drifted, known (as when last read) or missing."""
+
+    __tablename__ = "verify_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(120), ForeignKey("verify_runs.id", ondelete="CASCADE"), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    canonical_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    platform_id: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    platform_modified: Mapped[str | None] = mapped_column(Text)
+    repaired: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+    __table_args__ = (
+        CheckConstraint("status in ('drifted','known','missing')", name="status"),
+        Index("ix_verify_records_run", "run_id", "entity_type", "seq"),
+    )
+
+
 class RateLimitHit(Base):
     """Sliding-window log shared by every API process (not process memory)."""
 

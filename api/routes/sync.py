@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import ErrorType, from_service
-from api.schemas import error_responses
+from api.errors import ErrorType, from_service, json_response
+from api.schemas import SyncedEntityType, error_responses
 from platforms.registry import PlatformName, PlatformNameOut
 from scheduling.sync import SyncError, pause_sync, resume_sync, start_delta_pass
+from scheduling.verify import report, start_verify
 
 router = APIRouter(tags=["Connections"])
 
@@ -101,3 +103,96 @@ async def resume(
     except SyncError as err:
         raise from_service(err) from err
     return PauseEnvelope(data=PauseState(platform=platform, paused=False, workflow_id=workflow_id))
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    repair: bool = Field(
+        default=False,
+        description="Follow every drifted record as a platform change (what a lost webhook would have done)",
+    )
+
+
+class VerifyStarted(BaseModel):
+    platform: PlatformNameOut
+    status: Literal["started"]
+    verify_id: str = Field(description="GET /api/v1/verify/{verify_id}; also the VerifyWorkflow's id")
+
+
+class VerifyStartedEnvelope(BaseModel):
+    data: VerifyStarted
+
+
+class VerifyReport(BaseModel):
+    id: str
+    platform: str
+    status: Literal["running", "completed", "failed"]
+    repair: bool
+    error: str | None
+    started_at: str | None
+    finished_at: str | None
+    counts: dict[str, dict[str, int]] = Field(
+        description="Per entity type: checked, in_sync, drifted, known (differs as when last read), missing"
+    )
+    records: list[dict[str, Any]] = Field(description="Records not in sync, with per-field canonical and platform values")
+    pagination: dict[str, Any]
+
+
+class VerifyReportEnvelope(BaseModel):
+    data: VerifyReport
+
+
+@router.post(
+    "/connections/{platform}/verify",
+    status_code=202,
+    response_model=VerifyStartedEnvelope,
+    responses=error_responses(
+        ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND, ErrorType.CONFLICT_ERROR
+    ),
+    summary="Verify a live connection: compare every mapped record with canonical",
+    description="Reads every mapped record from the platform (paged, rate limited, resumable) and compares it "
+    "with canonical field by field: in sync; `drifted` (the platform changed it since the engine last read "
+    "it, with both values and the platform's last-modified time); `known` (differs as it did when last read, "
+    "e.g. a name each platform spells its own way); `missing` (gone from the platform). With `repair`, each "
+    "drifted record is followed as a platform change. The operator's first tool when the numbers don't match.",
+)
+async def verify(
+    platform: PlatformName,
+    key: CurrentKey,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    body: VerifyRequest | None = None,
+) -> VerifyStartedEnvelope:
+    try:
+        run_id = await start_verify(
+            session, temporal, key.customer_id, platform, settings.task_queue, repair=bool(body and body.repair)
+        )
+    except SyncError as err:
+        raise from_service(err) from err
+    return VerifyStartedEnvelope(data=VerifyStarted(platform=platform, status="started", verify_id=run_id))
+
+
+@router.get(
+    "/verify/{verify_id}",
+    response_model=VerifyReportEnvelope,
+    responses=error_responses(ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND),
+    summary="A verify run's report",
+    description="Counts per entity type and the records not in sync, oldest finding first (cursor pagination).",
+)
+async def verify_report(
+    verify_id: str,
+    key: CurrentKey,
+    session: SessionDep,
+    entity_type: Annotated[SyncedEntityType | None, Query()] = None,
+    status: Annotated[Literal["drifted", "known", "missing"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(description="`pagination.next_cursor` of the previous page")] = None,
+) -> Response:
+    try:
+        data = await report(
+            session, key.customer_id, verify_id, entity_type=entity_type, status=status, cursor=cursor, limit=limit
+        )
+    except SyncError as err:
+        raise from_service(err) from err
+    return json_response({"data": data})
