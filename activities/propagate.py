@@ -94,13 +94,15 @@ class PropagateActivities:
                     raise ApplicationError("Entity mapping not found", type="NotFound", non_retryable=True)
                 source = await self._read_source(conn, customer, params)
                 stale = source is not None and get_platform(source[0]).older(params.source_version or {}, source[2])
+                if not stale and source is not None:
+                    stale = await self._echo(conn, customer, params, source, state.version)
                 data, updated = (state.data, []) if stale else apply_patch(state.data, params.canonical_patch)
                 version = state.version + 1 if updated else state.version
                 if source is not None and not stale:
                     # The source record as read, in the same transaction: a later read of an older
                     # version finds this one, and the next write to it uses this ETag. It holds
                     # this canonical version, so an older fan-out to it is superseded.
-                    _, row_id, stored = source
+                    _, row_id, stored, _ = source
                     merged = {**stored, **(params.native_patch or {}), **(params.source_version or {})}
                     if merged != stored or updated:
                         await q.write_platform_object(conn, row_id, merged, version)
@@ -123,13 +125,42 @@ class PropagateActivities:
     @staticmethod
     async def _read_source(
         conn: AsyncConnection, customer: uuid.UUID, params: PropagateInput
-    ) -> tuple[str, int, dict[str, Any]] | None:
-        """A change read from a platform: (platform, row id, stored record), locked (after the
-        canonical object, as everywhere). None for changes that name no version."""
+    ) -> tuple[str, int, dict[str, Any], int] | None:
+        """A change read from a platform: (platform, row id, stored record, the canonical version it
+        holds), locked (after the canonical object, as everywhere). None for changes that name no version."""
         if not (params.source_platform and params.source_platform_id and params.source_version):
             return None
         row = await q.lock_source(conn, customer, params.source_platform, params.source_platform_id)
-        return None if row is None else (params.source_platform, int(row.row_id), dict(row.data))
+        if row is None:
+            return None
+        return params.source_platform, int(row.row_id), dict(row.data), int(row.applied_version or 0)
+
+    @staticmethod
+    async def _echo(
+        conn: AsyncConnection,
+        customer: uuid.UUID,
+        params: PropagateInput,
+        source: tuple[str, int, dict[str, Any], int],
+        version: int,
+    ) -> bool:
+        """Whether a change read from a platform is our own write coming back (an echo), decided
+        under the record's lock, by what we stored and wrote, never by timing:
+
+        - the record now stored already holds it (our fan-out committed while the notification was
+          on its way: it was read before that commit);
+        - or the record is behind canonical (a fan-out to it is still outstanding, e.g. its answer
+          was lost and it is being retried) and every changed field holds a value canonical had at
+          one of the versions being written to it.
+
+        Applying such a change would bring an older value back over a newer one."""
+        _, _, stored, applied = source
+        patch = params.native_patch or {}
+        if patch and all(stored.get(k) == v for k, v in patch.items()):
+            return True
+        if applied >= version or not params.canonical_patch:
+            return False
+        written = await q.canonical_values_since(conn, customer, params.canonical_id, applied, version)
+        return all(any(after.get(f) == v for after in written) for f, v in params.canonical_patch.items())
 
     @activity.defn
     async def mirror_source(self, params: MirrorInput) -> MirrorResult:
@@ -144,7 +175,11 @@ class PropagateActivities:
             merged = {**row.data, **params.native_patch, **(params.source_version or {})}
             if merged == row.data:
                 return MirrorResult(applied=False)
-            await q.write_platform_object(conn, row.row_id, merged, params.version)
+            # The record holds this canonical version only if the change made it: a change canonical
+            # did not take (an echo of our own write) must not mark the record past the versions a
+            # fan-out still owes it.
+            changed = await q.changed_canonical(conn, params.propagation_id)
+            await q.write_platform_object(conn, row.row_id, merged, params.version if changed else 0)
         return MirrorResult(applied=True)
 
     @activity.defn

@@ -553,3 +553,29 @@ async def unsettled_targets(conn: Executor, customer_id: uuid.UUID, canonical_id
         {"c": customer_id, "cid": canonical_id},
     )
     return [str(r[0]) for r in rows]
+
+
+async def canonical_values_since(
+    conn: Executor, customer_id: uuid.UUID, canonical_id: str, after_version: int, up_to_version: int
+) -> list[dict[str, Any]]:
+    """The canonical object as each propagation left it, for the versions in (after, up to]: what
+    fan-outs still outstanding to a record behind canonical are writing to it."""
+    rows = await conn.execute(
+        text(
+            "SELECT canonical_after FROM propagations WHERE customer_id = :c AND canonical_id = :cid "
+            "AND canonical_version > :a AND canonical_version <= :b AND canonical_after IS NOT NULL"
+        ),
+        {"c": customer_id, "cid": canonical_id, "a": after_version, "b": up_to_version},
+    )
+    return [dict(r[0]) for r in rows]
+
+
+async def changed_canonical(conn: Executor, propagation_id: str) -> bool:
+    """Whether the propagation changed the canonical object (its step 1 was not a no-op)."""
+    value = (
+        await conn.execute(
+            text("SELECT COALESCE(updated_fields, '[]'::jsonb) <> '[]'::jsonb FROM propagations WHERE id = :id"),
+            {"id": propagation_id},
+        )
+    ).scalar_one_or_none()
+    return bool(value)

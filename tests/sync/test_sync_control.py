@@ -166,3 +166,70 @@ async def test_a_delta_pass_is_shown_with_its_lag() -> None:
     assert state["lag_seconds"] == 300 and state["changes_applied"] == 7
     assert state["subscriptions"][0]["status"] == "active"
     assert sync_status({"sync": None, "held": 2})["lag_seconds"] is None
+
+
+async def test_our_own_write_coming_back_late_never_brings_an_older_value_back(
+    api: httpx.AsyncClient,
+    live: str,
+    emulators: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    temporal_client: Client,
+    settings: Settings,
+) -> None:
+    """BC applies our write of "v1" but its answer is lost, and BC then refuses for a while, so the
+    fan-out is still retrying when canonical moves on to "v2" and BC's notification of our "v1"
+    arrives: read fresh, it holds "v1", newer than our stored copy. It is our own write, not a
+    person's edit: canonical stays "v2" and every platform ends on "v2"."""
+    await silence_webhooks(emulators)  # this test hands on the notification itself
+    customer = await _customer(sessionmaker, live)
+    async with sessionmaker() as s:
+        record = await q.resolve_platform_record(s, customer, "dynamics", PAYMENT_DYNAMICS, "payment")
+    cid = record.canonical_id
+    await control(emulators, "dynamics", "POST", "/faults", json={"kind": "drop_after_apply", "count": 1, "method": "PATCH"})
+    await control(
+        emulators, "dynamics", "POST", "/faults", json={"kind": "unavailable", "count": 1000, "method": "PATCH", "retry_after": 1}
+    )
+    h = auth(live)
+    for notes in ("v1", "v2"):
+        resp = await api.post(
+            "/api/v1/propagate", headers=h, json={"canonical_id": cid, "entity_type": "payment", "data": {"notes": notes}}
+        )
+        assert resp.status_code in (200, 502), resp.text
+    assert await _bc_description(emulators) == "v1"  # applied, answer lost; "v2" waits behind the outage
+    secret = await webhook_secret(sessionmaker, settings, live, "dynamics")
+    note = {
+        "subscriptionId": "s-echo",
+        "clientState": secret,
+        "changeType": "updated",
+        "resource": f"api/v2.0/companies(00000000-0000-0000-0000-000000000001)/customerPayments({PAYMENT_DYNAMICS})",
+        "lastModifiedDateTime": datetime.now(UTC).isoformat(),
+    }
+    delivered = await api.post("/api/v1/webhooks/dynamics", json={"value": [note]})
+    assert delivered.status_code == 202 and delivered.json()["data"]["accepted"] == 1, delivered.text
+
+    async def handled() -> bool:
+        done = [
+            w
+            async for w in temporal_client.list_workflows(
+                f"CustomerId = '{customer}' AND WorkflowType = 'WebhookWorkflow' AND ExecutionStatus = 'Completed'"
+            )
+        ]
+        return bool(done)
+
+    await wait_for(handled, within=30)
+    assert await _bc_description(emulators) == "v1"  # the outage still holds "v2" back
+    await control(emulators, "dynamics", "DELETE", "/faults")  # BC is back
+
+    async def settled() -> bool:
+        procore = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+        return await _bc_description(emulators) == "v2" and procore["notes"] == "v2"
+
+    await wait_for(settled, within=60)
+    running = [w async for w in temporal_client.list_workflows(f"CustomerId = '{customer}' AND ExecutionStatus = 'Running'")]
+    assert all(w.workflow_type != "PropagateWorkflow" for w in running), running
+    objects = await api.get("/api/v1/objects", headers=h, params={"platform": "dynamics", "entity_type": "payment"})
+    [mine] = [o for o in objects.json()["data"] if o["id"] == PAYMENT_DYNAMICS]
+    assert mine["data"]["notes"] == "v2"
+    procore_writes = (await control(emulators, "procore", "GET", "/writes", params={"source": "api"})).json()["writes"]
+    values = [w["changes"]["notes"]["new"] for w in procore_writes if "notes" in w["changes"]]
+    assert values == ["v1", "v2"], values  # "v1" never came back to Procore
