@@ -28,6 +28,8 @@ sync_app = typer.Typer(
 )
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(sync_app, name="sync")
+conflicts_app = typer.Typer(help="The conflict queue: list, show and resolve conflicts.", no_args_is_help=True)
+app.add_typer(conflicts_app, name="conflicts")
 PlatformArg = Annotated[str, typer.Argument(help=f"The platform: {' or '.join(names())}")]
 CustomerOpt = Annotated[uuid.UUID, typer.Option("--customer-id", help="The customer (tenant) id")]
 console = Console()
@@ -391,6 +393,146 @@ def sync_resume(platform: PlatformArg, customer_id: CustomerOpt) -> None:
     queue = get_settings().task_queue
     workflow_id = _sync_call(platform, lambda s, t: resume_sync(s, t, customer_id, platform, queue))
     console.print(f"{platform} sync resumed: {workflow_id}")
+
+
+@app.command()
+def verify(
+    platform: PlatformArg,
+    customer_id: CustomerOpt,
+    repair: Annotated[bool, typer.Option(help="Follow every drifted record as a platform change")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait for the report and print its counts")] = True,
+) -> None:
+    """Compare every mapped record of PLATFORM with canonical: in sync, drifted, known, missing
+    (POST /api/v1/connections/{platform}/verify)."""
+    from rich.table import Table
+
+    from models.verify import VerifyResult
+    from scheduling.verify import start_verify
+
+    queue = get_settings().task_queue
+
+    async def go(session: AsyncSession, temporal: Client) -> tuple[str, VerifyResult | None]:
+        run = await start_verify(session, temporal, customer_id, platform, queue, repair=repair)
+        if not wait:
+            return run, None
+        return run, await temporal.get_workflow_handle(run, result_type=VerifyResult).result()
+
+    run, result = _sync_call(platform, go)
+    console.print(f"verify {run} (GET /api/v1/verify/{run}; Temporal UI)")
+    if result is None:
+        return
+    table = Table("entity type", "checked", "in sync", "drifted", "known", "missing")
+    for t in result.types:
+        table.add_row(t.entity_type, *(str(n) for n in (t.checked, t.in_sync, t.drifted, t.known, t.missing)))
+    console.print(table)
+    if repair:
+        console.print(f"{result.repaired} drifted records followed")
+
+
+def _conflict_call(call: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run a propagation.conflicts use case on one connection; a refusal is a clear exit 1."""
+    from propagation.service import PropagateError
+    from store.engine import make_engine
+
+    async def go() -> T:
+        engine = make_engine(get_settings().require_database_url(), pool_size=2)
+        try:
+            async with engine.connect() as conn:
+                return await call(conn, engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(go())
+    except PropagateError as err:
+        console.print(f"[red]{err.message}[/red]")
+        raise typer.Exit(1) from err
+
+
+@conflicts_app.command("list")
+def conflicts_list(
+    customer_id: CustomerOpt,
+    status: Annotated[str | None, typer.Option(help="open, resolved or stale")] = "open",
+    platform: Annotated[str | None, typer.Option(help="Only this platform's")] = None,
+) -> None:
+    """The customer's conflicts, oldest first (GET /api/v1/conflicts)."""
+    from rich.table import Table
+
+    from propagation.conflicts import list_conflicts
+
+    async def go(conn: Any, _: Any) -> list[dict[str, Any]]:
+        items, _next = await list_conflicts(
+            conn, customer_id, platform=platform, entity_type=None, status=status, after=0, limit=200
+        )
+        return items
+
+    table = Table("id", "status", "entity", "platform", "fields", "canonical", "platform value", "opened")
+    for c in _conflict_call(go):
+        table.add_row(
+            c["id"],
+            c["status"],
+            f"{c['entity_type']} {c['canonical_id']}",
+            f"{c['platform']} {c['platform_id']}",
+            ", ".join(c["fields"]),
+            repr(c["canonical_values"]),
+            repr(c["platform_values"]),
+            str(c["opened_at"]),
+        )
+    console.print(table)
+
+
+@conflicts_app.command("show")
+def conflicts_show(conflict_id: Annotated[str, typer.Argument(help="The conflict's id (cfl_...)")], customer_id: CustomerOpt) -> None:
+    """One conflict: both sides' values then and now (GET /api/v1/conflicts/{id})."""
+    from propagation.conflicts import show
+
+    console.print_json(data=_conflict_call(lambda conn, _: show(conn, customer_id, conflict_id)))
+
+
+@conflicts_app.command("resolve")
+def conflicts_resolve(
+    conflict_id: Annotated[str, typer.Argument(help="The conflict's id (cfl_...)")],
+    customer_id: CustomerOpt,
+    keep: Annotated[str, typer.Option(help="canonical (write ours over theirs) or platform (take theirs)")],
+    field: Annotated[
+        list[str] | None, typer.Option(help="Per-field decision FIELD=canonical|platform (repeatable)")
+    ] = None,
+) -> None:
+    """Resolve a conflict (POST /api/v1/conflicts/{id}/resolve), recorded as resolved by the CLI."""
+    from api.ratelimit import WINDOW_SECONDS
+    from propagation.conflicts import resolve
+
+    if keep not in ("canonical", "platform"):
+        raise typer.BadParameter("keep must be canonical or platform", param_hint="--keep")
+    per_field: dict[str, Any] = {}
+    for item in field or []:
+        name, _, side = item.partition("=")
+        if side not in ("canonical", "platform"):
+            raise typer.BadParameter(f"{item!r}: expected FIELD=canonical or FIELD=platform", param_hint="--field")
+        per_field[name] = side
+    settings = get_settings()
+
+    async def go(conn: Any, engine: Any) -> dict[str, Any]:
+        return await resolve(
+            conn,
+            engine,
+            customer_id,
+            conflict_id,
+            keep=keep,  # type: ignore[arg-type]
+            per_field=per_field or None,
+            by="cli",
+            temporal=await _temporal(),
+            task_queue=settings.task_queue,
+            wait_seconds=settings.propagate_wait_seconds,
+            rate_limit=settings.propagate_requests_per_minute,
+            window_seconds=WINDOW_SECONDS,
+        )
+
+    done = _conflict_call(go)
+    console.print(
+        f"{conflict_id} resolved (keep {keep}); propagation {done['propagation']['propagation_id']}: "
+        f"{done['propagation']['status']}"
+    )
 
 
 if __name__ == "__main__":

@@ -113,3 +113,44 @@ async def test_sync_verbs_pause_show_and_resume_a_live_connection(sessionmaker: 
     assert ran.exit_code == 0 and f"delta-{customer}-dynamics" in ran.output, ran.output
     unknown = await sync("pause", "sap")
     assert unknown.exit_code != 0
+
+
+@pytest.mark.usefixtures("worker", "cli_temporal_env")
+async def test_verify_and_conflict_verbs(sessionmaker: Any, live: str, emulators: Any, api: httpx.AsyncClient) -> None:
+    """`verify` prints the counts of a live connection's drift report; `conflicts list|show|resolve`
+    work the queue a conflicting write left."""
+    from store.customers import find_key_owner
+    from tests.fixtures.live import canonical_payment, control, propagate, silence_webhooks
+    from tests.fixtures.propagate import PAYMENT_DYNAMICS
+
+    async with sessionmaker() as session:
+        owner = await find_key_owner(session, live)
+    assert owner is not None
+    customer = str(owner.customer_id)
+    runner = CliRunner()
+
+    async def run(*args: str) -> Any:
+        return await asyncio.to_thread(runner.invoke, cli, [*args, "--customer-id", customer])
+
+    checked = await run("verify", "dynamics")
+    assert checked.exit_code == 0, checked.output
+    assert "payment" in checked.output and "in sync" in checked.output
+    await silence_webhooks(emulators)
+    await control(
+        emulators, "dynamics", "PATCH", f"/records/payment/{PAYMENT_DYNAMICS}", json={"fields": {"description": "BC"}}
+    )
+    body = await propagate(api, auth(live), await canonical_payment(api, auth(live)), {"notes": "ours"})
+    assert body["propagated"]["dynamics"]["writeStatus"] == "conflict"
+    listed = await run("conflicts", "list")
+    assert listed.exit_code == 0, listed.output
+    conflict = re.search(r"(cfl_[0-9a-f]+)", listed.output).group(1)  # type: ignore[union-attr]
+    shown = await run("conflicts", "show", conflict)
+    assert shown.exit_code == 0 and '"status": "open"' in shown.output, shown.output
+    bad = await run("conflicts", "resolve", conflict, "--keep", "theirs")
+    assert bad.exit_code != 0
+    resolved = await run("conflicts", "resolve", conflict, "--keep", "canonical")
+    assert resolved.exit_code == 0 and "resolved" in resolved.output, resolved.output
+    again = await run("conflicts", "resolve", conflict, "--keep", "canonical")
+    assert again.exit_code == 1 and "not open" in again.output
+    remote = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+    assert remote["description"] == "ours"
