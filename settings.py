@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # connection: neither platform's change feed names deletes); 0: every pass. Webhooks report
     # deletes at once; the sweep catches the ones they missed.
     delete_sweep_interval_seconds: int = Field(3600, ge=0)
+    # How often a live connection is verified (every mapped record compared with canonical) on its
+    # own Temporal Schedule; 0 (default): only on demand. A verify reads all of the connection's data.
+    verify_interval_seconds: int = Field(0, ge=0)
     # Where the platforms send change notifications: this API's public base URL (the engine
     # registers `{PUBLIC_BASE_URL}/api/v1/webhooks/{platform}`). Unset: the local API
     # (http://API_HOST:API_PORT), which the emulators under `make run` reach; the real platforms

@@ -31,6 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from canonical.errors import ServiceError
+from models.verify import VerifyInput
 from models.webhook import DeltaInput, ResumeInput, SubscriptionInput, SubscriptionResult
 from platforms.registry import names
 from scheduling.reseed import delete_schedule
@@ -40,6 +41,7 @@ from store.objects import list_active_connections
 from workflows.delta import DeltaSyncWorkflow, delta_workflow_id
 from workflows.names import customer_platform
 from workflows.sync import ResumeSyncWorkflow, SubscriptionsWorkflow, resume_workflow_id, subscriptions_workflow_id
+from workflows.verify import VerifyWorkflow
 
 
 class SyncError(ServiceError):
@@ -108,6 +110,10 @@ def subscription_schedule_id(customer_id: uuid.UUID | str, platform: str) -> str
     return f"subscriptions-check-{customer_id}-{platform}"
 
 
+def verify_schedule_id(customer_id: uuid.UUID | str, platform: str) -> str:
+    return f"verify-{customer_id}-{platform}-scheduled"
+
+
 async def _ensure_schedule(
     temporal: Client, sid: str, action: ScheduleActionStartWorkflow, interval_seconds: int, note: str
 ) -> None:
@@ -151,6 +157,28 @@ async def ensure_delta_schedule(
     return sid
 
 
+async def ensure_verify_schedule(
+    temporal: Client, customer_id: uuid.UUID, platform: str, interval_seconds: int, task_queue: str
+) -> str | None:
+    """The connection's verify run every ``interval_seconds`` (each run's report under its workflow
+    id); None when the interval is 0 (off)."""
+    if interval_seconds <= 0:
+        return None
+    sid = verify_schedule_id(customer_id, platform)
+    customer = str(customer_id)
+    action = ScheduleActionStartWorkflow(
+        VerifyWorkflow.run,
+        VerifyInput(customer_id=customer, platform=platform, run_id=""),
+        id=sid,
+        task_queue=task_queue,
+        typed_search_attributes=customer_platform(customer, platform),
+    )
+    await _ensure_schedule(
+        temporal, sid, action, interval_seconds, f"Verify of {platform} every {interval_seconds}s for customer {customer}"
+    )
+    return sid
+
+
 async def ensure_sync(temporal: Client, settings: Settings, customer_id: uuid.UUID, platform: str) -> None:
     """A live connection keeps itself up to date from now on: its delta pass and its subscription
     check on schedules, and a check now (registers the webhooks; not awaited: a platform slow to
@@ -158,6 +186,7 @@ async def ensure_sync(temporal: Client, settings: Settings, customer_id: uuid.UU
     await ensure_delta_schedule(
         temporal, customer_id, platform, settings.delta_sync_interval_seconds, settings.task_queue
     )
+    await ensure_verify_schedule(temporal, customer_id, platform, settings.verify_interval_seconds, settings.task_queue)
     customer = str(customer_id)
     attributes = customer_platform(customer, platform)
     params = SubscriptionInput(customer_id=customer, platform=platform)
@@ -206,7 +235,11 @@ async def remove_subscriptions(
 
 
 async def _pause_schedules(temporal: Client, customer_id: uuid.UUID, platform: str, *, pause: bool, note: str) -> None:
-    for sid in (delta_schedule_id(customer_id, platform), subscription_schedule_id(customer_id, platform)):
+    for sid in (
+        delta_schedule_id(customer_id, platform),
+        subscription_schedule_id(customer_id, platform),
+        verify_schedule_id(customer_id, platform),
+    ):
         handle = temporal.get_schedule_handle(sid)
         try:
             await (handle.pause(note=note) if pause else handle.unpause(note=note))
@@ -284,3 +317,4 @@ async def delete_sync_schedules_of(temporal: Client, customer_id: uuid.UUID, pla
     """A removed connection's delta pass and subscription check stop (a missing one is no error)."""
     await delete_schedule(temporal, delta_schedule_id(customer_id, platform))
     await delete_schedule(temporal, subscription_schedule_id(customer_id, platform))
+    await delete_schedule(temporal, verify_schedule_id(customer_id, platform))

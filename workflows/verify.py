@@ -33,6 +33,8 @@ def verify_workflow_id(customer_id: str, platform: str, run: str) -> str:
 class VerifyWorkflow:
     @workflow.run
     async def run(self, params: VerifyInput) -> VerifyResult:
+        if not params.run_id:  # started by the connection's schedule: the run is named by its workflow
+            params = params.model_copy(update={"run_id": workflow.info().workflow_id})
         await workflow.execute_activity_method(
             VerifyActivities.start_verify,
             params,
