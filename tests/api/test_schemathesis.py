@@ -45,8 +45,12 @@ def _run_schemathesis(live_server: str, schemathesis_key: str) -> None:
         # it, /connect's live `settings`, a webhook's platform-specific event shape), the minimum re-seed interval (/schedules, a setting), and for
         # /transform a native record
         # that is well-formed JSON but cannot be mapped (422 TRANSFORM_ERROR, documented).
+        # The conflict queue and verify reports take opaque cursors too; POST /objects (same path as
+        # the /objects listing) needs the fields a platform create needs, per entity type.
         conditional = {
             "/api/v1/objects",
+            "/api/v1/conflicts",
+            "/api/v1/verify/{verify_id}",
             "/api/v1/propagate",
             "/api/v1/schedules",
             "/api/v1/transform",
