@@ -45,8 +45,10 @@ from propagation.logic import (
     render_view,
     write_problems,
 )
+from propagation.rules import Decision, decide, flows, native_keys, rule_for
 from store import conflicts as cq
 from store import propagate as q
+from store.connections import connection_rules
 
 
 @dataclass(frozen=True)
@@ -335,18 +337,49 @@ class PropagateActivities:
         except RejectedError as err:
             return _Outcome(_unwritten(params, state, "failed", err.message))
         if status == "conflict":
-            message = (
-                "The record was changed on the platform since it was last read; nothing was "
-                "overwritten. Resolve it in the conflict queue (GET /api/v1/conflicts), or propagate "
-                "again with overwrite=true to replace it."
-            )
             theirs = render_view(params.platform, params.entity_type, {**stored, **remote}, params.customer_id, context.id_map)
-            result = _unwritten(params, state, "conflict", message, conflict_data=dumps_text(remote))
-            result.canonical_view = theirs
-            result.conflict_fields = sorted(
-                f for f in intended_view if f not in _NOT_COMPARED and theirs.get(f) != intended_view[f]
-            )
-            return _Outcome(result)
+            differing = sorted(f for f in intended_view if f not in _NOT_COMPARED and theirs.get(f) != intended_view[f])
+            plan = await _rule_plan(conn, customer, params, differing, platform.updated_at(remote))
+            over = [f for f, d in plan.items() if d == "overwrite"]
+            left = [f for f, d in plan.items() if d != "overwrite"]
+            if over:
+                # The rule gives our change the win on these fields: written over theirs.
+                keys = native_keys(params.platform, params.entity_type, over)
+                subset = {k: v for k, v in rendered.changes.items() if k in keys}
+                if subset:
+                    try:
+                        remote, _ = await client.write(params.entity_type, base, subset, overwrite=True)
+                    except RetryableError as err:
+                        raise platform_unavailable(err) from err
+                    except RejectedError as err:
+                        return _Outcome(_unwritten(params, state, "failed", err.message))
+            if left:
+                follow = any(plan[f] == "theirs" for f in left)
+                message = (
+                    "The record was changed on the platform since it was last read; nothing was "
+                    "overwritten. Resolve it in the conflict queue (GET /api/v1/conflicts), or propagate "
+                    "again with overwrite=true to replace it."
+                    if not follow
+                    else "The record was changed on the platform since it was last read, and the connection's "
+                    "rule gives that change the win: it is read and applied everywhere."
+                )
+                result = _unwritten(params, state, "conflict", message, conflict_data=dumps_text(remote))
+                result.canonical_view = theirs
+                result.conflict_fields = left
+                result.follow_remote = follow
+                if not over:
+                    return _Outcome(result)
+                # Part written: the stored copy takes the platform's version but keeps our last
+                # values of the fields still theirs, so reading it again sees their change.
+                kept = native_keys(params.platform, params.entity_type, left)
+                merged = {**stored, **remote, **{k: stored[k] for k in kept if k in stored}}
+                return _Outcome(
+                    result,
+                    write=(state.row_id, dumps_text(merged)),
+                    etag=platform.etag(remote),
+                    remote_updated_at=platform.updated_at(remote),
+                )
+            status = "written"  # every differing field went our way
         record = {**stored, **remote}
         data = dumps_text(record)
         view = render_view(params.platform, params.entity_type, record, params.customer_id, context.id_map)
@@ -431,6 +464,34 @@ def _synced(
         resolved=[Reference(**_ref(r)) for r in resolved],
         unresolved=[Reference(**_ref(r)) for r in unresolved],
     )
+
+
+async def _rule_plan(
+    conn: AsyncConnection, customer: uuid.UUID, params: FanOutInput, fields: list[str], remote_stamp: str | None
+) -> dict[str, Decision]:
+    """Per differing field, what the connections' conflict rules and directions do with a conflict
+    (``overwrite`` ours over theirs, take ``theirs``, or ``manual``). An ``overwrite`` propagation
+    decides for itself: all ours."""
+    if params.overwrite:
+        return dict.fromkeys(fields, "overwrite")
+    platforms = [params.platform] + ([params.source_platform] if params.source_platform else [])
+    found = await connection_rules(conn, customer)
+    connections = [found.get(p, {}) for p in platforms]
+    one_way = bool(
+        params.source_platform
+        and not flows(connections, params.entity_type, params.platform, params.source_platform)
+    )
+    return {
+        f: decide(
+            rule_for(connections, params.entity_type, f),
+            source=params.source_platform,
+            target=params.platform,
+            source_stamp=params.source_stamp,
+            remote_stamp=remote_stamp,
+            one_way=one_way,
+        )
+        for f in fields
+    }
 
 
 #: Canonical keys that are not business values: never a conflict's fields.

@@ -26,9 +26,11 @@ from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.registry import get_platform
 from propagation.logic import NativeChange, PatchError, propagate_input
+from propagation.rules import flows
 from store import deletes as dq
 from store import propagate as q
-from store.connections import merge_sync_state, save_sync_watermark, sync_watermark
+from store.connections import connection_rules, merge_sync_state, save_sync_watermark, sync_watermark
+from store.propagate import record_ignored
 from store.webhooks import stored_records
 
 # Records read between heartbeats of a catch-up listing.
@@ -114,6 +116,19 @@ class WebhookActivities:
         except PatchError as err:
             return FetchChangeResult(reason=f"change cannot be applied: {err}")
         propagate.source_version = get_platform(event.platform).version_fields(remote)
+        async with self._sessionmaker() as session:
+            connections = await connection_rules(session, customer)
+            targets = [p for p in connections if p != event.platform]
+            blocked = [t for t in targets if not flows(connections.values(), record.entity_type, event.platform, t)]
+            if blocked:
+                # One-way sync: changes made here do not flow (recorded, canonical untouched).
+                reason = (
+                    f"ignored: {record.entity_type} syncs one way, to {event.platform} "
+                    f"(direction of {', '.join(blocked)}); changed here: {', '.join(sorted(native_patch))}"
+                )
+                await record_ignored(session, customer, propagate, reason)
+                await session.commit()
+                return FetchChangeResult(reason=reason)
         async with self._sessionmaker() as session:
             # "changes applied" of GET /connections: platform changes handed to the canonical layer.
             await merge_sync_state(session, customer, event.platform, {"last_change_at": _stamp_now()}, count=1)

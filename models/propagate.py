@@ -72,6 +72,10 @@ class FanOutInput(BaseModel):
     platform: str
     version: int
     overwrite: bool = False
+    #: Where the change came from (None: the API) and when, by that platform's clock (the API: when
+    #: the propagation started): what a ``latest`` rule compares with the target's own change.
+    source_platform: str | None = None
+    source_stamp: str | None = None
 
 
 class Reference(BaseModel):
@@ -96,6 +100,9 @@ class FanOutResult(BaseModel):
     #: A conflict: the canonical fields on which the platform's record differs from what we meant to
     #: write (``canonical_view`` is then the platform record's canonical view).
     conflict_fields: list[str] = Field(default_factory=list)
+    #: A rule gave the target's change the win: its record is read and applied everywhere (the
+    #: workflow follows it as a platform change).
+    follow_remote: bool = False
     resolved: list[Reference] = Field(default_factory=list)
     unresolved: list[Reference] = Field(default_factory=list)
     # True when a newer propagation had already brought the platform past this version.

@@ -15,9 +15,13 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from canonical.entities import SYNCED_ENTITY_TYPES
 from canonical.errors import ServiceError
+from canonical.models import model_for
 from models.connect import ConnectInput, ConnectResult
-from platforms.registry import get_platform, others
+from platforms.registry import get_platform, names, others
+from propagation.logic import NOT_PROPAGATED
+from propagation.rules import check_directions, check_rules
 from scheduling.sync import ensure_sync
 from settings import Settings
 from store.connections import configure, set_options
@@ -76,6 +80,8 @@ class ConnectRequest:
     mode: Literal["sandbox", "live"]
     live: Mapping[str, Any] | None
     delete_policy: str | None = None  # None: keep the connection's (tombstone_only for a new one)
+    rules: Mapping[str, Any] | None = None  # conflict rules per entity type (None: keep the connection's)
+    directions: Mapping[str, Any] | None = None  # sync direction per entity type (None: keep)
 
 
 async def connect_platform(
@@ -111,6 +117,7 @@ async def connect_platform(
         webhook_secret = (encrypted, digest)
     elif request.live is not None:
         raise ConnectError("validation", "settings are only accepted when mode is live")
+    options = connection_options(delete_policy=request.delete_policy, rules=request.rules, directions=request.directions)
     customer = str(request.customer_id)
     if await is_running(temporal, connect_workflow_id(customer, request.platform)):
         raise ConnectError("conflict", f"A connect for {request.platform} is already running")
@@ -122,7 +129,7 @@ async def connect_platform(
         live=live,
         credentials=secret,
         webhook_secret=webhook_secret,
-        delete_policy=request.delete_policy,
+        options=options,
     )
     await session.commit()
     try:
@@ -154,13 +161,41 @@ async def connect_platform(
     return result
 
 
+def connection_options(
+    *, delete_policy: str | None, rules: Mapping[str, Any] | None, directions: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The connection options given, checked (ConnectError names what is wrong)."""
+    fields_of = {
+        t: [f for f in model_for(t).model_fields if f not in NOT_PROPAGATED] for t in SYNCED_ENTITY_TYPES
+    }
+    problem = (check_rules(rules, names(), fields_of) if rules is not None else None) or (
+        check_directions(directions, names(), fields_of) if directions is not None else None
+    )
+    if problem:
+        raise ConnectError("validation", problem)
+    options: dict[str, Any] = {}
+    if delete_policy:
+        options["delete_policy"] = delete_policy
+    if rules is not None:
+        options["rules"] = dict(rules)
+    if directions is not None:
+        options["directions"] = dict(directions)
+    return options
+
+
 async def update_connection(
-    session: AsyncSession, customer_id: uuid.UUID, platform: str, *, delete_policy: str | None
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    platform: str,
+    *,
+    delete_policy: str | None,
+    rules: Mapping[str, Any] | None = None,
+    directions: Mapping[str, Any] | None = None,
 ) -> None:
     """Change an active connection's options without reconnecting (PATCH /connections/{platform})."""
-    options = {"delete_policy": delete_policy} if delete_policy else {}
+    options = connection_options(delete_policy=delete_policy, rules=rules, directions=directions)
     if not options:
-        raise ConnectError("validation", "nothing to change: send delete_policy")
+        raise ConnectError("validation", "nothing to change: send delete_policy, rules or directions")
     if not await set_options(session, customer_id, platform, options):
         raise ConnectError("not_found", f"No active {platform} connection")
     await session.commit()

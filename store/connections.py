@@ -20,7 +20,7 @@ async def configure(
     live: dict[str, Any] | None,
     credentials: bytes | None,
     webhook_secret: tuple[bytes, str] | None = None,
-    delete_policy: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Record how to reach the platform before a connect starts (the workflow never carries secrets).
 
@@ -44,7 +44,7 @@ async def configure(
             "c": customer_id,
             "p": platform,
             "m": mode,
-            "s": dumps_text(({"live": live} if live else {}) | ({"delete_policy": delete_policy} if delete_policy else {})),
+            "s": dumps_text(({"live": live} if live else {}) | (options or {})),
             "cr": credentials,
             "ws": encrypted,
             "wh": digest,
@@ -189,3 +189,15 @@ async def set_options(session: AsyncSession, customer_id: uuid.UUID, platform: s
         {"c": customer_id, "p": platform, "o": dumps_text(options)},
     )
     return result.first() is not None
+
+
+async def connection_rules(session: Any, customer_id: uuid.UUID) -> dict[str, dict[str, Any]]:
+    """The conflict rules and directions of each of the customer's active connections."""
+    rows = await session.execute(
+        text(
+            "SELECT platform, jsonb_build_object('rules', settings -> 'rules', 'directions', settings -> 'directions') "
+            "FROM connections WHERE customer_id = :c AND status = 'active' ORDER BY platform"
+        ),
+        {"c": customer_id},
+    )
+    return {str(r[0]): dict(r[1]) for r in rows}

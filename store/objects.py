@@ -15,6 +15,8 @@ async def list_active_connections(session: AsyncSession, customer_id: uuid.UUID)
             """
             SELECT c.platform, c.status, c.mode, c.connected_at, c.settings -> 'sync' AS sync,
                    COALESCE(c.settings ->> 'delete_policy', 'tombstone_only') AS delete_policy,
+                   COALESCE(c.settings -> 'rules', '{}'::jsonb) AS rules,
+                   COALESCE(c.settings -> 'directions', '{}'::jsonb) AS directions,
                    (SELECT count(*) FROM entity_mappings m
                      WHERE m.customer_id = c.customer_id AND m.platform = c.platform
                        AND m.generation = c.generation) AS entities_synced,

@@ -579,3 +579,27 @@ async def changed_canonical(conn: Executor, propagation_id: str) -> bool:
         )
     ).scalar_one_or_none()
     return bool(value)
+
+
+async def record_ignored(conn: Executor, customer_id: uuid.UUID, params: Any, reason: str) -> None:
+    """A platform change a one-way direction does not let flow: recorded (GET /propagations/{id}),
+    nothing applied."""
+    await conn.execute(
+        text(
+            """
+            INSERT INTO propagations (id, customer_id, canonical_id, entity_type, format, source_platform, request,
+                                      status, updated_fields, error)
+            VALUES (:pid, :c, :cid, :t, 'platform', :sp, CAST(:req AS jsonb), 'ignored', '[]'::jsonb, :e)
+            ON CONFLICT (id) DO NOTHING
+            """
+        ),
+        {
+            "pid": params.propagation_id,
+            "c": customer_id,
+            "cid": params.canonical_id,
+            "t": params.entity_type,
+            "sp": params.source_platform,
+            "req": _json({**params.request, "native_patch": params.native_patch}),
+            "e": reason,
+        },
+    )

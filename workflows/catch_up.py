@@ -22,8 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
     from models.webhook import CatchUpInput, CatchUpResult, WebhookEvent
     from workflows.create import start_creates
-    from workflows.names import customer_platform
+    from workflows.names import customer_platform, webhook_workflow_id
     from workflows.webhook import WebhookWorkflow
+
+__all__ = ["BATCH", "CatchUpWorkflow", "catch_up_workflow_id", "follow", "webhook_workflow_id"]
 
 # Records handed on at once: enough to overlap their round trips, few enough for the platform's limits.
 BATCH = 10
@@ -31,11 +33,6 @@ BATCH = 10
 
 def _digest(delivery_key: str) -> str:
     return hashlib.sha256(delivery_key.encode()).hexdigest()[:20]
-
-
-def webhook_workflow_id(customer_id: str, platform: str, delivery_key: str) -> str:
-    """The WebhookWorkflow id of one announced change (the intake and a catch-up use the same)."""
-    return f"webhook-{customer_id}-{platform}-{_digest(delivery_key)}"
 
 
 def catch_up_workflow_id(customer_id: str, platform: str, delivery_key: str) -> str:

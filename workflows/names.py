@@ -7,6 +7,7 @@ Kept in one module so a rename is one edit and the UI filters in the README stay
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
@@ -33,3 +34,9 @@ def customer_platform(customer_id: str, platform: str) -> TypedSearchAttributes:
 def delta_workflow_id(customer_id: str, platform: str) -> str:
     """One delta pass at a time per connection: a pass asked for while one runs joins it."""
     return f"delta-{customer_id}-{platform}"
+
+
+def webhook_workflow_id(customer_id: str, platform: str, delivery_key: str) -> str:
+    """The WebhookWorkflow id of one announced change (the intake, a catch-up, a delta pass and a
+    conflict rule use the same: one workflow per change)."""
+    return f"webhook-{customer_id}-{platform}-{hashlib.sha256(delivery_key.encode()).hexdigest()[:20]}"

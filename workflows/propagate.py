@@ -11,12 +11,14 @@ re-runs only the failed platforms. Platforms that succeeded are never re-written
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.propagate import PropagateActivities
@@ -31,7 +33,9 @@ with workflow.unsafe.imports_passed_through():
         RecordOutcomeInput,
         RetryRequest,
     )
-    from workflows.names import OUTCOME
+    from models.webhook import WebhookEvent
+    from platforms.registry import get_platform
+    from workflows.names import OUTCOME, customer_platform, webhook_workflow_id
 
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=100),
@@ -80,6 +84,7 @@ class PropagateWorkflow:
         self._retry_requested = False
         self._pass = 0
         self._recorded_pass = 0
+        self._followed: set[str] = set()
 
     @workflow.run
     async def run(self, params: PropagateInput) -> PropagateResponse:
@@ -115,6 +120,8 @@ class PropagateWorkflow:
         pending = list(update.targets) if update.updated_fields else list(update.unsettled)
         while True:
             await self._fan_out(params, update, pending)
+            if any(o.follow_remote for o in self._outcomes.values()) and workflow.patched("conflict-rules"):
+                await self._follow_remote(params)
             failed = [p for p, o in self._outcomes.items() if o.status == "failed"]
             await self._record(params, failed)
             if not failed:
@@ -134,6 +141,40 @@ class PropagateWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._response is not None
         return self._response
+
+    @staticmethod
+    def _source_stamp(params: PropagateInput) -> str:
+        """When the change was made: by the source platform's clock (its record's last-modified
+        stamp), or, for an API change, when this propagation started."""
+        if params.source_platform and params.source_version:
+            stamp = get_platform(params.source_platform).updated_at(params.source_version)
+            if stamp:
+                return stamp
+        return workflow.info().start_time.isoformat().replace("+00:00", "Z")
+
+    async def _follow_remote(self, params: PropagateInput) -> None:
+        """Targets whose own change a conflict rule made win: read and applied everywhere, as if
+        their notification had just arrived (one WebhookWorkflow each, not awaited)."""
+        for platform, outcome in sorted(self._outcomes.items()):
+            if not outcome.follow_remote or platform in self._followed or not outcome.platform_id:
+                continue
+            self._followed.add(platform)
+            key = f"rule|{params.propagation_id}|{platform}"
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await workflow.start_child_workflow(
+                    "WebhookWorkflow",
+                    WebhookEvent(
+                        customer_id=params.customer_id,
+                        platform=platform,
+                        entity_type=params.entity_type,
+                        platform_id=outcome.platform_id,
+                        delivery_key=key,
+                    ),
+                    id=webhook_workflow_id(params.customer_id, platform, key),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    search_attributes=customer_platform(params.customer_id, platform),
+                    static_summary=f"{platform} {params.entity_type} {outcome.platform_id} (its change wins by rule)",
+                )
 
     async def _fan_out(self, params: PropagateInput, update: CanonicalUpdateResult, platforms: list[str]) -> None:
         self._pass += 1
@@ -166,6 +207,8 @@ class PropagateWorkflow:
                     platform=platform,
                     version=update.version,
                     overwrite=params.overwrite,
+                    source_platform=params.source_platform,
+                    source_stamp=self._source_stamp(params),
                 ),
                 # Each platform's live calls go through its own task queue, rate limited server-side.
                 task_queue=platform_queue(workflow.info().task_queue, platform) if live else None,

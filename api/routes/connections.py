@@ -47,6 +47,19 @@ class LiveSettings(BaseModel):
     )
 
 
+ConflictRules = dict[str, str | dict[str, str]]
+Directions = dict[str, str]
+RULES_DOC = (
+    "Conflict rules per entity type, or per field (`\"*\"` for the rest): `manual` (default: queue the conflict, "
+    "write nothing), `latest` (the later change wins, by the platforms' timestamps), `prefer:<platform>` (that "
+    "platform's value wins). E.g. `{\"contract\": {\"amount\": \"prefer:dynamics\", \"*\": \"latest\"}}`"
+)
+DIRECTIONS_DOC = (
+    "Sync direction per entity type: `both` (default) or `<from>_to_<to>` (e.g. `procore_to_dynamics`: changes "
+    "made in the other platform are ignored and recorded, and it takes the first's values)"
+)
+
+
 class ConnectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     platform: PlatformName = Field(description="The platform to connect")
@@ -59,6 +72,8 @@ class ConnectRequest(BaseModel):
         "platform allows it, otherwise recorded `refused` with its reason; posted documents are never forced). "
         "Omitted on a reconnect: the connection keeps its policy.",
     )
+    rules: ConflictRules | None = Field(default=None, description=RULES_DOC)
+    directions: Directions | None = Field(default=None, description=DIRECTIONS_DOC)
 
 
 class ConnectResultData(BaseModel):
@@ -116,6 +131,8 @@ class ConnectionItem(BaseModel):
     delete_policy: DeletePolicy = Field(
         default="tombstone_only", description="What a deletion elsewhere does here (PATCH /connections/{platform})"
     )
+    rules: ConflictRules = Field(default_factory=dict, description="Conflict rules (PATCH /connections/{platform})")
+    directions: Directions = Field(default_factory=dict, description="Sync directions (PATCH /connections/{platform})")
     sync: SyncState | None = Field(default=None, description="Live connections only")
 
 
@@ -197,6 +214,8 @@ async def connect(
         mode=body.mode,
         live=body.settings.model_dump() if body.settings is not None else None,
         delete_policy=body.delete_policy,
+        rules=body.rules,
+        directions=body.directions,
     )
     try:
         result = await connect_platform(session, temporal, settings, request)
@@ -221,6 +240,8 @@ async def connections(key: CurrentKey, session: SessionDep) -> ConnectionsEnvelo
             connected_at=iso_millis(r["connected_at"]) if r["connected_at"] else None,
             entities_synced=int(r["entities_synced"]),
             delete_policy=r["delete_policy"],
+            rules=r["rules"],
+            directions=r["directions"],
             sync=SyncState.model_validate(sync_status(r)) if r["mode"] == "live" else None,
         )
         for r in rows
@@ -230,15 +251,20 @@ async def connections(key: CurrentKey, session: SessionDep) -> ConnectionsEnvelo
 
 class ConnectionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    delete_policy: DeletePolicy = Field(
+    delete_policy: DeletePolicy | None = Field(
+        default=None,
         description="`tombstone_only` (nothing deleted here when an object is deleted elsewhere) or `propagate` "
         "(deleted here where the platform allows it, else recorded `refused`)",
     )
+    rules: ConflictRules | None = Field(default=None, description=RULES_DOC + " (replaces the connection's)")
+    directions: Directions | None = Field(default=None, description=DIRECTIONS_DOC + " (replaces the connection's)")
 
 
 class ConnectionUpdated(BaseModel):
     platform: PlatformNameOut
     delete_policy: DeletePolicy
+    rules: ConflictRules
+    directions: Directions
 
 
 class ConnectionUpdatedEnvelope(BaseModel):
@@ -250,17 +276,29 @@ class ConnectionUpdatedEnvelope(BaseModel):
     response_model=ConnectionUpdatedEnvelope,
     responses=error_responses(ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND),
     summary="Change a connection's options",
-    description="Options that apply from now on, without a reconnect: `delete_policy`.",
+    description="Options that apply from now on, without a reconnect: `delete_policy`, conflict `rules`, sync "
+    "`directions` (at least one).",
 )
 async def change_connection(
     platform: PlatformName, body: ConnectionUpdate, key: CurrentKey, session: SessionDep
 ) -> ConnectionUpdatedEnvelope:
     try:
-        await update_connection(session, key.customer_id, platform, delete_policy=body.delete_policy)
+        await update_connection(
+            session,
+            key.customer_id,
+            platform,
+            delete_policy=body.delete_policy,
+            rules=body.rules,
+            directions=body.directions,
+        )
     except ConnectError as err:
         raise from_service(err) from err
     [row] = [r for r in await list_active_connections(session, key.customer_id) if r["platform"] == platform]
-    return ConnectionUpdatedEnvelope(data=ConnectionUpdated(platform=platform, delete_policy=row["delete_policy"]))
+    return ConnectionUpdatedEnvelope(
+        data=ConnectionUpdated(
+            platform=platform, delete_policy=row["delete_policy"], rules=row["rules"], directions=row["directions"]
+        )
+    )
 
 
 @router.delete(

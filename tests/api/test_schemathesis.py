@@ -50,6 +50,7 @@ def _run_schemathesis(live_server: str, schemathesis_key: str) -> None:
         conditional = {
             "/api/v1/objects",
             "/api/v1/conflicts",
+            "/api/v1/connections/{platform}",
             "/api/v1/verify/{verify_id}",
             "/api/v1/propagate",
             "/api/v1/schedules",
