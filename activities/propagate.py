@@ -177,10 +177,13 @@ class PropagateActivities:
             merged = {**row.data, **params.native_patch, **(params.source_version or {})}
             if merged == row.data:
                 return MirrorResult(applied=False)
-            # The record holds this canonical version only if the change made it: a change canonical
-            # did not take (an echo of our own write) must not mark the record past the versions a
-            # fan-out still owes it.
+            # The record holds this canonical version only if the change made it. A change canonical
+            # did not take, read from a record a fan-out still owes versions (an echo of our own
+            # write, its answer lost) is left to that fan-out: it stores the record and logs the
+            # write when it recognises it, and the record is never marked past what it owes.
             changed = await q.changed_canonical(conn, params.propagation_id)
+            if not changed and (row.applied_version or 0) < params.version:
+                return MirrorResult(applied=False)
             await q.write_platform_object(conn, row.row_id, merged, params.version if changed else 0)
         return MirrorResult(applied=True)
 

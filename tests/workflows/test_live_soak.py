@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from api.app import create_app
 from settings import Settings
 from store.customers import create_customer
-from tests.fixtures.live import connect_live, control
+from tests.fixtures.live import connect_live, control, silence_webhooks
 from tests.fixtures.net import auth, make_client
 from tests.fixtures.workers import start_worker
 from workflows.propagate import propagate_workflow_id
@@ -153,6 +153,9 @@ async def test_live_fault_soak(
     try:
         async with app.router.lifespan_context(app), make_client(app) as api:
             await connect_live(api, h, emulators)
+            # This soak is about propagations under faults and kills, and counts every write against
+            # them: the platforms' own notifications (continuous sync, soaked by bench/sync) are off.
+            await silence_webhooks(emulators)
             payments = (
                 await api.get("/api/v1/objects", params={"platform": "procore", "entity_type": "payment"}, headers=h)
             ).json()["data"]
