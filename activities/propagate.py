@@ -45,7 +45,7 @@ from propagation.logic import (
     render_view,
     write_problems,
 )
-from propagation.rules import Decision, decide, flows, native_keys, rule_for
+from propagation.rules import DEFAULT_RULE, Decision, decide, flows, native_keys, rule_for
 from store import conflicts as cq
 from store import propagate as q
 from store.connections import connection_rules
@@ -341,14 +341,49 @@ class PropagateActivities:
             return _Outcome(_unwritten(params, state, "failed", err.message))
         if status == "conflict":
             theirs = render_view(params.platform, params.entity_type, {**stored, **remote}, params.customer_id, context.id_map)
+            last_read = render_view(params.platform, params.entity_type, stored, params.customer_id, context.id_map)
             differing = sorted(f for f in intended_view if f not in _NOT_COMPARED and theirs.get(f) != intended_view[f])
-            plan = await _rule_plan(conn, customer, params, differing, platform.updated_at(remote))
+            if await _only_ours(conn, customer, params, state, theirs, last_read, differing):
+                # Nobody else changed what we compare: the record moved under an earlier write of ours
+                # whose answer was lost (still being retried), or in fields we do not sync. Not a conflict.
+                try:
+                    remote, status = await client.write(params.entity_type, base, rendered.changes, overwrite=True)
+                except RetryableError as err:
+                    raise platform_unavailable(err) from err
+                except RejectedError as err:
+                    return _Outcome(_unwritten(params, state, "failed", err.message))
+        if status == "conflict":
+            plan = await _rule_plan(
+                conn,
+                customer,
+                params,
+                {
+                    f: (intended_view.get(f) != last_read.get(f), theirs.get(f) != last_read.get(f))
+                    for f in differing
+                },
+                platform.updated_at(remote),
+            )
             over = [f for f, d in plan.items() if d == "overwrite"]
             left = [f for f, d in plan.items() if d != "overwrite"]
             if over:
-                # The rule gives our change the win on these fields: written over theirs.
-                keys = native_keys(params.platform, params.entity_type, over)
-                subset = {k: v for k, v in rendered.changes.items() if k in keys}
+                # Our values win on these fields: canonical's, rendered for the platform (a field
+                # only they changed is among them when a rule or direction says so), written over theirs.
+                assert state.snapshot is not None
+                native, _, _ = render_for_target(
+                    params.platform,
+                    params.entity_type,
+                    stored,
+                    state.snapshot,
+                    over,
+                    customer_id=params.customer_id,
+                    id_map=context.id_map,
+                )
+                computed = platform.computed_fields.get(params.entity_type, {})
+                subset = {
+                    k: native[k]
+                    for k in native_keys(params.platform, params.entity_type, over)
+                    if k in native and k not in computed and remote.get(k) != native[k]
+                }
                 if subset:
                     try:
                         remote, _ = await client.write(params.entity_type, base, subset, overwrite=True)
@@ -469,12 +504,38 @@ def _synced(
     )
 
 
+async def _only_ours(
+    conn: AsyncConnection,
+    customer: uuid.UUID,
+    params: FanOutInput,
+    state: q.FanOutState,
+    theirs: dict[str, Any],
+    last_read: dict[str, Any],
+    differing: list[str],
+) -> bool:
+    """Whether every compared field the platform's record changed since we read it holds a value
+    canonical had at a version still being written to it (our own write, its answer lost)."""
+    changed = [f for f in differing if theirs.get(f) != last_read.get(f)]
+    if not changed:
+        return True
+    if state.applied_version is None or state.applied_version >= params.version:
+        return False
+    written = await q.canonical_values_since(conn, customer, params.canonical_id, state.applied_version, params.version)
+    return all(any(after.get(f) == theirs.get(f) for after in written) for f in changed)
+
+
 async def _rule_plan(
-    conn: AsyncConnection, customer: uuid.UUID, params: FanOutInput, fields: list[str], remote_stamp: str | None
+    conn: AsyncConnection,
+    customer: uuid.UUID,
+    params: FanOutInput,
+    fields: dict[str, tuple[bool, bool]],
+    remote_stamp: str | None,
 ) -> dict[str, Decision]:
-    """Per differing field, what the connections' conflict rules and directions do with a conflict
-    (``overwrite`` ours over theirs, take ``theirs``, or ``manual``). An ``overwrite`` propagation
-    decides for itself: all ours."""
+    """Per differing field (with whether we and they changed it since we last read the record), what
+    the connections' conflict rules and directions do with a conflict (``overwrite`` ours over theirs,
+    take ``theirs``, or ``manual``). An ``overwrite`` propagation decides for itself: all ours. With
+    no rule but ``manual`` the whole record waits for a person, as it always did; once a rule is set,
+    a field only one side changed goes that side's way and the rule decides the fields both changed."""
     if params.overwrite:
         return dict.fromkeys(fields, "overwrite")
     platforms = [params.platform] + ([params.source_platform] if params.source_platform else [])
@@ -484,17 +545,23 @@ async def _rule_plan(
         params.source_platform
         and not flows(connections, params.entity_type, params.platform, params.source_platform)
     )
-    return {
-        f: decide(
-            rule_for(connections, params.entity_type, f),
-            source=params.source_platform,
-            target=params.platform,
-            source_stamp=params.source_stamp,
-            remote_stamp=remote_stamp,
-            one_way=one_way,
-        )
-        for f in fields
-    }
+    rules = {f: rule_for(connections, params.entity_type, f) for f in fields}
+    if not one_way and all(r == DEFAULT_RULE for r in rules.values()):
+        return dict.fromkeys(fields, "manual")
+    plan: dict[str, Decision] = {}
+    for f, (ours, theirs) in fields.items():
+        if one_way or (ours and theirs) or ours == theirs:
+            plan[f] = decide(
+                rules[f],
+                source=params.source_platform,
+                target=params.platform,
+                source_stamp=params.source_stamp,
+                remote_stamp=remote_stamp,
+                one_way=one_way,
+            )
+        else:
+            plan[f] = "overwrite" if ours else "theirs"
+    return plan
 
 
 #: Canonical keys that are not business values: never a conflict's fields.

@@ -106,6 +106,7 @@ class VerifyActivities:
                     known += 1
             missing = 0
             for platform_id in sorted(set(mapped) - seen):
+                activity.heartbeat(checked)
                 canonical_id, stored, _ = mapped[platform_id]
                 try:
                     await client.fetch(entity_type, stored)

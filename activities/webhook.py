@@ -91,6 +91,10 @@ class WebhookActivities:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
         except RejectedError as err:
             if err.status == 404:  # deleted there (a delete event, or a change announced before it)
+                if await self._downstream(customer, event.platform, record.entity_type):
+                    return FetchChangeResult(
+                        reason=f"ignored: deleted on {event.platform}, which {record.entity_type} syncs one way to"
+                    )
                 return FetchChangeResult(reason="gone from the platform: deleted", gone=record.canonical_id)
             return FetchChangeResult(reason=f"could not read the record: {err.message}")
         writable = get_platform(event.platform).writable
@@ -207,6 +211,13 @@ class WebhookActivities:
             unmappable=registered.unmappable,
         )
 
+    async def _downstream(self, customer: uuid.UUID, platform: str, entity_type: str) -> bool:
+        """Whether ``platform`` only receives ``entity_type`` (a one-way direction): its changes,
+        deletions included, do not flow."""
+        async with self._sessionmaker() as session:
+            connections = await connection_rules(session, customer)
+        return any(not flows(connections.values(), entity_type, platform, t) for t in connections if t != platform)
+
     @activity.defn
     async def sweep_deleted(self, params: DeltaInput) -> SweepResult:
         """The mapped records no longer on the platform, each confirmed gone by a read (404), when a
@@ -230,6 +241,8 @@ class WebhookActivities:
         read = 0
         try:
             for entity_type in get_platform(params.platform).synced_entity_types:
+                if await self._downstream(customer, params.platform, entity_type):
+                    continue  # its deletions do not flow either
                 async with self._engine.connect() as conn:
                     expected = await dq.mapped_ids(conn, customer, params.platform, entity_type)
                 if not expected:
@@ -246,6 +259,7 @@ class WebhookActivities:
                 async with self._sessionmaker() as session:
                     stored = await stored_records(session, customer, params.platform, entity_type)
                 for platform_id in missing:
+                    activity.heartbeat(read)  # one read each: a bulk delete must not look like a dead worker
                     try:
                         await client.fetch(entity_type, stored.get(platform_id) or {"id": platform_id})
                     except RejectedError as err:

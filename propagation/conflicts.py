@@ -152,9 +152,10 @@ async def resolve(
         result = await service.propagate(
             command, found, temporal=temporal, engine=engine, task_queue=task_queue, wait_seconds=wait_seconds
         )
-    except PropagateError:
-        async with engine.begin() as tx:
-            await q.reopen(tx, conflict)
+    except PropagateError as err:
+        if err.kind != "unavailable":  # refused: nothing was started, the conflict is open again
+            async with engine.begin() as tx:
+                await q.reopen(tx, conflict)
         raise
     async with engine.begin() as tx:
         await q.record_resolution_outcome(

@@ -17,7 +17,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowFailureError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -174,5 +179,10 @@ async def create(
     except WorkflowAlreadyStartedError:
         # The same Idempotency-Key, and that create has finished: its answer.
         handle = temporal.get_workflow_handle(create_workflow_id(customer, canonical_id), result_type=PropagateResponse)
-        response = await handle.result()
+        try:
+            response = await handle.result()
+        except WorkflowFailureError as err:
+            raise PropagateError(
+                "unavailable", f"The create failed; see GET /api/v1/propagations/{propagation_id}"
+            ) from err
     return public(response)

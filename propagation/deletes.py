@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -66,4 +66,6 @@ async def delete(
             "unavailable",
             f"The delete is still running (are workers running?); see GET /api/v1/propagations/{propagation_id}",
         ) from err
+    except WorkflowFailureError as err:
+        raise PropagateError("unavailable", f"The delete failed; see workflow {workflow_id} in the Temporal UI") from err
     return public(response)

@@ -48,9 +48,12 @@ def decode_cursor(value: str | None) -> int:
     if value is None:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
+        after = int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
     except (binascii.Error, ValueError, UnicodeDecodeError) as err:
         raise SyncError("validation", "cursor is invalid") from err
+    if not 0 <= after < 2**63:
+        raise SyncError("validation", "cursor is invalid")
+    return after
 
 
 async def report(

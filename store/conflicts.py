@@ -22,9 +22,11 @@ _OPEN = text(
     """
     INSERT INTO conflicts (id, customer_id, canonical_id, entity_type, platform, platform_id, propagation_id,
                            status, fields, canonical_values, platform_values, platform_record)
-    SELECT :id, p.customer_id, p.canonical_id, p.entity_type, :pl, :x, p.id, 'open', CAST(:f AS jsonb),
+    SELECT CAST(:id AS varchar), p.customer_id, p.canonical_id, p.entity_type, :pl, :x, p.id, 'open', CAST(:f AS jsonb),
            COALESCE(p.canonical_after, '{}'::jsonb), CAST(:pv AS jsonb), CAST(:rec AS jsonb)
-      FROM propagations p WHERE p.id = :pid
+      FROM propagations p
+     -- a later pass of the same propagation re-reports this outcome: never reopened, never twice
+     WHERE p.id = :pid AND NOT EXISTS (SELECT 1 FROM conflicts WHERE id = CAST(:id AS varchar))
     ON CONFLICT (customer_id, canonical_id, platform) WHERE status = 'open' DO UPDATE
        SET propagation_id = EXCLUDED.propagation_id, platform_id = EXCLUDED.platform_id,
            fields = EXCLUDED.fields, canonical_values = EXCLUDED.canonical_values,

@@ -58,6 +58,9 @@ _LINK_CANDIDATE = text(
     f"""
     SELECT m.canonical_id FROM {ACTIVE_RECORD}
      WHERE m.customer_id = :c AND m.entity_type = :t AND m.platform <> :p AND po.match_key = :k
+       -- a deleted object's record kept elsewhere is no partner for a new one
+       AND NOT EXISTS (SELECT 1 FROM canonical_objects co
+                        WHERE co.customer_id = m.customer_id AND co.id = m.canonical_id AND co.deleted_at IS NOT NULL)
        AND NOT EXISTS (
            SELECT 1 FROM entity_mappings m2
              JOIN connections c2 ON c2.customer_id = m2.customer_id AND c2.platform = m2.platform
@@ -304,7 +307,10 @@ async def canonical_types(conn: Executor, customer_id: uuid.UUID, canonical_ids:
     if not canonical_ids:
         return {}
     rows = await conn.execute(
-        text("SELECT id, entity_type FROM canonical_objects WHERE customer_id = :c AND id = ANY(:ids)"),
+        text(
+            "SELECT id, entity_type FROM canonical_objects "
+            "WHERE customer_id = :c AND id = ANY(:ids) AND deleted_at IS NULL"
+        ),
         {"c": customer_id, "ids": canonical_ids},
     )
     return {str(r[0]): str(r[1]) for r in rows}
@@ -337,7 +343,11 @@ async def canonical_state(
 ) -> tuple[str, dict[str, Any], int] | None:
     row = (
         await conn.execute(
-            text("SELECT entity_type, data, version FROM canonical_objects WHERE customer_id = :c AND id = :cid"),
+            # A deleted object is gone for creates: never made again on a platform, nor a parent to wait for.
+            text(
+                "SELECT entity_type, data, version FROM canonical_objects "
+                "WHERE customer_id = :c AND id = :cid AND deleted_at IS NULL"
+            ),
             {"c": customer_id, "cid": canonical_id},
         )
     ).one_or_none()

@@ -87,9 +87,12 @@ def _cursor(value: str | None) -> int:
     if value is None:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
+        after = int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
     except (binascii.Error, ValueError, UnicodeDecodeError) as err:
         raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid") from err
+    if not 0 <= after < 2**63:
+        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid")
+    return after
 
 
 @router.get(
@@ -143,14 +146,13 @@ async def show_conflict(conflict_id: str, caller: CallerDep) -> Response:
         ErrorType.AUTHENTICATION_ERROR,
         ErrorType.NOT_FOUND,
         ErrorType.CONFLICT_ERROR,
-        ErrorType.RATE_LIMIT_ERROR,
         ErrorType.EXTERNAL_SERVICE_ERROR,
     ),
     summary="Resolve a conflict",
     description="Keep canonical's values (written over the platform's) or take the platform's (into canonical, "
     "then to every platform), for all the conflict's fields or per field. Records who resolved it, how and "
-    "when; a conflict that is not open (resolved, or closed as stale by a later change) is a 409. Shares "
-    "/propagate's rate limit.",
+    "when; a conflict that is not open (resolved, or closed as stale by a later change) is a 409. Counts "
+    "against /propagate's rate limit.",
 )
 async def resolve_conflict(
     conflict_id: str, body: ResolveRequest, caller: CallerDep, temporal: TemporalDep, settings: SettingsDep

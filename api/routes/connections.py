@@ -343,9 +343,12 @@ def _entity_type(value: str) -> str | None:
 
 def _decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+        after = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
     except (binascii.Error, ValueError, UnicodeDecodeError) as err:
         raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid") from err
+    if not 0 <= after < 2**63:  # a row id: anything else names no page (and would not fit the column)
+        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid")
+    return after
 
 
 def _encode_cursor(row_id: int) -> str:

@@ -88,7 +88,7 @@ async def test_the_propagate_policy_deletes_the_records(
     for platform in ("procore", "dynamics"):
         resp = await api.patch(f"/api/v1/connections/{platform}", headers=h, json={"delete_policy": "propagate"})
         assert resp.status_code == 200, resp.text
-        assert resp.json()["data"] == {"platform": platform, "delete_policy": "propagate"}
+        assert resp.json()["data"] == {"platform": platform, "delete_policy": "propagate", "rules": {}, "directions": {}}
     listed = (await api.get("/api/v1/connections", headers=h)).json()["data"]["connections"]
     assert {c["delete_policy"] for c in listed} == {"propagate"}
     target = await _linked(api, h, "invoice")

@@ -166,3 +166,21 @@ async def test_bad_rules_and_directions_are_refused(api: httpx.AsyncClient, live
         assert named in assert_error(resp, 400, "VALIDATION_ERROR")["message"], (body, resp.text)
     listed = (await api.get("/api/v1/connections", headers=auth(live))).json()["data"]["connections"]
     assert all(c["rules"] == {} and c["directions"] == {} for c in listed)
+
+
+async def test_with_a_rule_edits_of_different_fields_merge(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    """A person changes the payment date in BC while we change the notes: with a rule set, neither
+    change is lost, whatever the rule says about fields both sides change."""
+    await _rules(api, live, "dynamics", rules={"payment": "prefer:dynamics"})
+    await silence_webhooks(emulators)
+    await edit_in_platform(emulators, "dynamics", "payment", PAYMENT_DYNAMICS, postingDate="2026-05-05")
+    result = await propagate(api, auth(live), await canonical_payment(api, auth(live)), {"notes": "ours"})
+    assert result["propagated"]["dynamics"]["writeStatus"] in ("conflict", "synced"), result
+    await settle(emulators, temporal_client, customer)
+    bc = (await control(emulators, "dynamics", "GET", f"/records/payment/{PAYMENT_DYNAMICS}")).json()
+    procore = (await control(emulators, "procore", "GET", f"/records/payment/{PAYMENT_PROCORE}")).json()
+    assert (bc["description"], bc["postingDate"]) == ("ours", "2026-05-05")
+    assert procore["notes"] == "ours" and str(procore["date"]).startswith("2026-05-05"), procore
+    assert await _open_conflicts(api, live) == []
