@@ -181,7 +181,9 @@ class CreateActivities:
             return f"referenced records are not on {described.title} yet: {', '.join(missing)}"
         try:
             model = model_for(entity_type).model_validate({**data, "id": canonical_id})
-            native = get_mapper(platform).from_canonical(entity_type, model, context=MappingContext(id_map=id_map))
+            native = get_mapper(platform).from_canonical(
+                entity_type, model, context=MappingContext(id_map=id_map, options=described.create_options)
+            )
         except (TransformError, ValueError) as err:
             return f"cannot map to {described.title}: {err}"
         native.pop("id", None)

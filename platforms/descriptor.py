@@ -224,6 +224,9 @@ class Platform:
     #: how they become mapping options (``MappingContext.options``), given a reader of text keys.
     transform_context: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
     transform_options: Callable[[Callable[[str], str | None]], dict[str, Any]] = lambda read: {}
+    #: Mapping options for a record the engine creates here, which has no record of its own to say
+    #: them (Procore: a contract made from an ERP sales order is a work order contract, a subcontract).
+    create_options: Mapping[str, Any] = field(default_factory=dict)
     live_client: LiveClientFactory | None = None
     #: The canonical id a record the engine created carries (its create marker), or None: how a
     #: record whose create answer was lost is recognised as ours when it comes back as "new".

@@ -49,6 +49,7 @@ PLATFORM: Final = Platform(
     },
     record_currency=_record_currency,
     transform_options=lambda read: commitment_options(read("commitmentType")),
+    create_options=commitment_options("WorkOrderContract"),
     transform_context={
         "commitmentType": (Literal["WorkOrderContract", "PurchaseOrderContract"] | None, "Procore contracts without `type`")
     },
