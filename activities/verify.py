@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import keep_alive
 from canonical.entities import entity_type as entity_row
 from canonical.errors import TransformError
 from models.verify import VerifyInput, VerifyResult, VerifyTypeResult
@@ -71,54 +72,55 @@ class VerifyActivities:
         follow: list[DeltaChange] = []
         seen: set[str] = set()
         checked = in_sync = drifted = known = 0
-        try:
-            async for record in client.records(entity_type):
-                platform_id = str(record.get("id"))
-                entry = mapped.get(platform_id)
-                if entry is None:
-                    continue  # not mapped: new since the connect (a delta pass registers it)
-                seen.add(platform_id)
-                checked += 1
-                if checked % HEARTBEAT_EVERY == 0:
+        async with keep_alive():
+            try:
+                async for record in client.records(entity_type):
+                    platform_id = str(record.get("id"))
+                    entry = mapped.get(platform_id)
+                    if entry is None:
+                        continue  # not mapped: new since the connect (a delta pass registers it)
+                    seen.add(platform_id)
+                    checked += 1
+                    if checked % HEARTBEAT_EVERY == 0:
+                        activity.heartbeat(checked)
+                    canonical_id, stored, data = entry
+                    try:
+                        now = drift(params.platform, entity_type, record, data, customer_id=params.customer_id, id_map=id_map)
+                        before = {
+                            d.field: d.platform
+                            for d in drift(params.platform, entity_type, stored, data, customer_id=params.customer_id, id_map=id_map)
+                        }
+                    except (TransformError, ValueError) as err:
+                        found.append(_finding(canonical_id, platform_id, "drifted", [{"field": "*", "error": str(err)}], None))
+                        drifted += 1
+                        continue
+                    if not now:
+                        in_sync += 1
+                        continue
+                    fields = [_field(d, d.field not in before or before[d.field] != d.platform) for d in now]
+                    changed = any(f["changed_on_platform"] for f in fields)
+                    stamp = platform.updated_at(record)
+                    found.append(_finding(canonical_id, platform_id, "drifted" if changed else "known", fields, stamp))
+                    if changed:
+                        drifted += 1
+                        follow.append(DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or ""))
+                    else:
+                        known += 1
+                missing = 0
+                for platform_id in sorted(set(mapped) - seen):
                     activity.heartbeat(checked)
-                canonical_id, stored, data = entry
-                try:
-                    now = drift(params.platform, entity_type, record, data, customer_id=params.customer_id, id_map=id_map)
-                    before = {
-                        d.field: d.platform
-                        for d in drift(params.platform, entity_type, stored, data, customer_id=params.customer_id, id_map=id_map)
-                    }
-                except (TransformError, ValueError) as err:
-                    found.append(_finding(canonical_id, platform_id, "drifted", [{"field": "*", "error": str(err)}], None))
-                    drifted += 1
-                    continue
-                if not now:
-                    in_sync += 1
-                    continue
-                fields = [_field(d, d.field not in before or before[d.field] != d.platform) for d in now]
-                changed = any(f["changed_on_platform"] for f in fields)
-                stamp = platform.updated_at(record)
-                found.append(_finding(canonical_id, platform_id, "drifted" if changed else "known", fields, stamp))
-                if changed:
-                    drifted += 1
-                    follow.append(DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or ""))
-                else:
-                    known += 1
-            missing = 0
-            for platform_id in sorted(set(mapped) - seen):
-                activity.heartbeat(checked)
-                canonical_id, stored, _ = mapped[platform_id]
-                try:
-                    await client.fetch(entity_type, stored)
-                except RejectedError as err:
-                    if err.status != 404:
-                        raise
-                    missing += 1
-                    found.append(_finding(canonical_id, platform_id, "missing", [], None))
-        except RetryableError as err:
-            raise ApplicationError(err.message, type="PlatformUnavailable") from err
-        except RejectedError as err:
-            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+                    canonical_id, stored, _ = mapped[platform_id]
+                    try:
+                        await client.fetch(entity_type, stored)
+                    except RejectedError as err:
+                        if err.status != 404:
+                            raise
+                        missing += 1
+                        found.append(_finding(canonical_id, platform_id, "missing", [], None))
+            except RetryableError as err:
+                raise ApplicationError(err.message, type="PlatformUnavailable") from err
+            except RejectedError as err:
+                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         counts = {"checked": checked, "in_sync": in_sync, "drifted": drifted, "known": known, "missing": missing}
         async with self._engine.begin() as conn:
             await q.save_type(conn, params.run_id, entity_type, found, counts)

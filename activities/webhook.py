@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.create import register_new
+from activities.heartbeat import keep_alive
 from models.webhook import (
     CatchUpInput,
     ChangedRecords,
@@ -25,7 +26,7 @@ from models.webhook import (
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.registry import get_platform
-from propagation.logic import NativeChange, PatchError, propagate_input
+from propagation.logic import NativeChange, PatchError, native_fields, propagate_input
 from propagation.rules import flows
 from store import deletes as dq
 from store import propagate as q
@@ -98,7 +99,12 @@ class WebhookActivities:
                 return FetchChangeResult(reason="gone from the platform: deleted", gone=record.canonical_id)
             return FetchChangeResult(reason=f"could not read the record: {err.message}")
         writable = get_platform(event.platform).writable
-        native_patch = {k: v for k, v in remote.items() if writable(k) and stored.get(k) != v}
+        # A record's show may carry keys its list (what the connect stored) does not, such as a Procore
+        # project's `is_erp_integrated`: only keys we store or map are a change.
+        known = native_fields(event.platform, record.entity_type)
+        native_patch = {
+            k: v for k, v in remote.items() if writable(k) and (k in stored or k in known) and stored.get(k) != v
+        }
         if not native_patch or entity is None:
             return FetchChangeResult(reason="no change")
         propagation_id = (
@@ -181,19 +187,20 @@ class WebhookActivities:
         read = 0
         newest: str | None = None
         try:
-            async for record in client.changed_since(entity_type, since):
-                read += 1
-                if read % HEARTBEAT_EVERY == 0:
-                    activity.heartbeat(read)
-                stamp = platform.updated_at(record)
-                if stamp and (newest is None or stamp > newest):
-                    newest = stamp
-                platform_id = str(record.get("id"))
-                mine = stored.get(platform_id)
-                if mine is None:
-                    new.append(record)  # created since the connect
-                elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
-                    changes.append(DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or ""))
+            async with keep_alive():
+                async for record in client.changed_since(entity_type, since):
+                    read += 1
+                    if read % HEARTBEAT_EVERY == 0:
+                        activity.heartbeat(read)
+                    stamp = platform.updated_at(record)
+                    if stamp and (newest is None or stamp > newest):
+                        newest = stamp
+                    platform_id = str(record.get("id"))
+                    mine = stored.get(platform_id)
+                    if mine is None:
+                        new.append(record)  # created since the connect
+                    elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
+                        changes.append(DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or ""))
         except RetryableError as err:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
         except RejectedError as err:  # refused (403, a bad setting): retrying will not help
@@ -239,36 +246,37 @@ class WebhookActivities:
         started = _stamp_now()
         gone: list[tuple[str, str]] = []
         read = 0
-        try:
-            for entity_type in get_platform(params.platform).synced_entity_types:
-                if await self._downstream(customer, params.platform, entity_type):
-                    continue  # its deletions do not flow either
-                async with self._engine.connect() as conn:
-                    expected = await dq.mapped_ids(conn, customer, params.platform, entity_type)
-                if not expected:
-                    continue
-                seen: set[str] = set()
-                async for record in client.records(entity_type):
-                    seen.add(str(record.get("id")))
-                    read += 1
-                    if read % HEARTBEAT_EVERY == 0:
-                        activity.heartbeat(read)
-                missing = sorted(set(expected) - seen)
-                if not missing:
-                    continue
-                async with self._sessionmaker() as session:
-                    stored = await stored_records(session, customer, params.platform, entity_type)
-                for platform_id in missing:
-                    activity.heartbeat(read)  # one read each: a bulk delete must not look like a dead worker
-                    try:
-                        await client.fetch(entity_type, stored.get(platform_id) or {"id": platform_id})
-                    except RejectedError as err:
-                        if err.status == 404:
-                            gone.append((expected[platform_id], platform_id))
-        except RetryableError as err:
-            raise ApplicationError(err.message, type="PlatformUnavailable") from err
-        except RejectedError as err:
-            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        async with keep_alive():
+            try:
+                for entity_type in get_platform(params.platform).synced_entity_types:
+                    if await self._downstream(customer, params.platform, entity_type):
+                        continue  # its deletions do not flow either
+                    async with self._engine.connect() as conn:
+                        expected = await dq.mapped_ids(conn, customer, params.platform, entity_type)
+                    if not expected:
+                        continue
+                    seen: set[str] = set()
+                    async for record in client.records(entity_type):
+                        seen.add(str(record.get("id")))
+                        read += 1
+                        if read % HEARTBEAT_EVERY == 0:
+                            activity.heartbeat(read)
+                    missing = sorted(set(expected) - seen)
+                    if not missing:
+                        continue
+                    async with self._sessionmaker() as session:
+                        stored = await stored_records(session, customer, params.platform, entity_type)
+                    for platform_id in missing:
+                        activity.heartbeat(read)  # one read each: a bulk delete must not look like a dead worker
+                        try:
+                            await client.fetch(entity_type, stored.get(platform_id) or {"id": platform_id})
+                        except RejectedError as err:
+                            if err.status == 404:
+                                gone.append((expected[platform_id], platform_id))
+            except RetryableError as err:
+                raise ApplicationError(err.message, type="PlatformUnavailable") from err
+            except RejectedError as err:
+                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         async with self._sessionmaker() as session:
             await merge_sync_state(session, customer, params.platform, {"last_sweep_at": started})
             await session.commit()

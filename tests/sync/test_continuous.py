@@ -417,3 +417,20 @@ async def test_simultaneous_edits_of_one_field_on_both_platforms_converge(
         assert sum(r.changed for r in (await handle.result()).types) == 0, platform
     await settle(emulators, temporal_client, customer)
     assert await _procore(emulators) == canonical and await _bc(emulators) == canonical
+
+
+async def test_a_project_renamed_in_procore_reaches_business_central(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    """A project's show carries keys its list does not (`is_erp_integrated`): read fresh after a
+    webhook, only the keys the engine stores or maps are a change (found by bench/sync)."""
+    projects = (await control(emulators, "procore", "GET", "/records/project")).json()["records"]
+    project = next(p for p in projects if p["id"] == 341276)
+    await edit_in_platform(emulators, "procore", "project", "341276", name="Lusail Boulevard Tower (renamed)")
+    await settle(emulators, temporal_client, customer)
+    listed = await api.get("/api/v1/objects", headers=auth(live), params={"platform": "procore", "entity_type": "project"})
+    [mine] = [o for o in listed.json()["data"] if o["id"] == str(project["id"])]
+    assert mine["data"]["name"] == "Lusail Boulevard Tower (renamed)"
+    bc_id = next(m["platform_id"] for m in mine["mappings"] if m["platform"] == "dynamics")
+    bc = (await control(emulators, "dynamics", "GET", f"/records/project/{bc_id}")).json()
+    assert bc["displayName"] == "Lusail Boulevard Tower (renamed)"
