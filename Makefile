@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SRC := api emulators activities workflows models canonical platforms transform reconcile store devstack cli scheduling propagation worker.py settings.py
 
-.PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate bench-live-connect clean-data
+.PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate bench-live-connect bench-sync clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ lint: install-dev
 	$(BIN)/mypy $(SRC) tests bench
 
 ## Benchmarks (each prints its ratios against a baseline measured in the same run).
-bench: bench-transform bench-connect bench-propagate bench-live-connect
+bench: bench-transform bench-connect bench-propagate bench-live-connect bench-sync
 
 bench-transform: install-dev
 	$(BIN)/python -m bench.transform
@@ -47,6 +47,9 @@ bench-propagate: install-dev
 
 bench-live-connect: install-dev
 	$(BIN)/python -m bench.live_connect
+
+bench-sync: install-dev
+	$(BIN)/python -m bench.sync
 
 ## Delete local data (embedded PostgreSQL and Temporal dev server state).
 clean-data:
