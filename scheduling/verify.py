@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 from typing import Any
@@ -44,18 +42,6 @@ def _stamp(value: datetime | None) -> str | None:
     return iso_millis(value) if value is not None else None
 
 
-def decode_cursor(value: str | None) -> int:
-    if value is None:
-        return 0
-    try:
-        after = int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
-        raise SyncError("validation", "cursor is invalid") from err
-    if not 0 <= after < 2**63:
-        raise SyncError("validation", "cursor is invalid")
-    return after
-
-
 async def report(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -63,19 +49,19 @@ async def report(
     *,
     entity_type: str | None,
     status: str | None,
-    cursor: str | None,
+    after: int,
     limit: int,
 ) -> dict[str, Any]:
-    """The run's counts per entity type and a page of the records that are not in sync."""
+    """The run's counts per entity type and a page of the records that are not in sync (``next_after``:
+    the row the next page starts after, None on the last)."""
     run = await q.get_run(session, customer_id, run_id)
     if run is None:
         raise SyncError("not_found", f"No verify run {run_id}")
     rows = await q.list_records(
-        session, run_id, entity_type=entity_type, status=status, after=decode_cursor(cursor), limit=limit + 1
+        session, run_id, entity_type=entity_type, status=status, after=after, limit=limit + 1
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = base64.urlsafe_b64encode(str(rows[-1]["seq"]).encode()).decode().rstrip("=") if more and rows else None
     return {
         "id": run["id"],
         "platform": run["platform"],
@@ -97,5 +83,5 @@ async def report(
             }
             for r in rows
         ],
-        "pagination": {"next_cursor": next_cursor, "has_more": more},
+        "next_after": int(rows[-1]["seq"]) if more and rows else None,
     }

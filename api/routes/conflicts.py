@@ -3,8 +3,6 @@ propagation.conflicts)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -14,7 +12,8 @@ from starlette.responses import Response
 from api import ratelimit
 from api.auth import CallerDep
 from api.deps import SettingsDep, TemporalDep
-from api.errors import ApiError, ErrorType, from_service, json_response
+from api.errors import ErrorType, from_service, json_response
+from api.pagination import decode_cursor, encode_cursor
 from api.schemas import SyncedEntityType, error_responses
 from platforms.registry import PlatformName
 from propagation import conflicts
@@ -83,18 +82,6 @@ class ResolvedEnvelope(BaseModel):
     data: Resolved
 
 
-def _cursor(value: str | None) -> int:
-    if value is None:
-        return 0
-    try:
-        after = int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
-        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid") from err
-    if not 0 <= after < 2**63:
-        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid")
-    return after
-
-
 @router.get(
     "/conflicts",
     response_model=ConflictPage,
@@ -117,10 +104,10 @@ async def list_conflicts(
         platform=platform,
         entity_type=entity_type,
         status=status,
-        after=_cursor(cursor),
+        after=decode_cursor(cursor),
         limit=limit,
     )
-    next_cursor = base64.urlsafe_b64encode(str(after).encode()).decode().rstrip("=") if after is not None else None
+    next_cursor = encode_cursor(after)
     return json_response({"data": items, "pagination": {"next_cursor": next_cursor, "has_more": after is not None}})
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +11,7 @@ from starlette.responses import Response
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, ErrorType, from_service, json_response
+from api.pagination import decode_cursor, encode_cursor
 from api.schemas import SyncedEntityTypeName, error_responses
 from canonical.entities import SYNCED_NAMES
 from canonical.timefmt import iso_millis
@@ -341,20 +340,6 @@ def _entity_type(value: str) -> str | None:
     return SYNCED_NAMES.get(value)
 
 
-def _decode_cursor(cursor: str) -> int:
-    try:
-        after = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
-        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid") from err
-    if not 0 <= after < 2**63:  # a row id: anything else names no page (and would not fit the column)
-        raise ApiError(ErrorType.VALIDATION_ERROR, "cursor is invalid")
-    return after
-
-
-def _encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
-
-
 @router.get(
     "/objects",
     response_model=ObjectsEnvelope,
@@ -379,7 +364,7 @@ async def objects(
     assert etype is not None  # guaranteed by the Literal
     if cursor is not None and limit is None:
         raise ApiError(ErrorType.VALIDATION_ERROR, "cursor requires limit")
-    after = _decode_cursor(cursor) if cursor else 0
+    after = decode_cursor(cursor)
     rows = await list_objects(
         session,
         key.customer_id,
@@ -411,7 +396,7 @@ async def objects(
     body: dict[str, Any] = {"data": items}
     if limit is not None:
         body["pagination"] = {
-            "next_cursor": _encode_cursor(rows[-1]["row_id"]) if has_more and rows else None,
+            "next_cursor": encode_cursor(rows[-1]["row_id"] if has_more and rows else None),
             "has_more": has_more,
         }
     return json_response(body)

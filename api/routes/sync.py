@@ -11,6 +11,7 @@ from starlette.responses import Response
 from api.auth import CurrentKey
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ErrorType, from_service, json_response
+from api.pagination import decode_cursor, encode_cursor
 from api.schemas import SyncedEntityType, error_responses
 from platforms.registry import PlatformName, PlatformNameOut
 from scheduling.sync import SyncError, pause_sync, resume_sync, start_delta_pass
@@ -191,8 +192,16 @@ async def verify_report(
 ) -> Response:
     try:
         data = await report(
-            session, key.customer_id, verify_id, entity_type=entity_type, status=status, cursor=cursor, limit=limit
+            session,
+            key.customer_id,
+            verify_id,
+            entity_type=entity_type,
+            status=status,
+            after=decode_cursor(cursor),
+            limit=limit,
         )
     except SyncError as err:
         raise from_service(err) from err
+    after = data.pop("next_after")
+    data["pagination"] = {"next_cursor": encode_cursor(after), "has_more": after is not None}
     return json_response({"data": data})
