@@ -9,6 +9,7 @@ COPY workflows workflows
 COPY models models
 COPY scheduling scheduling
 COPY propagation propagation
+COPY events events
 COPY emulators emulators
 COPY canonical canonical
 COPY platforms platforms

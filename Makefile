@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-SRC := api emulators activities workflows models canonical platforms transform reconcile store devstack cli scheduling propagation worker.py settings.py
+SRC := api emulators activities workflows models canonical platforms transform reconcile store devstack cli scheduling propagation events worker.py settings.py
 
 .PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate bench-live-connect bench-sync clean-data
 

@@ -80,6 +80,25 @@ class Settings(BaseSettings):
     # How long POST /propagate waits for the first fan-out pass before answering.
     propagate_wait_seconds: float = 30.0
 
+    # Events to API callers (GET /events, webhook endpoints). Kept at least this long.
+    event_retention_days: int = Field(30, ge=30)
+    # Webhook endpoint URLs must be https and resolve to public addresses; these hosts (comma
+    # separated) may also be http and local, for development (a receiver on this machine).
+    webhook_allowed_hosts: str = "localhost,127.0.0.1"
+    # Seconds to wait before each retry of a failed delivery (the last repeats); a 429 or 503 with
+    # Retry-After waits that long instead. An endpoint still failing after
+    # WEBHOOK_DISABLE_AFTER_SECONDS (3 days) is disabled and `webhook_endpoint.disabled` recorded.
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000"
+    webhook_disable_after_seconds: float = Field(259200, gt=0)
+    # One delivery attempt's time limit (connect + answer); a timeout is a failed attempt.
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    # A delta pass starting this long after the previous one records `sync.lagging` (0: never).
+    sync_lagging_after_seconds: int = Field(1800, ge=0)
+    # Delivery passes one worker runs at once (one per enabled endpoint; idle ones wait cheaply).
+    webhook_max_endpoints_per_worker: int = Field(500, ge=1)
+    # After a rotation, the previous signing secret stays valid (deliveries carry both signatures).
+    webhook_secret_grace_seconds: int = Field(86400, ge=0)
+
     log_level: str = "info"
 
     @property
@@ -89,6 +108,14 @@ class Settings(BaseSettings):
             return self.public_base_url.rstrip("/")
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        return [float(v) for v in self.webhook_retry_schedule.split(",") if v.strip()] or [5.0]
+
+    @property
+    def webhook_hosts(self) -> set[str]:
+        return {h.strip().lower() for h in self.webhook_allowed_hosts.split(",") if h.strip()}
 
     @property
     def cors_origins(self) -> list[str]:

@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 from activities.connect import ConnectActivities
 from activities.create import CreateActivities
 from activities.delete import DeleteActivities
+from activities.events import EventActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
 from activities.sync import SyncActivities
@@ -46,6 +47,7 @@ from workflows.connect import ConnectWorkflow
 from workflows.create import CreateWorkflow
 from workflows.delete import DeleteWorkflow
 from workflows.delta import DeltaSyncWorkflow
+from workflows.events import WebhookEndpointWorkflow, events_queue
 from workflows.maintenance import MAINTENANCE_SCHEDULE_ID, MaintenanceWorkflow
 from workflows.propagate import PropagateWorkflow, platform_queue
 from workflows.reseed import ScheduledReseedWorkflow
@@ -67,6 +69,7 @@ WORKFLOWS: list[type] = [
     ScheduledReseedWorkflow,
     SubscriptionsWorkflow,
     VerifyWorkflow,
+    WebhookEndpointWorkflow,
     WebhookWorkflow,
 ]
 
@@ -115,6 +118,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     )
     sync = SyncActivities(sessionmaker, connectors, settings)
     verify = VerifyActivities(engine, connectors)
+    events = EventActivities(engine, settings)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [
         Worker(
@@ -132,6 +136,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
         workflows=WORKFLOWS,
         activities=[
             maintenance.purge_rate_limit_hits,
+            maintenance.purge_events,
             connect.begin_connect,
             connect.seed_entities,
             connect.reconcile_entities,
@@ -165,17 +170,26 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
-    return [main, *platform_workers]
+    # Event delivery: one long-running pass per webhook endpoint, on its own queue so that endpoints
+    # (however many, however slow) never take the main queue's activity slots.
+    deliveries = Worker(
+        client,
+        task_queue=events_queue(task_queue),
+        activities=[events.deliver],
+        max_concurrent_activities=settings.webhook_max_endpoints_per_worker,
+        graceful_shutdown_timeout=timedelta(seconds=5),
+    )
+    return [main, *platform_workers, deliveries]
 
 
-async def ensure_maintenance_schedule(client: Client, task_queue: str) -> None:
+async def ensure_maintenance_schedule(client: Client, task_queue: str, event_retention_days: int = 30) -> None:
     with contextlib.suppress(ScheduleAlreadyRunningError):
         await client.create_schedule(
             MAINTENANCE_SCHEDULE_ID,
             Schedule(
                 action=ScheduleActionStartWorkflow(
                     MaintenanceWorkflow.run,
-                    MaintenanceInput(),
+                    MaintenanceInput(event_retention_days=event_retention_days),
                     id=MAINTENANCE_SCHEDULE_ID,
                     task_queue=task_queue,
                 ),
@@ -191,7 +205,7 @@ async def serve(settings: Settings) -> None:
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
-    await ensure_maintenance_schedule(client, settings.task_queue)
+    await ensure_maintenance_schedule(client, settings.task_queue, settings.event_retention_days)
     connectors = Connectors(settings)
     workers = build_workers(client, engine, settings, connectors)
 

@@ -42,6 +42,7 @@ from platforms.sources import sandbox_records, validate_dataset
 from reconcile.keys import key_function
 from reconcile.matching import match
 from store import connect as q
+from store import events as events_q
 
 # Rows per COPY transaction: a killed worker loses at most one batch, and a retry resumes after
 # the last committed one.
@@ -125,7 +126,9 @@ class References:
         codecs = mapper.specs[entity_type].codecs if isinstance(mapper, TableMapper) else ()
         self._by_id = [c for c in codecs if isinstance(c, Ref) and c.entity_type in self._referenced]
         self._by_number = [
-            c for c in codecs if isinstance(c, NumberRef) and c.entity_type in self._referenced and c.entity_type == NUMBERED_TYPE
+            c
+            for c in codecs
+            if isinstance(c, NumberRef) and c.entity_type in self._referenced and c.entity_type == NUMBERED_TYPE
         ]
         self._linked: set[str] = set()
         self._all: list[tuple[str, str, str, str | None]] | None = None
@@ -301,8 +304,9 @@ async def _next_live_page(pages: AsyncIterator[list[dict[str, Any]]]) -> list[di
 
 
 class ConnectActivities:
-    def __init__(self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession],
-                 connectors: Connectors | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], connectors: Connectors | None = None
+    ) -> None:
         self._engine = engine
         self._sessionmaker = sessionmaker
         self._connectors = connectors
@@ -398,8 +402,9 @@ class ConnectActivities:
             await asyncio.gather(writer, return_exceptions=True)
         return SeedResult(count=committed[0])
 
-    async def _live_pages(self, params: SeedInput, customer: uuid.UUID,
-                          already: int) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _live_pages(
+        self, params: SeedInput, customer: uuid.UUID, already: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         """Live: page through the platform's API (resuming after the rows already committed)."""
         if self._connectors is None:
             raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
@@ -482,6 +487,13 @@ class ConnectActivities:
             deleted = await q.activate(
                 session, uuid.UUID(params.customer_id), params.platform, params.generation, params.counts
             )
+            await events_q.emit(
+                session,
+                uuid.UUID(params.customer_id),
+                "connect.completed",
+                {"platform": params.platform, "generation": params.generation, "entities": params.counts},
+                key=f"{params.platform}|{params.generation}",
+            )
             await session.commit()
         return ActivateResult(canonical_deleted=deleted)
 
@@ -489,6 +501,12 @@ class ConnectActivities:
     async def fail_connection(self, params: FailConnectInput) -> FailConnectResult:
         async with self._sessionmaker() as session:
             await q.mark_error(session, uuid.UUID(params.customer_id), params.platform, params.error)
+            await events_q.emit(
+                session,
+                uuid.UUID(params.customer_id),
+                "connect.failed",
+                {"platform": params.platform, "generation": params.generation, "error": params.error},
+                key=f"{params.platform}|{params.generation}",
+            )
             await session.commit()
         return FailConnectResult()
-

@@ -15,7 +15,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from temporalio import activity
@@ -27,6 +27,7 @@ from canonical.errors import TransformError
 from canonical.ids import canonical_id as derive_canonical_id
 from canonical.jsonio import dumps_text, loads
 from canonical.models import model_for
+from events import payloads
 from models.create import CreateInput, CreatePlan, CreateTargetResult, TargetPlan
 from models.propagate import PropagateResponse
 from platforms import get_mapper
@@ -37,6 +38,7 @@ from platforms.registry import get_platform
 from propagation.logic import build_id_map, currency_of, render_view
 from reconcile.keys import business_keys
 from store import creates as q
+from store import events as events_q
 
 
 def create_propagation_id(customer_id: str, canonical_id: str) -> str:
@@ -71,7 +73,9 @@ class CreateActivities:
         """POST /objects: the canonical object the API validated, stored once (a retry finds it)."""
         assert params.entity_type is not None and params.data is not None
         async with self._engine.begin() as conn:
-            await q.insert_canonical(conn, uuid.UUID(params.customer_id), params.canonical_id, params.entity_type, params.data)
+            await q.insert_canonical(
+                conn, uuid.UUID(params.customer_id), params.canonical_id, params.entity_type, params.data
+            )
 
     @activity.defn
     async def plan_create(self, params: CreateInput) -> CreatePlan:
@@ -179,10 +183,25 @@ class CreateActivities:
         missing = sorted(set(references) - {r[1] for r in rows})
         if missing:
             return f"referenced records are not on {described.title} yet: {', '.join(missing)}"
+        # A record some platforms book in its customer's currency with no code of its own (a BC
+        # payment journal line) is created in the currency of what it references there.
+        natives = await q.referenced_records(conn, customer, platform, list(references))
+        currency = next(
+            (
+                code
+                for parent in ("customer", "contract", "invoice")
+                if parent in natives and (code := described.record_currency(natives[parent]))
+            ),
+            None,
+        )
         try:
             model = model_for(entity_type).model_validate({**data, "id": canonical_id})
             native = get_mapper(platform).from_canonical(
-                entity_type, model, context=MappingContext(id_map=id_map, options=described.create_options)
+                entity_type,
+                model,
+                context=MappingContext(
+                    id_map=id_map, options=described.create_options, currency=currency or _amount_currency(data)
+                ),
             )
         except (TransformError, ValueError) as err:
             return f"cannot map to {described.title}: {err}"
@@ -267,6 +286,9 @@ class CreateActivities:
             await q.save_targets(conn, propagation_id, outcomes)
             if not failed:
                 await q.drop_pending(conn, customer, params.canonical_id)
+            await emit_record_events(
+                conn, customer, "create", propagation_id, result, params.canonical_id, params.source_platform
+            )
         return response
 
     @activity.defn
@@ -274,6 +296,30 @@ class CreateActivities:
         """No replay came for the failed platforms: the hand-over row goes (the record stays failed)."""
         async with self._engine.begin() as conn:
             await q.drop_pending(conn, uuid.UUID(params.customer_id), params.canonical_id)
+
+
+async def emit_record_events(
+    conn: AsyncConnection,
+    customer: uuid.UUID,
+    kind: Literal["create", "delete"],
+    propagation_id: str,
+    result: dict[str, Any],
+    canonical_id: str,
+    source_platform: str | None,
+) -> None:
+    """``record.created`` / ``record.deleted`` once per object, and each pass's outcome as a
+    ``propagation.*`` event (in the caller's transaction)."""
+    build = payloads.record_created if kind == "create" else payloads.record_deleted
+    await events_q.emit(
+        conn, customer, f"record.{kind}d", build(propagation_id, result, source_platform), key=canonical_id
+    )
+    await events_q.emit(
+        conn,
+        customer,
+        f"propagation.{result['status']}",
+        payloads.propagation(propagation_id, result, kind=kind),
+        key=f"{propagation_id}|{payloads.fingerprint(result)}",
+    )
 
 
 def _entry(outcome: CreateTargetResult) -> dict[str, Any]:
@@ -316,6 +362,15 @@ async def _inherited(
         if not added:
             break
     return data
+
+
+def _amount_currency(data: Mapping[str, Any]) -> str | None:
+    """The currency canonical states for the object's amounts: the last resort for a target record
+    with no currency of its own whose references say none either (a customer in local currency)."""
+    for value in data.values():
+        if isinstance(value, Mapping) and isinstance(value.get("currency"), str):
+            return str(value["currency"])
+    return None
 
 
 def _references(entity_type: str, data: Mapping[str, Any]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.create import emit_record_events
 from activities.propagate import platform_unavailable
 from models.delete import DeleteInput, DeletePlan, DeleteTarget, DeleteTargetResult
 from models.propagate import PropagateResponse
@@ -74,7 +75,9 @@ class DeleteActivities:
             entity_type, native = stored
             if live:
                 if self._connectors is None:
-                    raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
+                    raise ApplicationError(
+                        "live connectors are not configured", type="NotConfigured", non_retryable=True
+                    )
                 session = AsyncSession(bind=conn)
                 try:
                     client = await self._connectors.client(session, customer, target.platform)
@@ -143,6 +146,15 @@ class DeleteActivities:
                 operation="delete",
             )
             await cq.save_targets(conn, propagation_id, outcomes)
+            await emit_record_events(
+                conn,
+                customer,
+                "delete",
+                propagation_id,
+                response.model_dump(mode="json"),
+                params.canonical_id,
+                params.source_platform,
+            )
         return response
 
 

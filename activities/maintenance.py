@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from models.maintenance import PurgeRateLimitsInput, PurgeRateLimitsResult
-from store import rate_limits
+from store import events, rate_limits
 
 
 class MaintenanceActivities:
@@ -20,3 +22,11 @@ class MaintenanceActivities:
             deleted = await rate_limits.purge(session, params.older_than_seconds)
             await session.commit()
         return PurgeRateLimitsResult(deleted=deleted)
+
+    @activity.defn
+    async def purge_events(self, retention_days: int) -> int:
+        """Drop events and delivery attempts older than the retention (the feed keeps 30 days at least)."""
+        async with self._sessionmaker() as session:
+            deleted = await events.purge_events(session, datetime.now(UTC) - timedelta(days=retention_days))
+            await session.commit()
+        return deleted

@@ -21,6 +21,8 @@ from temporalio.exceptions import ApplicationError
 
 from canonical.errors import TransformError
 from canonical.jsonio import dumps_text
+from events import payloads
+from events.types import propagation_event
 from models.propagate import (
     CanonicalUpdateResult,
     FanOutInput,
@@ -47,6 +49,7 @@ from propagation.logic import (
 )
 from propagation.rules import DEFAULT_RULE, Decision, decide, flows, native_keys, rule_for
 from store import conflicts as cq
+from store import events as events_q
 from store import propagate as q
 from store.connections import connection_rules
 
@@ -77,8 +80,6 @@ class _Outcome:
 class PropagateActivities:
     def __init__(self, engine: AsyncEngine, connectors: Connectors | None = None) -> None:
         self._engine = engine
-        # A step of one statement needs no BEGIN/COMMIT round trips.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._connectors = connectors
 
     @activity.defn
@@ -340,7 +341,9 @@ class PropagateActivities:
         except RejectedError as err:
             return _Outcome(_unwritten(params, state, "failed", err.message))
         if status == "conflict":
-            theirs = render_view(params.platform, params.entity_type, {**stored, **remote}, params.customer_id, context.id_map)
+            theirs = render_view(
+                params.platform, params.entity_type, {**stored, **remote}, params.customer_id, context.id_map
+            )
             last_read = render_view(params.platform, params.entity_type, stored, params.customer_id, context.id_map)
             differing = sorted(f for f in intended_view if f not in _NOT_COMPARED and theirs.get(f) != intended_view[f])
             if await _only_ours(conn, customer, params, state, theirs, last_read, differing):
@@ -357,10 +360,7 @@ class PropagateActivities:
                 conn,
                 customer,
                 params,
-                {
-                    f: (intended_view.get(f) != last_read.get(f), theirs.get(f) != last_read.get(f))
-                    for f in differing
-                },
+                {f: (intended_view.get(f) != last_read.get(f), theirs.get(f) != last_read.get(f)) for f in differing},
                 platform.updated_at(remote),
             )
             over = [f for f, d in plan.items() if d == "overwrite"]
@@ -447,11 +447,12 @@ class PropagateActivities:
     async def record_outcome(self, params: RecordOutcomeInput) -> RecordOutcomeResult:
         """What the caller is told, durable before it is told. Synced targets recorded themselves."""
         unsynced = [o for o in params.outcomes if o.status != "synced"]
-        # The common case is a single statement: no transaction round trips.
-        async with (self._engine if unsynced else self._autocommit).begin() as conn:
+        # One transaction: the outcome and its events commit together (or neither).
+        async with self._engine.begin() as conn:
+            opened: list[tuple[str, FanOutResult]] = []
             for outcome in unsynced:
                 if outcome.status == "conflict":
-                    await cq.open_conflict(
+                    conflict = await cq.open_conflict(
                         conn,
                         params.propagation_id,
                         outcome.platform,
@@ -460,6 +461,8 @@ class PropagateActivities:
                         platform_values=outcome.canonical_view or {},
                         platform_record=outcome.conflict_data,
                     )
+                    if conflict is not None:
+                        opened.append((conflict, outcome))
                 await q.save_target(
                     conn,
                     params.propagation_id,
@@ -470,12 +473,52 @@ class PropagateActivities:
                     error=outcome.error,
                     conflict_data=outcome.conflict_data,
                 )
-            await q.finish(conn, params.propagation_id, params.status, params.response)
+            customer = await q.finish(conn, params.propagation_id, params.status, params.response)
             if params.live:
                 # Open conflicts this change settled (a platform now synced, or the platform the change
                 # came from) close themselves as stale. Sandbox connections never conflict.
                 await cq.close_stale(conn, params.propagation_id, params.settled)
+            if customer is not None:
+                await _emit_outcome(conn, customer, params, opened)
         return RecordOutcomeResult()
+
+
+async def _emit_outcome(
+    conn: AsyncConnection,
+    customer: uuid.UUID,
+    params: RecordOutcomeInput,
+    opened: list[tuple[str, FanOutResult]],
+) -> None:
+    """The events of a pass's outcome: the propagation's, and each conflict it opened (last in the
+    transaction: see ``store.events``)."""
+    canonical = params.response.get("canonical") or {}
+    for conflict, outcome in opened:
+        await events_q.emit(
+            conn,
+            customer,
+            "conflict.opened",
+            payloads.conflict(
+                conflict,
+                {
+                    "canonical_id": canonical.get("id"),
+                    "entity_type": canonical.get("entity_type"),
+                    "platform": outcome.platform,
+                    "platform_id": outcome.platform_id,
+                    "fields": outcome.conflict_fields,
+                    "propagation_id": params.propagation_id,
+                },
+            ),
+            key=f"{conflict}|{params.propagation_id}",
+        )
+    event_type = propagation_event(params.status)
+    if event_type is not None:
+        await events_q.emit(
+            conn,
+            customer,
+            event_type,
+            payloads.propagation(params.propagation_id, params.response),
+            key=f"{params.propagation_id}|{payloads.fingerprint(params.response)}",
+        )
 
 
 def _synced(
@@ -542,8 +585,7 @@ async def _rule_plan(
     found = await connection_rules(conn, customer)
     connections = [found.get(p, {}) for p in platforms]
     one_way = bool(
-        params.source_platform
-        and not flows(connections, params.entity_type, params.platform, params.source_platform)
+        params.source_platform and not flows(connections, params.entity_type, params.platform, params.source_platform)
     )
     rules = {f: rule_for(connections, params.entity_type, f) for f in fields}
     if not one_way and all(r == DEFAULT_RULE for r in rules.values()):

@@ -23,7 +23,8 @@ from platforms.descriptor import Destination
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from settings import Settings
-from store.connections import encrypted_webhook_secret, merge_sync_state
+from store import events as events_q
+from store.connections import encrypted_webhook_secret, merge_sync_state, sync_state
 from store.credentials import decrypt_webhook_secret
 from store.webhooks import held_changes, release_held
 
@@ -140,7 +141,32 @@ class SyncActivities:
 
     @activity.defn
     async def record_delta_pass(self, params: ResumeInput, summary: dict[str, object]) -> None:
-        """The last complete delta pass, for GET /connections (its start bounds the lag)."""
+        """The last complete delta pass, for GET /connections (its start bounds the lag). A pass that
+        starts long after the one before (SYNC_LAGGING_AFTER_SECONDS: a stopped worker, a paused
+        schedule, a pass that took long) records ``sync.lagging``: changes no webhook announced were
+        that far behind."""
+        customer = uuid.UUID(params.customer_id)
         async with self._sessionmaker() as session:
-            await merge_sync_state(session, uuid.UUID(params.customer_id), params.platform, {"last_pass": summary})
+            before = (await sync_state(session, customer, params.platform)).get("last_pass")
+            await merge_sync_state(session, customer, params.platform, {"last_pass": summary})
+            limit = self._settings.sync_lagging_after_seconds
+            if before and limit:
+                gap = (_instant(str(summary["started_at"])) - _instant(str(before["started_at"]))).total_seconds()
+                if gap > limit:
+                    await events_q.emit(
+                        session,
+                        customer,
+                        "sync.lagging",
+                        {
+                            "platform": params.platform,
+                            "lag_seconds": int(gap),
+                            "previous_pass_started_at": before["started_at"],
+                            "pass_started_at": summary["started_at"],
+                        },
+                        key=f"{params.platform}|{summary['started_at']}",
+                    )
             await session.commit()
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

@@ -28,6 +28,7 @@ from platforms.registry import get_platform
 from propagation.logic import build_id_map
 from propagation.verify import FieldDrift, drift
 from store import creates as cq
+from store import events as events_q
 from store import verify as q
 
 HEARTBEAT_EVERY = 200
@@ -45,7 +46,9 @@ class VerifyActivities:
     @activity.defn
     async def start_verify(self, params: VerifyInput) -> None:
         async with self._engine.begin() as conn:
-            await q.create_run(conn, params.run_id, uuid.UUID(params.customer_id), params.platform, repair=params.repair)
+            await q.create_run(
+                conn, params.run_id, uuid.UUID(params.customer_id), params.platform, repair=params.repair
+            )
 
     @activity.defn
     async def verify_type(self, params: VerifyInput, entity_type: str) -> VerifyTypeResult:
@@ -85,13 +88,24 @@ class VerifyActivities:
                         activity.heartbeat(checked)
                     canonical_id, stored, data = entry
                     try:
-                        now = drift(params.platform, entity_type, record, data, customer_id=params.customer_id, id_map=id_map)
+                        now = drift(
+                            params.platform, entity_type, record, data, customer_id=params.customer_id, id_map=id_map
+                        )
                         before = {
                             d.field: d.platform
-                            for d in drift(params.platform, entity_type, stored, data, customer_id=params.customer_id, id_map=id_map)
+                            for d in drift(
+                                params.platform,
+                                entity_type,
+                                stored,
+                                data,
+                                customer_id=params.customer_id,
+                                id_map=id_map,
+                            )
                         }
                     except (TransformError, ValueError) as err:
-                        found.append(_finding(canonical_id, platform_id, "drifted", [{"field": "*", "error": str(err)}], None))
+                        found.append(
+                            _finding(canonical_id, platform_id, "drifted", [{"field": "*", "error": str(err)}], None)
+                        )
                         drifted += 1
                         continue
                     if not now:
@@ -103,7 +117,9 @@ class VerifyActivities:
                     found.append(_finding(canonical_id, platform_id, "drifted" if changed else "known", fields, stamp))
                     if changed:
                         drifted += 1
-                        follow.append(DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or ""))
+                        follow.append(
+                            DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or "")
+                        )
                     else:
                         known += 1
                 missing = 0
@@ -141,6 +157,27 @@ class VerifyActivities:
                 if t.follow:
                     await q.mark_repaired(conn, params.run_id, t.entity_type, [c.platform_id for c in t.follow])
             await q.finish_run(conn, params.run_id, "completed")
+            await events_q.emit(
+                conn,
+                uuid.UUID(params.customer_id),
+                "verify.completed",
+                {
+                    "run_id": params.run_id,
+                    "platform": params.platform,
+                    "repair": params.repair,
+                    "types": {
+                        t.entity_type: {
+                            "checked": t.checked,
+                            "in_sync": t.in_sync,
+                            "drifted": t.drifted,
+                            "known": t.known,
+                            "missing": t.missing,
+                        }
+                        for t in result.types
+                    },
+                },
+                key=params.run_id,
+            )
 
     @activity.defn
     async def fail_verify(self, params: VerifyInput, error: str) -> None:

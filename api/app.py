@@ -24,7 +24,19 @@ from temporalio.service import RPCError
 
 from api.errors import ApiError, ErrorType, error_response
 from api.middleware import RequestContextMiddleware
-from api.routes import conflicts, connections, demo, health, objects, propagate, schedules, sync, transform, webhooks
+from api.routes import (
+    conflicts,
+    connections,
+    demo,
+    events,
+    health,
+    objects,
+    propagate,
+    schedules,
+    sync,
+    transform,
+    webhooks,
+)
 from settings import Settings, get_settings
 from store.engine import make_engine, make_sessionmaker
 
@@ -164,7 +176,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # matching was a quarter of its time when last), served by its plain endpoint; the documented
     # FastAPI route behind it gives the OpenAPI document. The others' order does not matter.
     app.router.routes.insert(0, Route(f"{API_PREFIX}/transform", transform.fast_endpoint, methods=["POST"]))
-    for module in (transform, health, demo, connections, objects, conflicts, sync, propagate, schedules, webhooks):
+    for module in (
+        transform,
+        health,
+        demo,
+        connections,
+        objects,
+        conflicts,
+        sync,
+        propagate,
+        schedules,
+        webhooks,
+        events,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(RequestContextMiddleware)
     # Added last = outermost, so CORS preflights are answered before the 415 check.

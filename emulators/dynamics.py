@@ -289,8 +289,6 @@ def _literal_of(problem: Invalid) -> str:
     return problem.value if isinstance(problem.value, str) else str(problem.value).lower()
 
 
-
-
 # --------------------------------------------------------------------------------------------- state
 
 
@@ -363,6 +361,16 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
             raise ValueError(str(exc)) from exc
         if entity_type in _SERIES and record.get("number") in (None, ""):
             record["number"] = self.next_number(entity_type)
+        if entity_set.links:
+            # The client fills a document's customer fields (name, bill-to, currency) from the
+            # customer picked, as the API page does.
+            linked = {k: v for k, v in values.items() if k != "id"}
+            try:
+                self._link(entity_set, record, linked)
+            except EmulatorError as exc:
+                raise ValueError(bytes(exc.response.body).decode()) from exc
+            record.update(linked)
+            self._copy_customer(entity_set, record, linked)
         return record
 
     async def subscription_request(self, request: Request, key: str | None, base: str) -> Response:
@@ -446,7 +454,9 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         for name in body:
             if name not in props:
                 raise _error(
-                    400, "BadRequest", f"Could not find a property named '{name}' on type 'Microsoft.NAV.subscriptions'."
+                    400,
+                    "BadRequest",
+                    f"Could not find a property named '{name}' on type 'Microsoft.NAV.subscriptions'.",
                 )
         values: dict[str, Any] = {}
         for name in ("notificationUrl", "resource", "clientState"):
@@ -731,7 +741,9 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         journal_id = target.journal_id
         if given is not None:
             if not isinstance(given, str) or not _GUID.fullmatch(given):
-                raise _error(400, "BadRequest", f"Cannot convert the literal '{given}' to the expected type 'Edm.Guid'.")
+                raise _error(
+                    400, "BadRequest", f"Cannot convert the literal '{given}' to the expected type 'Edm.Guid'."
+                )
             if journal_id is not None and given.lower() != journal_id:
                 raise _dialog("The Journal Id cannot be changed.")
             journal_id = given.lower()
@@ -754,7 +766,9 @@ class DynamicsEmulator(EmulatorCore[DynamicsSettings]):
         if "status" in props and entity_set.entity_type in ("contract", "invoice"):
             defaults["status"] = "Draft"
         if journal is not None:
-            lines = [r.get("lineNumber", 0) for r in self.records["payment"].values() if r.get("journalId") == journal["id"]]
+            lines = [
+                r.get("lineNumber", 0) for r in self.records["payment"].values() if r.get("journalId") == journal["id"]
+            ]
             defaults.update(
                 journalId=journal["id"],
                 journalDisplayName=journal["code"],
@@ -1112,25 +1126,26 @@ def _valid_url(value: str) -> None:
 
 
 def _company(core: DynamicsEmulator) -> Record:
-    return metadata.whole("company", {
-        "id": COMPANY_ID,
-        "systemVersion": "26.0.0.0",
-        "name": demo_data.COMPANY_NAME,
-        "displayName": demo_data.COMPANY_NAME,
-        "businessProfileId": "",
-        "systemCreatedAt": "2025-01-05T06:00:00Z",
-        "systemCreatedBy": _EMPTY_GUID,
-        "systemModifiedAt": "2025-01-05T06:00:00Z",
-        "systemModifiedBy": _EMPTY_GUID,
-    })
+    return metadata.whole(
+        "company",
+        {
+            "id": COMPANY_ID,
+            "systemVersion": "26.0.0.0",
+            "name": demo_data.COMPANY_NAME,
+            "displayName": demo_data.COMPANY_NAME,
+            "businessProfileId": "",
+            "systemCreatedAt": "2025-01-05T06:00:00Z",
+            "systemCreatedBy": _EMPTY_GUID,
+            "systemModifiedAt": "2025-01-05T06:00:00Z",
+            "systemModifiedBy": _EMPTY_GUID,
+        },
+    )
 
 
 def _http_error(request: Request, status: int, detail: str) -> Response:
     if status == 404:
         segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        return _error_response(
-            404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{segment}'."
-        )
+        return _error_response(404, "BadRequest_ResourceNotFound", f"Resource not found for the segment '{segment}'.")
     if status == 405:
         return _error_response(405, "BadRequest_MethodNotAllowed", f"'{request.method}' is not allowed here.")
     return _error_response(status, "BadRequest", detail)

@@ -14,7 +14,10 @@ class PurgeRateLimitsResult(BaseModel):
 
 class MaintenanceInput(BaseModel):
     rate_limit_retention_seconds: int = 3600
+    #: Events (the feed) and delivery attempts are kept this long (EVENT_RETENTION_DAYS, at least 30).
+    event_retention_days: int = 30
 
 
 class MaintenanceResult(BaseModel):
     rate_limit_rows_deleted: int
+    events_deleted: int = 0

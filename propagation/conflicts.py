@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import Client
 
 from canonical.timefmt import iso_millis
+from events import payloads
 from propagation import service
 from propagation.service import PropagateError
 from store import conflicts as q
+from store import events as events_q
 
 Keep = Literal["canonical", "platform"]
 
@@ -162,5 +164,18 @@ async def resolve(
             tx, conflict, {"propagation_id": result["propagation_id"], "outcome": result["status"]}
         )
         resolved = await q.get_conflict(tx, customer_id, conflict)
-    assert resolved is not None
+        assert resolved is not None
+        await events_q.emit(
+            tx,
+            customer_id,
+            "conflict.resolved",
+            {
+                **payloads.conflict(conflict, resolved),
+                "resolved_by": by,
+                "resolution": resolution,
+                "resolution_propagation_id": result["propagation_id"],
+                "outcome": result["status"],
+            },
+            key=conflict,
+        )
     return {"conflict": detail(resolved), "propagation": result}

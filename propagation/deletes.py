@@ -9,9 +9,15 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from activities.delete import delete_propagation_id
 from models.delete import DeleteInput
@@ -59,13 +65,16 @@ async def delete(
         if stored is not None and stored.result is not None:
             return public(stored.result)
     try:
+        # The first pass's outcome: a delete with failed or refused targets stays open for a replay.
         handle = temporal.get_workflow_handle(workflow_id, result_type=PropagateResponse)
-        response = await asyncio.wait_for(handle.result(), wait_seconds)
-    except TimeoutError as err:
+        response = await asyncio.wait_for(handle.execute_update(DeleteWorkflow.first_pass), wait_seconds)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
         raise PropagateError(
             "unavailable",
             f"The delete is still running (are workers running?); see GET /api/v1/propagations/{propagation_id}",
         ) from err
-    except WorkflowFailureError as err:
-        raise PropagateError("unavailable", f"The delete failed; see workflow {workflow_id} in the Temporal UI") from err
+    except (WorkflowFailureError, WorkflowUpdateFailedError, RPCError) as err:
+        raise PropagateError(
+            "unavailable", f"The delete failed; see workflow {workflow_id} in the Temporal UI"
+        ) from err
     return public(response)

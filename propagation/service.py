@@ -40,6 +40,7 @@ from models.propagate import PropagateResponse, RetryRequest
 from propagation.logic import NativeChange, PatchError, check_storable, propagate_input, storable_text
 from store import propagate as q
 from workflows.create import create_workflow_id
+from workflows.delete import delete_workflow_id
 from workflows.names import CUSTOMER_ID
 from workflows.propagate import PropagateWorkflow, propagate_workflow_id
 
@@ -186,12 +187,14 @@ async def retry(
     if row.status != "partial":
         raise PropagateError("conflict", f"Nothing to retry: the propagation is {row.status}")
     await session.rollback()
-    # A create (a record new on one platform, or POST /objects) is replayed by its CreateWorkflow.
-    workflow_id = (
-        create_workflow_id(str(customer_id), row.canonical_id)
-        if row.format == "create"
-        else propagate_workflow_id(str(customer_id), propagation_id)
-    )
+    # A create (a record new on one platform, or POST /objects) is replayed by its CreateWorkflow,
+    # a delete by its DeleteWorkflow.
+    if row.format == "create":
+        workflow_id = create_workflow_id(str(customer_id), row.canonical_id)
+    elif row.format == "delete":
+        workflow_id = delete_workflow_id(str(customer_id), row.canonical_id)
+    else:
+        workflow_id = propagate_workflow_id(str(customer_id), propagation_id)
     handle = temporal.get_workflow_handle(workflow_id)
     try:
         response = await asyncio.wait_for(

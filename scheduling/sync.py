@@ -36,6 +36,7 @@ from models.webhook import DeltaInput, ResumeInput, SubscriptionInput, Subscript
 from platforms.registry import names
 from scheduling.reseed import delete_schedule
 from settings import Settings
+from store import events as events_q
 from store.connections import merge_sync_state, sync_state
 from store.objects import list_active_connections
 from workflows.delta import DeltaSyncWorkflow, delta_workflow_id
@@ -174,7 +175,11 @@ async def ensure_verify_schedule(
         typed_search_attributes=customer_platform(customer, platform),
     )
     await _ensure_schedule(
-        temporal, sid, action, interval_seconds, f"Verify of {platform} every {interval_seconds}s for customer {customer}"
+        temporal,
+        sid,
+        action,
+        interval_seconds,
+        f"Verify of {platform} every {interval_seconds}s for customer {customer}",
     )
     return sid
 
@@ -252,7 +257,11 @@ async def pause_sync(session: AsyncSession, temporal: Client, customer_id: uuid.
     """Stop all automatic sync of the connection: its schedules pause; notifications that arrive
     are acknowledged and held (not lost) until it resumes. Changes already under way finish."""
     await live_connection(session, customer_id, platform)
-    await merge_sync_state(session, customer_id, platform, {"paused": True, "paused_at": _now()})
+    paused_at = _now()
+    await merge_sync_state(session, customer_id, platform, {"paused": True, "paused_at": paused_at})
+    await events_q.emit(
+        session, customer_id, "sync.paused", {"platform": platform, "at": paused_at}, key=f"{platform}|{paused_at}"
+    )
     await session.commit()
     await _pause_schedules(temporal, customer_id, platform, pause=True, note="sync paused by the customer")
     return await sync_state(session, customer_id, platform)
@@ -264,7 +273,11 @@ async def resume_sync(
     """Restart the connection's automatic sync: held changes are handed on, then a delta pass
     catches up; the ResumeSyncWorkflow's id."""
     await live_connection(session, customer_id, platform)
-    await merge_sync_state(session, customer_id, platform, {"paused": False, "resumed_at": _now()})
+    resumed_at = _now()
+    await merge_sync_state(session, customer_id, platform, {"paused": False, "resumed_at": resumed_at})
+    await events_q.emit(
+        session, customer_id, "sync.resumed", {"platform": platform, "at": resumed_at}, key=f"{platform}|{resumed_at}"
+    )
     await session.commit()
     await _pause_schedules(temporal, customer_id, platform, pause=False, note="sync resumed by the customer")
     customer = str(customer_id)

@@ -32,6 +32,7 @@ _OPEN = text(
            fields = EXCLUDED.fields, canonical_values = EXCLUDED.canonical_values,
            platform_values = EXCLUDED.platform_values, platform_record = EXCLUDED.platform_record,
            updated_at = now()
+    RETURNING id
     """
 )
 
@@ -45,10 +46,11 @@ async def open_conflict(
     fields: list[str],
     platform_values: dict[str, Any],
     platform_record: str | None,
-) -> None:
+) -> str | None:
     """Open (or refresh: one open conflict per object and platform) the conflict of a propagation's
-    target. Canonical's values are the propagation's ``canonical_after``."""
-    await conn.execute(
+    target. Canonical's values are the propagation's ``canonical_after``. The conflict's id (None:
+    this propagation's conflict on the platform was opened before)."""
+    row = await conn.execute(
         _OPEN,
         {
             "id": conflict_id(propagation_id, platform),
@@ -60,6 +62,8 @@ async def open_conflict(
             "rec": platform_record,
         },
     )
+    found = row.scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 async def close_stale(conn: Executor, propagation_id: str, platforms: list[str]) -> None:
@@ -155,9 +159,7 @@ async def resolve(
 async def record_resolution_outcome(conn: Executor, conflict: str, outcome: dict[str, Any]) -> None:
     """The propagation that carried the resolution out, beside the resolution."""
     await conn.execute(
-        text(
-            "UPDATE conflicts SET resolution = resolution || CAST(:o AS jsonb), updated_at = now() WHERE id = :id"
-        ),
+        text("UPDATE conflicts SET resolution = resolution || CAST(:o AS jsonb), updated_at = now() WHERE id = :id"),
         {"id": conflict, "o": dumps_text(outcome)},
     )
 

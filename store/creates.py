@@ -290,6 +290,25 @@ async def reference_links(
     return [(str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3])) for r in rows]
 
 
+async def referenced_records(
+    conn: Executor, customer_id: uuid.UUID, platform: str, canonical_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Entity type -> the stored native record of the referenced objects mapped on ``platform``:
+    what a create takes what its record lacks from (a BC payment's currency is its customer's)."""
+    if not canonical_ids:
+        return {}
+    rows = await conn.execute(
+        text(
+            f"""
+            SELECT m.entity_type, po.data FROM {ACTIVE_RECORD}
+             WHERE m.customer_id = :c AND m.platform = :p AND m.canonical_id = ANY(:ids)
+            """
+        ),
+        {"c": customer_id, "p": platform, "ids": canonical_ids},
+    )
+    return {str(r[0]): dict(r[1]) for r in rows if r[1] is not None}
+
+
 async def insert_canonical(
     conn: Executor, customer_id: uuid.UUID, canonical_id: str, entity_type: str, data: dict[str, Any]
 ) -> None:

@@ -65,3 +65,15 @@ def decrypt_webhook_secret(settings: Settings, token: bytes) -> str:
         return Fernet(_key(settings)).decrypt(token).decode()
     except InvalidToken as err:
         raise CredentialsError("the webhook secret cannot be decrypted with the configured CREDENTIALS_KEY") from err
+
+
+def encrypt_text(settings: Settings, plaintext: str) -> bytes:
+    """A secret the engine must use again (an event endpoint's signing secret), encrypted at rest."""
+    return Fernet(_key(settings)).encrypt(plaintext.encode())
+
+
+def decrypt_text(settings: Settings, token: bytes) -> str:
+    try:
+        return Fernet(_key(settings)).decrypt(token).decode()
+    except InvalidToken as err:
+        raise CredentialsError("a stored secret cannot be decrypted with the configured CREDENTIALS_KEY") from err

@@ -379,8 +379,13 @@ async def open_fan_out(
         await conn.execute(
             OPEN_FAN_OUT,
             {
-                "pid": propagation_id, "c": customer_id, "cid": canonical_id, "p": platform, "v": version,
-                "nt": number_field[0], "nf": number_field[1],
+                "pid": propagation_id,
+                "c": customer_id,
+                "cid": canonical_id,
+                "p": platform,
+                "v": version,
+                "nt": number_field[0],
+                "nf": number_field[1],
             },
         )
     ).one()
@@ -501,11 +506,16 @@ async def save_target(
     )
 
 
-async def finish(conn: Executor, propagation_id: str, status: str, result: dict[str, Any]) -> None:
-    await conn.execute(
-        text("UPDATE propagations SET status = :s, result = CAST(:r AS jsonb), updated_at = now() WHERE id = :id"),
+async def finish(conn: Executor, propagation_id: str, status: str, result: dict[str, Any]) -> uuid.UUID | None:
+    """Record a pass's outcome; the propagation's customer (None: no such propagation)."""
+    row = await conn.execute(
+        text(
+            "UPDATE propagations SET status = :s, result = CAST(:r AS jsonb), updated_at = now() WHERE id = :id "
+            "RETURNING customer_id"
+        ),
         {"id": propagation_id, "s": status, "r": _json(result)},
     )
+    return row.scalar_one_or_none()
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -263,9 +263,7 @@ class PropagationTarget(Base):
 
     # deleted / kept / refused: a delete's outcome (migration 0007).
     __table_args__ = (
-        CheckConstraint(
-            "status in ('pending','synced','conflict','failed','deleted','kept','refused')", name="status"
-        ),
+        CheckConstraint("status in ('pending','synced','conflict','failed','deleted','kept','refused')", name="status"),
     )
 
 
@@ -309,9 +307,7 @@ class WebhookDelivery(Base):
     held: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     __table_args__ = (
-        Index(
-            "ix_webhook_deliveries_held", "customer_id", "platform", postgresql_where=text("held IS NOT NULL")
-        ),
+        Index("ix_webhook_deliveries_held", "customer_id", "platform", postgresql_where=text("held IS NOT NULL")),
     )
 
 
@@ -442,3 +438,106 @@ class ReseedSchedule(Base):
     platform: Mapped[str] = mapped_column(String(16), nullable=False)
     interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = _now()
+
+
+class EventCounter(Base):
+    """Per customer, the last event sequence number handed out. Taking the next one locks the row
+    until the transaction ends, so a customer's events commit in sequence order: a reader that has
+    seen ``seq`` N never finds an N-1 committed later (the feed's and the deliveries' cursor)."""
+
+    __tablename__ = "event_counters"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class Event(Base):
+    """Something that happened to a customer's data (migration 0010), written in the transaction of
+    the state change it describes; delivered to webhook endpoints and served by GET /events."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    occurred_at: Mapped[datetime] = _now()
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "seq", name="uq_events_customer_seq"),
+        Index("ix_events_occurred", "occurred_at"),
+    )
+
+
+class WebhookEndpoint(Base):
+    """A caller's URL that receives its events, signed (Standard Webhooks) with its own secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(CUSTOMER_FK, ondelete="CASCADE"), nullable=False
+    )
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    # Empty: every type.
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # Fernet-encrypted signing secrets; the previous one stays valid until previous_expires_at.
+    secret: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The customer's last event this endpoint acknowledged (or skipped: not one of its types).
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Failed attempts in a row of the event at the head of the queue, and since when it fails.
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_webhook_endpoints_customer", "customer_id", "created_at"),)
+
+
+class WebhookAttempt(Base):
+    """One delivery attempt of one event to one endpoint: GET /webhook-endpoints/{id}/deliveries."""
+
+    __tablename__ = "webhook_attempts"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    )
+    event_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    at: Mapped[datetime] = _now()
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("outcome in ('delivered','failed')", name="outcome"),
+        Index("ix_webhook_attempts_endpoint", "endpoint_id", "seq"),
+        Index("ix_webhook_attempts_event", "endpoint_id", "event_id"),
+        Index("ix_webhook_attempts_at", "at"),
+    )
+
+
+class WebhookRedelivery(Base):
+    """An event an operator or caller asked to deliver again to an endpoint (besides its queue)."""
+
+    __tablename__ = "webhook_redeliveries"
+
+    endpoint_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    requested_at: Mapped[datetime] = _now()

@@ -137,6 +137,9 @@ def settings(
         # emulators' notifications).
         public_base_url=f"http://127.0.0.1:{public_port}",
         credentials_key=Fernet.generate_key().decode(),
+        # Event deliveries: retries in a second, not minutes; a receiver that hangs fails fast.
+        webhook_retry_schedule="0.3,0.6,1",
+        webhook_timeout_seconds=1.5,
     )
 
 

@@ -2,7 +2,9 @@
 or through DELETE /objects. One per canonical object, whoever reports it and however often: the
 tombstone first, then per other platform holding a record the connection's delete policy
 (``tombstone_only``: kept; ``propagate``: deleted where the platform allows, else ``refused`` with
-its reason), then the outcome recorded as a propagation (format ``delete``).
+its reason), then the outcome recorded as a propagation (format ``delete``). Targets that failed or were
+refused wait, like a failed fan-out, for a replay (signal ``retry_failed`` or
+POST /propagations/{id}/retry) for ``REPLAY_WINDOW``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.delete import DeleteActivities
     from models.delete import DeleteInput, DeleteTarget, DeleteTargetResult
-    from models.propagate import PropagateResponse
+    from models.propagate import PropagateResponse, RetryRequest
     from workflows.create import SANDBOX_RETRY
     from workflows.names import OUTCOME, customer_platform
-    from workflows.propagate import DB_RETRY, LIVE_RETRY, LIVE_WRITE_DEADLINE, platform_queue
+    from workflows.propagate import DB_RETRY, LIVE_RETRY, LIVE_WRITE_DEADLINE, REPLAY_WINDOW, platform_queue
 
 
 def delete_workflow_id(customer_id: str, canonical_id: str) -> str:
@@ -31,6 +33,13 @@ def delete_workflow_id(customer_id: str, canonical_id: str) -> str:
 
 @workflow.defn
 class DeleteWorkflow:
+    def __init__(self) -> None:
+        self._response: PropagateResponse | None = None
+        self._retry_requested = False
+        self._pass = 0
+        self._recorded_pass = 0
+        self._closed = False
+
     @workflow.run
     async def run(self, params: DeleteInput) -> PropagateResponse:
         plan = await workflow.execute_activity_method(
@@ -40,25 +49,83 @@ class DeleteWorkflow:
             retry_policy=DB_RETRY,
             summary=f"tombstone {params.canonical_id}",
         )
-        outcomes = list(await asyncio.gather(*(self._one(params, t) for t in plan.targets)))
-        response = await workflow.execute_activity_method(
-            DeleteActivities.record_delete,
-            args=[params, plan, outcomes],
-            start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=DB_RETRY,
-            summary="record the delete",
-        )
-        workflow.upsert_search_attributes([OUTCOME.value_set(response.status)])
-        workflow.set_current_details(
-            f"**{response.status}**: {plan.entity_type} {params.canonical_id} deleted by {plan.deleted_by}"
-            + "".join(f"\n\n{o.platform} {o.platform_id}: {o.status}" + (f" ({o.error})" if o.error else "") for o in outcomes)
-        )
-        return response
+        outcomes: dict[str, DeleteTargetResult] = {}
+        pending = list(plan.targets)
+        # Patched: a delete that started on the code before replays ends after its first pass.
+        replayable = workflow.patched("delete-replay")
+        while True:
+            self._pass += 1
+            for outcome in await asyncio.gather(*(self._one(params, t) for t in pending)):
+                outcomes[outcome.platform] = outcome
+            response = await workflow.execute_activity_method(
+                DeleteActivities.record_delete,
+                args=[params, plan, [outcomes[t.platform] for t in plan.targets]],
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=DB_RETRY,
+                summary="record the delete",
+            )
+            self._response, self._recorded_pass = response, self._pass
+            workflow.upsert_search_attributes([OUTCOME.value_set(response.status)])
+            problems = [t for t in plan.targets if outcomes[t.platform].status in ("failed", "refused")]
+            workflow.set_current_details(
+                f"**{response.status}**: {plan.entity_type} {params.canonical_id} deleted by {plan.deleted_by}"
+                + "".join(
+                    f"\n\n{o.platform} {o.platform_id}: {o.status}" + (f" ({o.error})" if o.error else "")
+                    for o in outcomes.values()
+                )
+                + (
+                    f"\n\n(pass {self._pass}, {workflow.now().isoformat(timespec='seconds')}) Fix the cause on the "
+                    "platform (or review the record there), then replay only those platforms: send the signal "
+                    "`retry_failed` (no input). The platform's own rules are checked again; nothing is forced."
+                    if problems and replayable
+                    else ""
+                )
+            )
+            if not problems or not replayable:
+                break
+            # A failed target (not reachable in time) and a refused one (the platform's rules, or a
+            # record changed since we read it) wait for a replay: after a fix, the operator asks again.
+            try:
+                await workflow.wait_condition(lambda: self._retry_requested, timeout=REPLAY_WINDOW)
+            except TimeoutError:
+                break
+            self._retry_requested = False
+            pending = problems
+        self._closed = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self._response is not None
+        return self._response
+
+    @workflow.update
+    async def first_pass(self) -> PropagateResponse:
+        """The response of the first pass (what DELETE /objects returns)."""
+        await workflow.wait_condition(lambda: self._response is not None)
+        assert self._response is not None
+        return self._response
+
+    @workflow.update
+    async def retry(self, request: RetryRequest) -> PropagateResponse:
+        """Replay the failed and refused platforms; the new response (POST /propagations/{id}/retry)."""
+        await workflow.wait_condition(lambda: self._response is not None)
+        assert self._response is not None
+        if self._response.status != "partial" or self._closed:
+            return self._response
+        passes = self._recorded_pass
+        self._retry_requested = True
+        await workflow.wait_condition(lambda: self._recorded_pass > passes)
+        return self._response
+
+    @workflow.signal
+    def retry_failed(self) -> None:
+        """Replay the failed and refused platforms (send from the Temporal UI)."""
+        self._retry_requested = True
 
     async def _one(self, params: DeleteInput, target: DeleteTarget) -> DeleteTargetResult:
         live = target.mode == "live"
         if target.policy != "propagate":
-            return DeleteTargetResult(platform=target.platform, status="kept", platform_id=target.platform_id, live=live)
+            return DeleteTargetResult(
+                platform=target.platform, status="kept", platform_id=target.platform_id, live=live
+            )
         try:
             return await workflow.execute_activity_method(
                 DeleteActivities.delete_on_target,

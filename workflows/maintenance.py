@@ -23,4 +23,12 @@ class MaintenanceWorkflow:
             start_to_close_timeout=timedelta(minutes=1),
             summary="purge expired rate-limit rows",
         )
-        return MaintenanceResult(rate_limit_rows_deleted=purged.deleted)
+        events = 0
+        if workflow.patched("purge-events"):
+            events = await workflow.execute_activity_method(
+                MaintenanceActivities.purge_events,
+                max(30, params.event_retention_days),
+                start_to_close_timeout=timedelta(minutes=5),
+                summary="purge events and delivery attempts past retention",
+            )
+        return MaintenanceResult(rate_limit_rows_deleted=purged.deleted, events_deleted=events)

@@ -25,7 +25,7 @@ from bench.sync.fields import (
     native_value,
     same,
 )
-from bench.sync.soak import Context, Create, Edit, Pair, SoakLog, epoch
+from bench.sync.soak import Context, Create, Delete, Edit, Pair, SoakLog, epoch
 from bench.sync.stack import Customer, Emulator
 
 Path = Literal["webhook", "delta", "unknown"]
@@ -270,6 +270,34 @@ def analyse_creates(log: SoakLog, logs: Logs) -> list[CreateResult]:
                     echoes += 1
         latency = None if first is None else first - create.at
         results.append(CreateResult(create, found, echoes, latency))
+    return results
+
+
+@dataclass
+class DeleteResult:
+    delete: Delete
+    removed: int  # the engine's deletes of the counterpart (goal: exactly 1)
+    echoes: int  # the engine's deletes on the source platform (its record was gone already)
+    latency: float | None
+
+
+def analyse_deletes(log: SoakLog, logs: Logs) -> list[DeleteResult]:
+    """Each delete against the write logs: the counterpart deleted by the engine (once), when."""
+    results = []
+    for deleted in log.deletes:
+        removed, echoes, first = 0, 0, None
+        for platform in (deleted.target, deleted.source):
+            native = deleted.pair.native(platform)
+            for write in logs.writes[platform]:
+                if write["source"] != "api" or write["operation"] != "delete" or str(write["record_id"]) != native:
+                    continue
+                if platform == deleted.source:
+                    echoes += 1
+                    continue
+                removed += 1
+                at = epoch(write["at"])
+                first = at if first is None else min(first, at)
+        results.append(DeleteResult(deleted, removed, echoes, None if first is None else first - deleted.at))
     return results
 
 

@@ -24,6 +24,8 @@ engine settle, and judges from the emulators' write and delivery logs and GET /a
   edits whose notification was delivered (webhook; goal p50 <= 2 s) and those whose every
   notification was dropped (delta-caught; goal p99 <= interval + 5 s); edits in flight across the
   SIGKILL are reported apart;
+- deletes (a linked payment deleted on one platform, connections on policy propagate): its counterpart
+  deleted exactly once, and the latency.
 - creates: duplicates (goal 0), orphans (a record without its counterpart where policy says it
   should have one; goal 0), create latency p50/p99;
 - the SIGKILL lost nothing: no edit in flight at it went missing without the engine recording it
@@ -55,10 +57,12 @@ from bench.sync import engine
 from bench.sync.analysis import (
     Comparison,
     CreateResult,
+    DeleteResult,
     EditReport,
     EditResult,
     EngineAccount,
     analyse_creates,
+    analyse_deletes,
     analyse_edits,
     compare,
     engine_account,
@@ -90,6 +94,7 @@ class Config:
     interval: int
     kill: bool
     creates: float
+    deletes: float
     soak_payments: int
     payments: int
     changes: int
@@ -107,6 +112,7 @@ class SoakResult:
     log: SoakLog
     edits: EditReport
     creates: list[CreateResult]
+    deletes: list[DeleteResult]
     requests: dict[str, int]
     settle_seconds: float
     account: EngineAccount
@@ -138,6 +144,12 @@ async def run_soak(stack: Stack, cfg: Config) -> SoakResult:
             seconds, entities = await engine.connect(api, stack.temporal, customer, emulators[platform])
             records = sum(entities.values())
             print(f"  connected {platform} live: {records:,} records in {seconds:.1f} s", flush=True)
+            # Deletes in the mix must reach the other platform (the default policy keeps its record).
+            resp = await api.patch(
+                f"/api/v1/connections/{platform}", headers=customer.headers, json={"delete_policy": "propagate"}
+            )
+            if resp.status_code != 200:
+                raise BenchError(f"delete policy of {platform}: {resp.status_code} {resp.text[:200]}")
     await engine.first_checks(stack.temporal, customer, list(PLATFORMS))
     world = World(
         procore={t: (await emulators["procore"].control("GET", f"/records/{t}"))["records"] for t in ENTITY_TYPES},
@@ -157,7 +169,7 @@ async def run_soak(stack: Stack, cfg: Config) -> SoakResult:
             drop=cfg.drop, duplicate=cfg.duplicate, delay_seconds=0.0, delay_max_seconds=cfg.delay, seed=cfg.seed
         )
         await emulator.reset_requests()
-    soak_cfg = SoakConfig(cfg.duration, cfg.rate, cfg.interval, cfg.kill, cfg.creates, cfg.seed)
+    soak_cfg = SoakConfig(cfg.duration, cfg.rate, cfg.interval, cfg.kill, cfg.creates, cfg.seed, cfg.deletes)
     print(f"  soak: {cfg.duration:.0f} s at {cfg.rate:g} operations/s", flush=True)
     log = await Soak(ctx, soak_cfg).run()
     requests = {p: int((await e.requests())["total"]) for p, e in emulators.items()}
@@ -167,6 +179,7 @@ async def run_soak(stack: Stack, cfg: Config) -> SoakResult:
     logs = await fetch_logs(emulators)
     after = await compare(ctx, logs.records)
     creates = analyse_creates(log, logs)
+    deletes = analyse_deletes(log, logs)
     async with stack.api() as api:
         await explain_missing(api, customer, creates, after.objects)
         # The delta part must not share the machine with this customer's scheduled passes.
@@ -179,7 +192,9 @@ async def run_soak(stack: Stack, cfg: Config) -> SoakResult:
     edits = analyse_edits(log, logs, ctx.pairs, window=cfg.interval + 5)
     kill_lost = [r.edit for r in edits.lost if r.kill_affected]
     recorded = await taken_in(stack.db.dsn, customer.customer_id, kill_lost)
-    return SoakResult(cfg, records, before, after, log, edits, creates, requests, settle_seconds, account, recorded)
+    return SoakResult(
+        cfg, records, before, after, log, edits, creates, deletes, requests, settle_seconds, account, recorded
+    )
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -250,7 +265,9 @@ def report_soak(result: SoakResult, table: Table) -> None:
         capacity = log.cpu.pop("machine capacity")
         busy = log.cpu.pop("machine busy")
         parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(log.cpu.items(), key=lambda kv: -kv[1]))
-        print(f"  CPU during the soak: machine {busy / capacity:.0%} busy ({busy:.0f} of {capacity:.0f} CPU s): {parts}")
+        print(
+            f"  CPU during the soak: machine {busy / capacity:.0%} busy ({busy:.0f} of {capacity:.0f} CPU s): {parts}"
+        )
     print("  latency by type, direction and path (not across the kill):")
     for name in sorted(by_type):
         print(f"    {name:<36} {spread(by_type[name])}")
@@ -328,7 +345,12 @@ def report_soak(result: SoakResult, table: Table) -> None:
     kill_lost = [r for r in kill_edits if r.latency is None and not r.superseded]
 
     n = len(edits.results)
-    table.add("records disagreeing (canonical/Procore/BC)", "0", str(after.records_disagreeing), after.records_disagreeing == 0)
+    table.add(
+        "records disagreeing (canonical/Procore/BC)",
+        "0",
+        str(after.records_disagreeing),
+        after.records_disagreeing == 0,
+    )
     table.add("edits lost (never reached the other platform)", "0", f"{len(lost)} of {n}", not lost)
     mean = sum(writes) / len(writes) if writes else math.nan
     table.add(
@@ -373,6 +395,22 @@ def report_soak(result: SoakResult, table: Table) -> None:
     table.add("duplicates (creates)", "0", str(duplicates), duplicates == 0)
     table.add("orphans", "0", str(len(orphans)), not orphans)
     table.add("create latency", "(reported)", spread(create_latency), None)
+    gone = [d for d in result.deletes if d.removed]
+    not_once = [d for d in result.deletes if d.removed != 1 or d.echoes]
+    print(f"\nDeletes (a linked payment deleted on one platform, policy propagate): {len(result.deletes)}")
+    for miss in not_once[:6]:
+        op = miss.delete
+        print(
+            f"    #{op.seq} {op.source}->{op.target} ({op.pair.native(op.source)} -> {op.pair.native(op.target)}): "
+            f"deleted {miss.removed}x on {op.target}, {miss.echoes}x back on {op.source}"
+        )
+    table.add(
+        "deletes: counterpart deleted exactly once",
+        "all",
+        f"{len(result.deletes) - len(not_once)} of {len(result.deletes)}",
+        bool(result.deletes) and not not_once,
+    )
+    table.add("delete latency", "(reported)", spread([d.latency for d in gone if d.latency is not None]), None)
 
 
 def report_delta(runs: list[DeltaRun], table: Table) -> None:
@@ -462,8 +500,11 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=15, help="delta pass interval, seconds (default 15)")
     parser.add_argument("--no-kill", action="store_true", help="no worker SIGKILL half-way")
     parser.add_argument("--creates", type=float, default=0.15, help="share of operations that are creates (0.15)")
+    parser.add_argument("--deletes", type=float, default=0.05, help="share of operations that are deletes (0.05)")
     parser.add_argument("--soak-payments", type=int, default=200, help="soak data set: synthetic payments (200)")
-    parser.add_argument("--payments", type=int, default=None, help="delta pass data set (default 100,000; --quick 10,000)")
+    parser.add_argument(
+        "--payments", type=int, default=None, help="delta pass data set (default 100,000; --quick 10,000)"
+    )
     parser.add_argument("--changes", type=int, default=100, help="payments changed before the delta pass (100)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the operations and of the webhook faults")
     parser.add_argument("--quick", action="store_true", help="60 s soak and 10,000 payments: a few minutes")
@@ -481,6 +522,7 @@ def main() -> None:
         interval=args.interval,
         kill=not args.no_kill,
         creates=args.creates,
+        deletes=args.deletes,
         soak_payments=args.soak_payments,
         payments=args.payments or (10_000 if args.quick else 100_000),
         changes=args.changes,

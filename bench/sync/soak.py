@@ -86,11 +86,27 @@ class Create:
 
 
 @dataclass
+class Delete:
+    """A linked record a person deleted on ``source``; with policy ``propagate`` its counterpart goes."""
+
+    seq: int
+    pair: Pair
+    source: str
+    at: float
+    arrived: float | None = None
+
+    @property
+    def target(self) -> str:
+        return OTHER[self.source]
+
+
+@dataclass
 class SoakLog:
     """What the soak did, for the analysis."""
 
     edits: list[Edit] = field(default_factory=list)
     creates: list[Create] = field(default_factory=list)
+    deletes: list[Delete] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
     kill_at: float | None = None  # Unix seconds of the SIGKILL
@@ -108,6 +124,7 @@ class SoakConfig:
     kill: bool
     create_share: float
     seed: int
+    delete_share: float = 0.0
 
 
 @dataclass
@@ -140,6 +157,7 @@ class Tracker:
         self.in_flight: dict[str, Edit] = {}  # canonical id -> the edit not yet arrived
         self.free_at: dict[str, float] = {}  # canonical id -> when it may be edited again
         self.waiting_creates: list[Create] = []
+        self.waiting_deletes: list[Delete] = []
 
     def busy(self, canonical_id: str, now: float) -> bool:
         return canonical_id in self.in_flight or self.free_at.get(canonical_id, 0.0) > now
@@ -157,6 +175,8 @@ class Tracker:
                     self._update(platform, entry)
                 elif entry["operation"] == "create":
                     self._create(platform, entry)
+                elif entry["operation"] == "delete":
+                    self._delete(platform, entry)
         now = time.time()
         for canonical_id, edit in list(self.in_flight.items()):
             if now - edit.at > self.hold_seconds:  # lost, or very late: the analysis will say
@@ -187,6 +207,13 @@ class Tracker:
                 self.waiting_creates.remove(create)
                 return
 
+    def _delete(self, platform: str, entry: dict[str, Any]) -> None:
+        for deleted in self.waiting_deletes:
+            if deleted.target == platform and deleted.pair.native(platform) == str(entry["record_id"]):
+                deleted.arrived = epoch(entry["at"])
+                self.waiting_deletes.remove(deleted)
+                return
+
 
 Operation = Callable[["Soak"], Awaitable[None]]
 
@@ -203,19 +230,12 @@ class Soak:
         self.cpu = CpuWatch(ctx.stack)
 
     # --- the operations mix ------------------------------------------------------------------
-    #
-    # DELETES go here. To add them: connect with `"delete_policy": "propagate"` (run.run_soak; the
-    # default policy keeps the other platform's record), add `"delete": (<share>, Soak.delete)` to
-    # `operations` and an `async def delete(self)` next to `create`: pick a free Pair, DELETE
-    # /_control/records/{type}/{id} on a random platform, remove the Pair from `ctx.pairs` and log a
-    # `Delete` (source, ids, time). The analysis then expects the counterpart gone (its latency from
-    # the other platform's write log, operation "delete") and no longer counts it as an orphan.
 
     def operations(self) -> dict[str, tuple[float, Operation]]:
         return {
-            "edit": (1.0 - self.cfg.create_share, Soak.edit),
+            "edit": (1.0 - self.cfg.create_share - self.cfg.delete_share, Soak.edit),
             "create": (self.cfg.create_share, Soak.create),
-            # "delete": (<share>, Soak.delete),
+            "delete": (self.cfg.delete_share, Soak.delete),
         }
 
     async def edit(self) -> None:
@@ -276,6 +296,27 @@ class Soak:
         self.tracker.waiting_creates.append(made)
         self.log.creates.append(made)
 
+    async def delete(self) -> None:
+        """Delete a linked payment on one platform (connections use policy ``propagate``). Payments:
+        nothing references them, and both platforms allow deleting an unposted one, so the
+        counterpart must go; a deleted record is never edited again."""
+        now = time.time()
+        free = [p for p in self.ctx.pairs["payment"] if not self.tracker.busy(p.canonical_id, now)]
+        if not free:
+            self.log.skipped += 1
+            return
+        pair = self.rng.choice(free)
+        source = self.rng.choice(("procore", "dynamics"))
+        self.seq += 1
+        resp = await self.clients[source].delete(f"/_control/records/payment/{pair.native(source)}")
+        if resp.status_code != 200:
+            self.log.failed_ops.append(f"delete payment {source}: {resp.status_code} {resp.text[:200]}")
+            return
+        self.ctx.pairs["payment"].remove(pair)
+        deleted = Delete(seq=self.seq, pair=pair, source=source, at=epoch(resp.json()["write"]["at"]))
+        self.tracker.waiting_deletes.append(deleted)
+        self.log.deletes.append(deleted)
+
     # --- driving -------------------------------------------------------------------------------
 
     async def _track(self) -> None:
@@ -321,6 +362,7 @@ class Soak:
                     last_note = now
                     print(
                         f"  {now - clock:5.0f} s: {len(self.log.edits)} edits, {len(self.log.creates)} creates, "
+                        f"{len(self.log.deletes)} deletes, "
                         f"{len(self.tracker.in_flight)} edits in flight",
                         flush=True,
                     )
@@ -345,7 +387,11 @@ class Soak:
         while time.monotonic() < limit:
             with contextlib.suppress(httpx.HTTPError):
                 await self.tracker.poll(self.clients)
-            if all(e.arrived for e in self.log.edits) and not self.tracker.waiting_creates:
+            if (
+                all(e.arrived for e in self.log.edits)
+                and not self.tracker.waiting_creates
+                and not self.tracker.waiting_deletes
+            ):
                 return
             await asyncio.sleep(0.5)
 

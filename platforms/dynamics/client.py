@@ -36,9 +36,7 @@ PAGE_SIZE = 1000
 # OData annotations are metadata, not fields: never sent back in a PATCH.
 # `number` comes from a number series; `lastModfiedDateTime` is BC's own misspelling on some pages.
 # The descriptor's read-only fields too (platforms/dynamics/__init__.py).
-READ_ONLY = frozenset(
-    {"@odata.etag", "@odata.context", "id", "number", "lastModifiedDateTime", "lastModfiedDateTime"}
-)
+READ_ONLY = frozenset({"@odata.etag", "@odata.context", "id", "number", "lastModifiedDateTime", "lastModfiedDateTime"})
 
 
 # Business Central's API host; its tokens come from Microsoft Entra ("Service-to-service
@@ -224,7 +222,6 @@ class DynamicsClient:
             written = with_currency(written, noted) if noted else await self._noted(written, {})
         return written, "written"
 
-
     async def create(self, entity_type: str, record: Mapping[str, Any], marker: str) -> dict[str, Any]:
         """POST a new record to its entity set (payments: to a payment journal, the record's or the
         company's first). Business Central has no free idempotency field: a create whose answer was
@@ -275,12 +272,20 @@ class DynamicsClient:
         kind = wanted[0].split(":", 1)[0]
         field = next(f for k, f in get_platform("dynamics").business_keys[entity_type] if k == kind and record.get(f))
         value = str(record[field]).replace("'", "''")
-        source = (
-            "customerPayments" if entity_type == "payment" else ENTITY_SETS[entity_type]
+        # Journal lines are only readable within a journal batch (BC refuses an unscoped read):
+        # search each payment journal in turn.
+        sources = (
+            [
+                f"customerPaymentJournals({j['id']})/customerPayments"
+                async for j in self.collection("customerPaymentJournals")
+            ]
+            if entity_type == "payment"
+            else [ENTITY_SETS[entity_type]]
         )
-        async for candidate in self.collection(f"{source}?$filter={field} eq '{value}'"):
-            if business_keys("dynamics", entity_type, candidate)[:1] == wanted:
-                return await self._noted(candidate, {}) if entity_type == "payment" else candidate
+        for source in sources:
+            async for candidate in self.collection(f"{source}?$filter={field} eq '{value}'"):
+                if business_keys("dynamics", entity_type, candidate)[:1] == wanted:
+                    return await self._noted(candidate, {}) if entity_type == "payment" else candidate
         return None
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from tests.events.conftest import feed
 from tests.fixtures.api import assert_error
 from tests.fixtures.live import canonical_payment, control, propagate, silence_webhooks
 from tests.fixtures.net import auth
@@ -73,6 +74,13 @@ async def test_a_conflict_is_queued_with_both_sides_and_keeping_canonical_writes
     assert "not open" in assert_error(again, 409, "CONFLICT_ERROR")["message"]
     still = await api.get("/api/v1/conflicts", headers=auth(live), params={"status": "open"})
     assert still.json()["data"] == []
+    # Callers learned of both: the conflict opened and its resolution, in that order.
+    types = ["conflict.opened", "propagation.conflict", "conflict.resolved"]
+    events = await feed(api, auth(live), types=types)
+    assert [e["type"] for e in events] == types, events
+    assert {e["data"]["conflict_id"] for e in events if e["type"] != "propagation.conflict"} == {item["id"]}
+    assert events[1]["data"]["platforms"]["dynamics"]["status"] == "conflict"
+    assert events[2]["data"]["resolution"]["keep"] == "canonical"
 
 
 async def test_keeping_the_platform_takes_its_values_everywhere(

@@ -245,9 +245,7 @@ async def test_an_invoice_posted_to_the_api_is_created_once_on_each_platform(
     """POST /objects on live connections: one record per platform (write log), found by its number,
     linked to the new canonical object; a retry with the same Idempotency-Key creates nothing more,
     and the records coming back as notifications start nothing."""
-    [contract] = [
-        o for o in await _objects(api, live, "procore", "contract") if o["id"] == str(CONTRACT_PROCORE)
-    ]
+    [contract] = [o for o in await _objects(api, live, "procore", "contract") if o["id"] == str(CONTRACT_PROCORE)]
     body = {
         "entity_type": "invoice",
         "data": {
@@ -279,3 +277,58 @@ async def test_an_invoice_posted_to_the_api_is_created_once_on_each_platform(
     for platform in ("procore", "dynamics"):
         result = await _delta(api, live, temporal_client, platform)
         assert sum(r.created for r in result.types) == 0, (platform, result)
+
+
+async def test_a_payment_entered_in_procore_is_booked_in_business_central_in_its_customers_currency(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    """A BC payment journal line carries no currency: the create takes its customer's (BC's own
+    customer record), not a guess, and names the customer and the invoice it applies to."""
+    invoice = await _invoice_in_procore(emulators, "INV-2026-0666")
+    await settle(emulators, temporal_client, customer)
+    payment = await _new_in_procore(
+        emulators,
+        "payment",
+        project_id=PROJECT_PROCORE,
+        contract_id=CONTRACT_PROCORE,
+        requisition_id=invoice["id"],
+        amount="1000.00",
+        date="2026-12-01",
+        check_number="CHK-2026-0666",
+        invoice_number="INV-2026-0666",
+    )
+    record = await wait_for_create(api, live, customer, "procore", "payment", str(payment["id"]))
+    assert record["status"] == "synced", [t.get("error") for t in record["targets"]]
+    await settle(emulators, temporal_client, customer)
+    made = _named(await _records(emulators, "dynamics", "payment"), "documentNumber", "CHK-2026-0666")
+    assert len(made) == 1, made
+    assert len(await _creates(emulators, "dynamics", "payment")) == 1
+    [bc_invoice] = _named(await _records(emulators, "dynamics", "invoice"), "externalDocumentNumber", "INV-2026-0666")
+    assert made[0]["customerId"] == bc_invoice["customerId"]
+    assert made[0]["appliesToInvoiceId"] == bc_invoice["id"]
+    [mapped] = [o for o in await _objects(api, live, "dynamics", "payment") if o["id"] == made[0]["id"]]
+    assert mapped["data"]["external_ids"] == {"procore": str(payment["id"]), "dynamics": made[0]["id"]}
+
+
+async def test_a_sales_order_entered_in_business_central_becomes_a_procore_contract_once(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    bc_customer = next(
+        c for c in await _records(emulators, "dynamics", "customer") if c["displayName"].startswith("Doha Infra")
+    )
+    order = await _new_in_bc(
+        emulators,
+        "contract",
+        customerId=bc_customer["id"],
+        customerNumber=bc_customer["number"],
+        externalDocumentNumber="C-LEX-099",
+        orderDate="2026-12-01",
+        shortcutDimension1Code="LBT-2401",  # the JOB dimension: Procore commitments belong to a project
+    )
+    record = await wait_for_create(api, live, customer, "dynamics", "contract", order["id"])
+    assert record["status"] == "synced", [t.get("error") for t in record["targets"]]
+    await settle(emulators, temporal_client, customer)
+    made = _named(await _records(emulators, "procore", "contract"), "number", "C-LEX-099")
+    assert len(made) == 1, made
+    assert made[0]["type"] == "WorkOrderContract" and made[0]["project"]["id"] == PROJECT_PROCORE, made[0]
+    assert len(await _creates(emulators, "procore", "contract")) == 1

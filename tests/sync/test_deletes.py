@@ -184,3 +184,29 @@ async def test_delete_through_the_api_deletes_where_each_policy_says(
     # Procore's delete notification comes back: recognised, nothing more happens.
     record = await _propagation(api, live, customer, cid)
     assert record["source_platform"] is None and record["status"] == "synced"
+
+
+async def test_a_refused_delete_waits_for_a_replay_and_deletes_once_fixed(
+    api: httpx.AsyncClient, live: str, emulators: Any, customer: str, temporal_client: Client
+) -> None:
+    """A platform that refuses a delete (here, once: a fault) leaves the target refused with the
+    reason, replayable through POST /propagations/{id}/retry; the replay deletes it, once."""
+    procore, bc, cid = await _draft_invoice_on_both(api, live, emulators, customer, temporal_client, "INV-2026-0902")
+    await _policy(api, live, "dynamics", "propagate")
+    fault = {"kind": "error", "status": 400, "method": "DELETE", "path_prefix": "/"}
+    await control(emulators, "dynamics", "POST", "/faults", json=fault)
+    await control(emulators, "procore", "DELETE", f"/records/invoice/{procore['id']}")
+    await settle(emulators, temporal_client, customer)
+    record = await _propagation(api, live, customer, cid)
+    assert record["status"] == "partial", record
+    [target] = record["targets"]
+    assert target["status"] == "refused" and "400" in target["error"], target
+    assert bc["id"] in {r["id"] for r in await _records(emulators, "dynamics", "invoice")}
+    replay = await api.post(f"/api/v1/propagations/{record['id']}/retry", headers=auth(live))
+    assert replay.status_code == 200, replay.text
+    body = replay.json()["data"]
+    assert body["status"] == "synced" and body["propagated"]["dynamics"]["writeStatus"] == "deleted", body
+    assert bc["id"] not in {r["id"] for r in await _records(emulators, "dynamics", "invoice")}
+    assert [str(w["record_id"]) for w in await _api_writes(emulators, "dynamics", "delete")] == [bc["id"]]
+    again = await api.post(f"/api/v1/propagations/{record['id']}/retry", headers=auth(live))
+    assert again.status_code == 409, again.text  # nothing more to replay

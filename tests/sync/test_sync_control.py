@@ -18,6 +18,7 @@ from scheduling.sync import sync_status
 from settings import Settings
 from store import propagate as q
 from store.customers import find_key_owner
+from tests.events.conftest import feed
 from tests.fixtures.api import assert_error
 from tests.fixtures.live import control, edit_in_platform, silence_webhooks, webhook_secret
 from tests.fixtures.net import auth, wait_for
@@ -127,6 +128,11 @@ async def test_pause_holds_announced_changes_and_resume_applies_them(
     connection = await _connection(api, live, "procore")
     assert connection["sync"]["paused"] is False and connection["sync"]["held"] == 0
     assert connection["sync"]["changes_applied"] >= 1
+    control_events = await feed(api, auth(live), types=["sync.paused", "sync.resumed"])
+    assert [(e["type"], e["data"]["platform"]) for e in control_events] == [
+        ("sync.paused", "procore"),
+        ("sync.resumed", "procore"),
+    ]
     # A repeat of the held delivery is a duplicate, not a second change.
     again = await api.post("/api/v1/webhooks/procore", json=event, headers=auth(secret))
     assert again.json()["data"]["duplicates"] == 1

@@ -10,6 +10,7 @@ import pytest
 from temporalio.client import Client
 
 from models.verify import VerifyResult
+from tests.events.conftest import feed
 from tests.fixtures.api import assert_error
 from tests.fixtures.live import control, edit_in_platform, silence_webhooks
 from tests.fixtures.net import auth
@@ -30,6 +31,12 @@ async def _verify(api: httpx.AsyncClient, key: str, temporal: Client, platform: 
     assert report.status_code == 200, report.text
     data: dict[str, Any] = report.json()["data"]
     assert data["status"] == "completed", data
+    # The caller hears of it: verify.completed with the same counts.
+    [event] = [e for e in await feed(api, auth(key), types=["verify.completed"]) if e["data"]["run_id"] == run]
+    assert event["data"]["platform"] == platform
+    assert {t: c["checked"] for t, c in event["data"]["types"].items()} == {
+        t: c["checked"] for t, c in data["counts"].items()
+    }
     return data
 
 

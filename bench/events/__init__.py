@@ -1,0 +1,1 @@
+"""bench/events: event delivery to webhook endpoints, against plain HTTP POSTs."""

@@ -1,0 +1,3 @@
+from bench.events.run import main
+
+main()
