@@ -34,6 +34,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = PROJECT_ROOT / ".data"
 
+    # Edge limits of every request body (checked before any route reads it): larger -> 413, JSON
+    # nested deeper -> 400.
+    max_request_body_bytes: int = Field(1 << 20, ge=1024)
+    max_json_depth: int = Field(64, ge=8)
+
     demo_sessions_per_minute: int = 5
     propagate_requests_per_minute: int = 300
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -162,7 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # /docs from the Swagger UI assets shipped in the fastapi-offline package: no CDN, so it renders
+    # on a machine without internet.
+    app = FastAPIOffline(
         title="Structural API",
         version="1.0",
         lifespan=lifespan,
@@ -190,7 +193,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_request_body_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
     # Added last = outermost, so CORS preflights are answered before the 415 check.
     app.add_middleware(
         CORSMiddleware,

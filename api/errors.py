@@ -22,6 +22,7 @@ class ErrorType(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     CONFLICT_ERROR = "CONFLICT_ERROR"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     TRANSFORM_ERROR = "TRANSFORM_ERROR"
     RATE_LIMIT_ERROR = "RATE_LIMIT_ERROR"
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -35,6 +36,7 @@ STATUS: dict[ErrorType, int] = {
     ErrorType.NOT_FOUND: 404,
     ErrorType.CONFLICT_ERROR: 409,
     ErrorType.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorType.PAYLOAD_TOO_LARGE: 413,
     ErrorType.TRANSFORM_ERROR: 422,
     ErrorType.RATE_LIMIT_ERROR: 429,
     ErrorType.INTERNAL_ERROR: 500,
@@ -48,6 +50,7 @@ DESCRIPTIONS: dict[ErrorType, str] = {
     ErrorType.NOT_FOUND: "Entity, mapping or resource does not exist (or belongs to another customer)",
     ErrorType.CONFLICT_ERROR: "Conflicts with the current state",
     ErrorType.UNSUPPORTED_MEDIA_TYPE: "Request body is not application/json",
+    ErrorType.PAYLOAD_TOO_LARGE: "Request body larger than the API accepts (MAX_REQUEST_BODY_BYTES)",
     ErrorType.TRANSFORM_ERROR: "A mapper cannot translate the data",
     ErrorType.RATE_LIMIT_ERROR: "Too many requests; see Retry-After",
     ErrorType.INTERNAL_ERROR: "Unexpected error",

@@ -47,9 +47,10 @@ class DemoSessionEnvelope(BaseModel):
 def error_responses(*types: ErrorType) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the given error types, all with our envelope.
 
-    Every authenticated/validated route can also answer 500 and 502, so those are always added.
+    Every authenticated/validated route can also answer 413 (a body over the limit), 500 and 502, so
+    those are always added.
     """
-    wanted = [*types, ErrorType.INTERNAL_ERROR, ErrorType.EXTERNAL_SERVICE_ERROR]
+    wanted = [*types, ErrorType.PAYLOAD_TOO_LARGE, ErrorType.INTERNAL_ERROR, ErrorType.EXTERNAL_SERVICE_ERROR]
     out: dict[int | str, dict[str, Any]] = {}
     for t in wanted:
         status = STATUS[t]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.fixtures.api import assert_error, assert_headers
@@ -84,3 +86,9 @@ async def test_openapi_documents_our_envelope(api: httpx.AsyncClient) -> None:
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     docs = await api.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Offline: every asset the page loads is served by the API itself, none from a CDN.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        got = await api.get(asset)
+        assert got.status_code == 200 and len(got.content) > 100, asset
