@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     # Workflows and database activities; separate deployments (or tests) can use their own queue.
     task_queue: str = "structural-main"
-    # When TEMPORAL_ADDRESS is not set explicitly `structural run` starts the dev server itself.
+    # When TEMPORAL_ADDRESS is not set explicitly `structural run` starts the dev server itself (also
+    # when TEMPORAL_DEV_SERVER is true: then on TEMPORAL_ADDRESS's port).
+    temporal_dev_server: bool = False
     temporal_ui_port: int = 8233
 
     api_host: str = "127.0.0.1"

@@ -23,12 +23,16 @@ class ErrorEnvelope(BaseModel):
 class HealthChecks(BaseModel):
     database: Literal["ok", "error"]
     temporal: Literal["ok", "error"]
+    workers: Literal["ok", "error"] = Field(description="Every task queue has a worker polling it")
 
 
 class HealthData(BaseModel):
     status: Literal["ok", "degraded"]
     timestamp: str
     checks: HealthChecks
+    pollers: dict[str, int] = Field(
+        description="Live pollers per task queue (`<queue>` workflows, `<queue>/activities` activities)"
+    )
 
 
 class HealthEnvelope(BaseModel):

@@ -45,6 +45,47 @@ def run() -> None:
 
 
 @app.command()
+def status() -> None:
+    """Health of the running service (database, Temporal, workers polling each task queue) and the
+    processes `structural run` supervises, with their restarts. Exit code 1 when degraded."""
+    import json
+    from pathlib import Path
+
+    import httpx
+    from rich.table import Table
+
+    settings = get_settings()
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "", "::") else settings.api_host
+    url = f"http://{host}:{settings.api_port}/api/v1/health"
+    healthy = False
+    try:
+        data = httpx.get(url, timeout=settings.health_timeout_seconds + 3).json()["data"]
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        console.print(f"[red]API not reachable at {url}: {exc}[/red]")
+    else:
+        healthy = data["status"] == "ok"
+        colour = "green" if healthy else "red"
+        console.print(f"status: [{colour}]{data['status']}[/{colour}]  ({url})")
+        for check, value in data["checks"].items():
+            console.print(f"  {check:<10} {value}")
+        table = Table("task queue", "live pollers")
+        for queue, count in data.get("pollers", {}).items():
+            table.add_row(queue, str(count) if count else "[red]0[/red]")
+        console.print(table)
+    state = Path(settings.data_dir) / "stack.json"
+    if state.exists():
+        table = Table("process", "pid", "restarts", "state")
+        for proc in json.loads(state.read_text())["processes"]:
+            table.add_row(
+                proc["name"], str(proc["pid"]), str(proc["restarts"]), "running" if proc["running"] else "restarting"
+            )
+        console.print(table)
+    else:
+        console.print(f"no `structural run` supervisor state in {state} (started another way, or not running)")
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address (default API_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default API_PORT)")] = None,
@@ -272,8 +313,13 @@ def schedules_list(customer_id: CustomerOpt) -> None:
     async def go(session: AsyncSession) -> list[reseed.ReseedScheduleInfo]:
         return await reseed.list_for_customer(await _temporal(), session, customer_id)
 
-    table = Table("schedule id", "platform", "every (s)", "next run")
-    for info in asyncio.run(_with_session(go)):
+    from rich.table import Column
+
+    found = asyncio.run(_with_session(go))
+    # Ids are what other commands take: never cut, whatever the terminal's width.
+    width = max((len(i.schedule_id) for i in found), default=11)
+    table = Table(Column("schedule id", no_wrap=True, min_width=width), "platform", "every (s)", "next run")
+    for info in found:
         table.add_row(info.schedule_id, info.platform, str(info.interval_seconds), str(info.next_run_at or "-"))
     console.print(table)
 

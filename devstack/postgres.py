@@ -40,6 +40,11 @@ class EmbeddedPostgres:
         with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's pid (the supervisor restarts the server when it is gone)."""
+        return int(self._server.get_postmaster_info().pid)  # type: ignore[attr-defined]
+
     def stop(self) -> None:
         self._server.cleanup()  # type: ignore[attr-defined]
 

@@ -262,8 +262,9 @@ async def record_attempt(
             """
             INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, attempt, outcome, status_code, error,
                                           duration_ms, next_attempt_at)
-            VALUES (:w, :e, :t,
-                    (SELECT count(*) + 1 FROM webhook_attempts WHERE endpoint_id = :w AND event_id = :e),
+            VALUES (CAST(:w AS varchar), CAST(:e AS varchar), :t,
+                    (SELECT count(*) + 1 FROM webhook_attempts
+                      WHERE endpoint_id = CAST(:w AS varchar) AND event_id = CAST(:e AS varchar)),
                     :o, :code, :err, :ms, :next)
             """
         ),

@@ -23,6 +23,8 @@ def test_required_services_with_healthchecks() -> None:
     assert services.keys() >= REQUIRED
     for name in LONG_RUNNING:
         assert "healthcheck" in services[name], name
+        # A crashed long-running service comes back by itself.
+        assert services[name].get("restart") in ("unless-stopped", "always", "on-failure"), name
 
 
 def test_dependencies_exist_and_use_conditions() -> None:

@@ -15,6 +15,7 @@ from api.deps import SettingsDep
 from api.errors import json_response
 from api.schemas import HealthEnvelope
 from canonical.timefmt import iso_millis
+from scheduling.health import live_pollers
 from store.engine import ping
 
 router = APIRouter(tags=["Health"])
@@ -29,6 +30,11 @@ async def _temporal_ok(client: Client) -> bool:
     return await client.service_client.check_health()
 
 
+async def _workers_ok(client: Client, task_queue: str, found: dict[str, int]) -> bool:
+    found.update(await live_pollers(client, task_queue))
+    return all(found.values())
+
+
 async def _probe(name: str, coro: Any, limit: float) -> str:
     try:
         ok = await asyncio.wait_for(coro, limit)
@@ -41,21 +47,29 @@ async def _probe(name: str, coro: Any, limit: float) -> str:
 @router.get(
     "/health",
     response_model=HealthEnvelope,
-    responses={503: {"model": HealthEnvelope, "description": "A dependency is down (`status: degraded`)"}},
+    responses={
+        503: {
+            "model": HealthEnvelope,
+            "description": "A dependency is down, or no worker polls a task queue (`status: degraded`)",
+        }
+    },
     summary="Service health",
 )
 async def health(request: Request, settings: SettingsDep) -> Response:
     timeout = settings.health_timeout_seconds
-    database, temporal = await asyncio.gather(
+    pollers: dict[str, int] = {}
+    database, temporal, workers = await asyncio.gather(
         _probe("database", _database_ok(request.app.state.engine), timeout),
         _probe("temporal", _temporal_ok(request.app.state.temporal), timeout),
+        _probe("workers", _workers_ok(request.app.state.temporal, settings.task_queue, pollers), timeout),
     )
-    healthy = database == "ok" and temporal == "ok"
+    healthy = database == "ok" and temporal == "ok" and workers == "ok"
     body = {
         "data": {
             "status": "ok" if healthy else "degraded",
             "timestamp": iso_millis(),
-            "checks": {"database": database, "temporal": temporal},
+            "checks": {"database": database, "temporal": temporal, "workers": workers},
+            "pollers": pollers,
         }
     }
     return json_response(body, status=200 if healthy else 503)

@@ -10,8 +10,8 @@ from tests.fixtures.api import assert_error, assert_headers
 from tests.fixtures.net import auth
 
 
-async def test_success_has_envelope_and_headers(api: httpx.AsyncClient) -> None:
-    resp = await api.get("/api/v1/health")
+async def test_success_has_envelope_and_headers(api: httpx.AsyncClient, demo_key: str) -> None:
+    resp = await api.get("/api/v1/event-types", headers=auth(demo_key))
     assert resp.status_code == 200
     assert_headers(resp)
     assert set(resp.json()) == {"data"}
