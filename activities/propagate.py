@@ -122,6 +122,7 @@ class PropagateActivities:
             data=data,
             targets=state.targets,
             modes=dict(zip(state.targets, state.modes, strict=True)),
+            target_ids=dict(zip(state.targets, state.ids, strict=True)),
             unsettled=unsettled,
         )
 

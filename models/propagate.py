@@ -43,6 +43,7 @@ class CanonicalUpdateResult(BaseModel):
     data: dict[str, Any]
     targets: list[str] = Field(description="platforms to fan out to (mapped, connected, not the source)")
     modes: dict[str, str] = Field(default_factory=dict, description="connection mode per target platform")
+    target_ids: dict[str, str] = Field(default_factory=dict, description="each target's record id there")
     #: Targets whose last outcome was conflict or failed, when the change is an ``overwrite`` that
     #: changes nothing in canonical: they get the current values written over theirs.
     unsettled: list[str] = Field(default_factory=list)

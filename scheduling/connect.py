@@ -24,7 +24,7 @@ from propagation.logic import NOT_PROPAGATED
 from propagation.rules import check_directions, check_rules
 from scheduling.sync import ensure_sync
 from settings import Settings
-from store.connections import configure, set_options
+from store.connections import configure, set_options, set_sandbox_outage
 from store.credentials import encrypt, new_webhook_secret
 from workflows.connect import ConnectWorkflow, connect_workflow_id
 from workflows.names import customer_platform
@@ -117,7 +117,9 @@ async def connect_platform(
         webhook_secret = (encrypted, digest)
     elif request.live is not None:
         raise ConnectError("validation", "settings are only accepted when mode is live")
-    options = connection_options(delete_policy=request.delete_policy, rules=request.rules, directions=request.directions)
+    options = connection_options(
+        delete_policy=request.delete_policy, rules=request.rules, directions=request.directions
+    )
     customer = str(request.customer_id)
     if await is_running(temporal, connect_workflow_id(customer, request.platform)):
         raise ConnectError("conflict", f"A connect for {request.platform} is already running")
@@ -165,9 +167,7 @@ def connection_options(
     *, delete_policy: str | None, rules: Mapping[str, Any] | None, directions: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """The connection options given, checked (ConnectError names what is wrong)."""
-    fields_of = {
-        t: [f for f in model_for(t).model_fields if f not in NOT_PROPAGATED] for t in SYNCED_ENTITY_TYPES
-    }
+    fields_of = {t: [f for f in model_for(t).model_fields if f not in NOT_PROPAGATED] for t in SYNCED_ENTITY_TYPES}
     problem = (check_rules(rules, names(), fields_of) if rules is not None else None) or (
         check_directions(directions, names(), fields_of) if directions is not None else None
     )
@@ -191,11 +191,23 @@ async def update_connection(
     delete_policy: str | None,
     rules: Mapping[str, Any] | None = None,
     directions: Mapping[str, Any] | None = None,
+    sandbox_fail_writes: int | None = None,
 ) -> None:
-    """Change an active connection's options without reconnecting (PATCH /connections/{platform})."""
+    """Change an active connection's options without reconnecting (PATCH /connections/{platform}).
+    ``sandbox_fail_writes``: a sandbox connection's next N write attempts fail (a simulated outage)."""
     options = connection_options(delete_policy=delete_policy, rules=rules, directions=directions)
-    if not options:
-        raise ConnectError("validation", "nothing to change: send delete_policy, rules or directions")
-    if not await set_options(session, customer_id, platform, options):
+    if not options and sandbox_fail_writes is None:
+        raise ConnectError(
+            "validation", "nothing to change: send delete_policy, rules, directions or sandbox_fail_writes"
+        )
+    if options and not await set_options(session, customer_id, platform, options):
         raise ConnectError("not_found", f"No active {platform} connection")
+    if sandbox_fail_writes is not None:
+        mode = await set_sandbox_outage(session, customer_id, platform, sandbox_fail_writes)
+        if mode is None:
+            raise ConnectError("not_found", f"No active {platform} connection")
+        if mode != "sandbox":
+            raise ConnectError(
+                "conflict", f"sandbox_fail_writes simulates an outage of a sandbox connection; {platform} is {mode}"
+            )
     await session.commit()

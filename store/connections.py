@@ -191,6 +191,36 @@ async def set_options(session: AsyncSession, customer_id: uuid.UUID, platform: s
     return result.first() is not None
 
 
+async def set_sandbox_outage(session: AsyncSession, customer_id: uuid.UUID, platform: str, writes: int) -> str | None:
+    """Make the next ``writes`` write attempts to a sandbox connection fail (0: none); the
+    connection's mode (None: no active connection; only a sandbox one is changed)."""
+    row = (
+        await session.execute(
+            text(
+                """
+                UPDATE connections
+                   SET settings = jsonb_set(settings, '{sandbox}',
+                                            COALESCE(settings -> 'sandbox', '{}'::jsonb)
+                                            || jsonb_build_object('fail_writes', CAST(:n AS int))),
+                       updated_at = now()
+                 WHERE customer_id = :c AND platform = :p AND status = 'active' AND mode = 'sandbox'
+                RETURNING mode
+                """
+            ),
+            {"c": customer_id, "p": platform, "n": writes},
+        )
+    ).first()
+    if row is not None:
+        return str(row[0])
+    mode = (
+        await session.execute(
+            text("SELECT mode FROM connections WHERE customer_id = :c AND platform = :p AND status = 'active'"),
+            {"c": customer_id, "p": platform},
+        )
+    ).scalar_one_or_none()
+    return None if mode is None else str(mode)
+
+
 async def connection_rules(session: Any, customer_id: uuid.UUID) -> dict[str, dict[str, Any]]:
     """The conflict rules and directions of each of the customer's active connections."""
     rows = await session.execute(

@@ -10,7 +10,7 @@ connections, not ORM sessions, for the same reason.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
@@ -172,6 +172,7 @@ class UpdateState:
     version: int | None
     targets: list[str]
     modes: list[str]
+    ids: list[str] = field(default_factory=list)  # each target's record id there
 
     @property
     def done(self) -> bool:
@@ -190,12 +191,14 @@ BEGIN_UPDATE = text(
            FOR UPDATE
     ),
     targets AS (
-        SELECT DISTINCT m.platform, cn.mode FROM {ACTIVE_MAPPING}
+        SELECT DISTINCT ON (m.platform) m.platform, cn.mode, m.platform_id FROM {ACTIVE_MAPPING}
          WHERE m.customer_id = :c AND m.canonical_id = :cid AND m.platform IS DISTINCT FROM CAST(:x AS text)
+         ORDER BY m.platform
     )
     SELECT d.canonical_version, d.updated_fields, d.canonical_after, l.data, l.version,
            COALESCE((SELECT array_agg(platform ORDER BY platform) FROM targets), '{{}}'),
-           COALESCE((SELECT array_agg(mode ORDER BY platform) FROM targets), '{{}}')
+           COALESCE((SELECT array_agg(mode ORDER BY platform) FROM targets), '{{}}'),
+           COALESCE((SELECT array_agg(platform_id ORDER BY platform) FROM targets), '{{}}')
       FROM (SELECT 1) one
       LEFT JOIN done d ON true
       LEFT JOIN locked l ON true
@@ -211,7 +214,9 @@ async def begin_update(
     row = (
         await conn.execute(BEGIN_UPDATE, {"pid": propagation_id, "c": customer_id, "cid": canonical_id, "x": exclude})
     ).one()
-    return UpdateState(row[0], row[1], row[2], row[3], row[4], targets=list(row[5]), modes=list(row[6]))
+    return UpdateState(
+        row[0], row[1], row[2], row[3], row[4], targets=list(row[5]), modes=list(row[6]), ids=list(row[7])
+    )
 
 
 SAVE_UPDATE = text(
@@ -397,7 +402,16 @@ async def open_fan_out(
 _SAVE_TARGET = """
     INSERT INTO propagation_targets (propagation_id, platform, platform_id, status, attempts, data, error,
                                      conflict_data)
-    VALUES (:pid, :p, :x, :s, 1, CAST(:td AS jsonb), :err, CAST(:cd AS jsonb))
+    -- a target that failed before the platform answered still names its record there (its mapping)
+    VALUES (:pid, :p,
+            COALESCE(CAST(:x AS text),
+                     (SELECT m.platform_id FROM propagations pr JOIN entity_mappings m
+                          ON m.customer_id = pr.customer_id AND m.canonical_id = pr.canonical_id
+                         AND m.platform = CAST(:p AS varchar)
+                        JOIN connections cn ON cn.customer_id = m.customer_id AND cn.platform = m.platform
+                                           AND cn.generation = m.generation
+                       WHERE pr.id = CAST(:pid AS varchar) LIMIT 1)),
+            :s, 1, CAST(:td AS jsonb), :err, CAST(:cd AS jsonb))
     ON CONFLICT (propagation_id, platform) DO UPDATE
        SET status = EXCLUDED.status, platform_id = EXCLUDED.platform_id, data = EXCLUDED.data,
            error = EXCLUDED.error, conflict_data = EXCLUDED.conflict_data,

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.webhook import WebhookEvent
     from platforms.registry import get_platform
-    from workflows.names import OUTCOME, customer_platform, webhook_workflow_id
+    from workflows.names import OUTCOME, PLATFORM, customer_platform, webhook_workflow_id
 
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=100),
@@ -127,11 +127,16 @@ class PropagateWorkflow:
             if not failed:
                 break
             self._phase = "waiting for replay"
-            reasons = "; ".join(f"{p}: {self._outcomes[p].error}" for p in failed)
-            workflow.set_current_details(
-                f"**Partial**: {', '.join(failed)} failed ({reasons}).\n\n"
-                "Replay only the failed platforms: send the signal `retry_failed` (no input)."
-            )
+            if workflow.patched("operator-details"):
+                # The list shows which platform failed (`Platform = "dynamics" AND Outcome = "partial"`).
+                workflow.upsert_search_attributes([PLATFORM.value_set(",".join(sorted(failed)))])
+                workflow.set_current_details(self._partial_details(params, update, failed))
+            else:
+                reasons = "; ".join(f"{p}: {self._outcomes[p].error}" for p in failed)
+                workflow.set_current_details(
+                    f"**Partial**: {', '.join(failed)} failed ({reasons}).\n\n"
+                    "Replay only the failed platforms: send the signal `retry_failed` (no input)."
+                )
             try:
                 await workflow.wait_condition(lambda: self._retry_requested, timeout=REPLAY_WINDOW)
             except TimeoutError:
@@ -141,6 +146,28 @@ class PropagateWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._response is not None
         return self._response
+
+    def _partial_details(self, params: PropagateInput, update: CanonicalUpdateResult, failed: list[str]) -> str:
+        """What an operator needs on the workflow's page (User Metadata > Current Details)."""
+        lines = [
+            f"**Partial** after pass {self._pass} ({workflow.now().isoformat(timespec='seconds')}): "
+            f"{params.entity_type} `{params.canonical_id}`, fields {', '.join(update.updated_fields) or '(none)'}.",
+            "",
+        ]
+        for platform in failed:
+            outcome = self._outcomes[platform]
+            lines.append(
+                f"- **{platform}** record `{outcome.platform_id or update.target_ids.get(platform, '?')}`: "
+                f"{outcome.error or 'failed'}"
+            )
+        lines += [
+            "",
+            f"Record: `GET /api/v1/propagations/{params.propagation_id}`; object: "
+            f"`GET /api/v1/objects?entity_type={params.entity_type}` (canonical id above).",
+            "Fix the cause, then replay only the failed platforms: More Actions > Send a Signal > `retry_failed` "
+            "(no input), or `POST /api/v1/propagations/{id}/retry`.",
+        ]
+        return "\n".join(lines)
 
     @staticmethod
     def _source_stamp(params: PropagateInput) -> str:

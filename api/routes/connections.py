@@ -27,6 +27,7 @@ router = APIRouter(tags=["Connections"])
 
 MAX_PAGE = 1000
 
+
 class LiveSettings(BaseModel):
     """How to reach the customer's own platform account (live mode)."""
 
@@ -49,9 +50,9 @@ class LiveSettings(BaseModel):
 ConflictRules = dict[str, str | dict[str, str]]
 Directions = dict[str, str]
 RULES_DOC = (
-    "Conflict rules per entity type, or per field (`\"*\"` for the rest): `manual` (default: queue the conflict, "
+    'Conflict rules per entity type, or per field (`"*"` for the rest): `manual` (default: queue the conflict, '
     "write nothing), `latest` (the later change wins, by the platforms' timestamps), `prefer:<platform>` (that "
-    "platform's value wins). E.g. `{\"contract\": {\"amount\": \"prefer:dynamics\", \"*\": \"latest\"}}`"
+    'platform\'s value wins). E.g. `{"contract": {"amount": "prefer:dynamics", "*": "latest"}}`'
 )
 DIRECTIONS_DOC = (
     "Sync direction per entity type: `both` (default) or `<from>_to_<to>` (e.g. `procore_to_dynamics`: changes "
@@ -220,7 +221,9 @@ async def connect(
         result = await connect_platform(session, temporal, settings, request)
     except ConnectError as err:
         raise from_service(err) from err
-    return ConnectEnvelope(data=ConnectResultData(platform=result.platform, status="connected", entities=result.entities))
+    return ConnectEnvelope(
+        data=ConnectResultData(platform=result.platform, status="connected", entities=result.entities)
+    )
 
 
 @router.get(
@@ -257,6 +260,14 @@ class ConnectionUpdate(BaseModel):
     )
     rules: ConflictRules | None = Field(default=None, description=RULES_DOC + " (replaces the connection's)")
     directions: Directions | None = Field(default=None, description=DIRECTIONS_DOC + " (replaces the connection's)")
+    sandbox_fail_writes: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Sandbox connections only: the next N write attempts to this platform fail (a simulated "
+        "outage; 0 ends it). A fan-out pass tries a platform 3 times, so N >= 3 fails a pass (it is left "
+        "`failed`, replayable); N < 3 only delays it.",
+    )
 
 
 class ConnectionUpdated(BaseModel):
@@ -273,10 +284,12 @@ class ConnectionUpdatedEnvelope(BaseModel):
 @router.patch(
     "/connections/{platform}",
     response_model=ConnectionUpdatedEnvelope,
-    responses=error_responses(ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND),
+    responses=error_responses(
+        ErrorType.VALIDATION_ERROR, ErrorType.AUTHENTICATION_ERROR, ErrorType.NOT_FOUND, ErrorType.CONFLICT_ERROR
+    ),
     summary="Change a connection's options",
     description="Options that apply from now on, without a reconnect: `delete_policy`, conflict `rules`, sync "
-    "`directions` (at least one).",
+    "`directions`, and for sandbox connections a simulated outage `sandbox_fail_writes` (at least one).",
 )
 async def change_connection(
     platform: PlatformName, body: ConnectionUpdate, key: CurrentKey, session: SessionDep
@@ -289,6 +302,7 @@ async def change_connection(
             delete_policy=body.delete_policy,
             rules=body.rules,
             directions=body.directions,
+            sandbox_fail_writes=body.sandbox_fail_writes,
         )
     except ConnectError as err:
         raise from_service(err) from err

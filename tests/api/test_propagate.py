@@ -13,11 +13,15 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client
 
 from api.routes.propagate import PropagationEnvelope, PropagationRecordEnvelope
 from canonical.money import convert_minor
 from tests.fixtures.api import assert_error
 from tests.fixtures.propagate import INVOICE_DYNAMICS, PAYMENT_DYNAMICS, PAYMENT_PROCORE, connected, payment
+from workflows.names import OUTCOME, PLATFORM
+from workflows.propagate import propagate_workflow_id
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -107,19 +111,13 @@ async def test_platform_mode_seed_example(
 
 
 async def test_partial_success_record_and_replay(
-    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    api: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], temporal_client: Client
 ) -> None:
     customer, h = await connected(api, sessionmaker)
     canonical_id = (await payment(api, h, "procore", PAYMENT_PROCORE))["canonical_id"]
-    async with sessionmaker() as s:  # the Dynamics sandbox is down for the next 3 write attempts
-        await s.execute(
-            text(
-                'UPDATE connections SET settings = \'{"sandbox": {"fail_writes": 3}}\' '
-                "WHERE customer_id = :c AND platform = 'dynamics'"
-            ),
-            {"c": customer},
-        )
-        await s.commit()
+    # The Dynamics sandbox is down for the next 3 write attempts (one pass: 3 tries).
+    outage = await api.patch("/api/v1/connections/dynamics", headers=h, json={"sandbox_fail_writes": 3})
+    assert outage.status_code == 200, outage.text
     resp = await api.post(
         "/api/v1/propagate",
         headers=h,
@@ -139,6 +137,17 @@ async def test_partial_success_record_and_replay(
     assert record["status"] == "partial"
     targets = {t["platform"]: t for t in record["targets"]}
     assert targets["dynamics"]["status"] == "failed" and targets["procore"]["status"] == "synced"
+    # The failed target still names its record (the mapping), as the synced one does.
+    assert targets["dynamics"]["platform_id"] == PAYMENT_DYNAMICS
+    # The Temporal UI can list it by the failed platform, and its details say what an operator needs.
+    handle = temporal_client.get_workflow_handle(propagate_workflow_id(customer, pid))
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(PLATFORM) == "dynamics"
+    assert described.typed_search_attributes.get(OUTCOME) == "partial"
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    details = metadata.current_details  # what the UI shows under User Metadata > Current Details
+    assert "dynamics" in details and PAYMENT_DYNAMICS in details and "retry_failed" in details, details
+    assert "payment" in details and canonical_id in details and "notes" in details and "pass 1" in details
 
     replay = await api.post(f"/api/v1/propagations/{pid}/retry", headers=h)
     assert replay.status_code == 200, replay.text

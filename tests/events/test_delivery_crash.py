@@ -1,4 +1,4 @@
-"""A worker SIGKILLed twice while it delivers 150 events: the receiver gets every one, in order; an
+"""A worker SIGKILLed twice while it delivers 100 events: the receiver gets every one, in order; an
 event may come twice (the kill fell between the receiver's answer and our record of it: at least
 once), never with a different body, never out of order."""
 
@@ -20,7 +20,7 @@ from tests.events.receiver import Answer, receiving
 from tests.fixtures.net import auth, make_client
 from tests.fixtures.workers import start_worker
 
-EVENTS = 150
+EVENTS = 100
 
 
 async def test_deliveries_survive_worker_kills(
