@@ -16,6 +16,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
+	@# The browser tests drive Debian's chromium (no browser download); installed when missing and
+	@# the machine lets us (root with apt), otherwise those tests say how to get it and are skipped.
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; }; } || \
+		echo "chromium not installed: apt-get install chromium to run the browser tests"
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

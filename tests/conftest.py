@@ -71,7 +71,13 @@ def database_url(embedded_pg: EmbeddedPostgres | None) -> str:
 
 
 @pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+def temporal_ui_port() -> int:
+    """The dev server's Web UI (the browser tests follow the runbook in it)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(temporal_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
     address = os.environ.get("TEMPORAL_ADDRESS")
     if address:
         client = await Client.connect(address, data_converter=pydantic_data_converter)
@@ -82,6 +88,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         search_attributes=list(ALL_SEARCH_ATTRIBUTES),
         dev_server_log_level="error",
+        ui=True,
+        ui_port=temporal_ui_port,
     )
     yield env
     await env.shutdown()

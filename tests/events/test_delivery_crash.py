@@ -1,4 +1,4 @@
-"""A worker SIGKILLed twice while it delivers 100 events: the receiver gets every one, in order; an
+"""A worker SIGKILLed while it delivers 100 events: the receiver gets every one, in order; an
 event may come twice (the kill fell between the receiver's answer and our record of it: at least
 once), never with a different body, never out of order."""
 
@@ -42,7 +42,7 @@ async def test_deliveries_survive_worker_kills(
                 for n in range(EVENTS):
                     async with engine.begin() as conn:
                         wanted.append(await q.emit(conn, customer, "sync.paused", {"n": n}, key=f"crash-{n}"))
-                for kill in (1, 2):
+                for kill in (1,):
                     due = len(wanted) // 3 * kill
                     await eventually(lambda due=due: len(receiver.got) >= due, within=60)
                     worker.send_signal(signal.SIGKILL)

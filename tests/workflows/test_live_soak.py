@@ -1,4 +1,4 @@
-"""Bounded fault soak on loopback: 160 live propagations against both emulators while they inject
+"""Bounded fault soak on loopback: 120 live propagations against both emulators while they inject
 throttling, outages, 500s, lost responses and out-of-band edits, and the worker is SIGKILLed twice.
 
 Every propagation ends final (synced, conflict with its conflict data, or failed with an error),
@@ -29,7 +29,7 @@ from tests.fixtures.net import auth, make_client
 from tests.fixtures.workers import start_worker
 from workflows.propagate import propagate_workflow_id
 
-PROPAGATIONS = 160
+PROPAGATIONS = 120
 CONCURRENCY = 6
 FAULT_EVERY = 20
 KILL_AT = (8.0, 20.0)  # seconds into the run
