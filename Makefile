@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SRC := api emulators activities workflows models canonical platforms transform reconcile store devstack cli scheduling propagation events worker.py settings.py
 
-.PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate bench-live-connect bench-sync clean-data
+.PHONY: run test lint install install-dev bench bench-transform bench-connect bench-propagate bench-live-connect bench-sync bench-events clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ lint: install-dev
 	$(BIN)/mypy $(SRC) tests bench
 
 ## Benchmarks (each prints its ratios against a baseline measured in the same run).
-bench: bench-transform bench-connect bench-propagate bench-live-connect bench-sync
+bench: bench-transform bench-connect bench-propagate bench-live-connect bench-sync bench-events
 
 bench-transform: install-dev
 	$(BIN)/python -m bench.transform
@@ -56,6 +56,9 @@ bench-live-connect: install-dev
 
 bench-sync: install-dev
 	$(BIN)/python -m bench.sync
+
+bench-events: install-dev
+	$(BIN)/python -m bench.events
 
 ## Delete local data (embedded PostgreSQL and Temporal dev server state).
 clean-data:

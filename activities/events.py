@@ -32,6 +32,8 @@ from store.credentials import decrypt_text
 
 PASS_SECONDS = 60.0
 BATCH = 100
+FLUSH_EVERY = 25
+FLUSH_SECONDS = 0.2
 #: Without a notification (the listener down, a notification lost), look anyway this often.
 POLL_SECONDS = 2.0
 
@@ -103,7 +105,7 @@ class EventActivities:
                 async with self._engine.begin() as conn:
                     if not answer.delivered:
                         return await self._failed(conn, endpoint, redelivery, answer, took)
-                    await self._delivered(conn, endpoint, redelivery, answer, took)
+                    await q.record_attempts(conn, [_delivered_row(endpoint, redelivery, answer, took)])
                     await q.drop_redelivery(conn, endpoint["id"], int(redelivery["seq"]))
                 delivered += 1
                 continue
@@ -112,25 +114,65 @@ class EventActivities:
                 continue
             cursor = int(endpoint["delivered_seq"])
             wanted = set(endpoint["event_types"])
+            # Acknowledged deliveries are recorded (attempt log, cursor) together, every FLUSH_EVERY
+            # events or FLUSH_SECONDS, and always before a failure is: a worker killed before the
+            # commit delivers them again (at least once, same ids and bodies), never skips one.
+            acked: list[tuple[dict[str, Any], delivery.Answer, int]] = []
+            flushed_at = time.monotonic()
+            failure: DeliveryPass | None = None
             for event in events:
                 activity.heartbeat(delivered)
-                # The receiver's answer and the cursor move commit together: a worker killed between
-                # the answer and the commit delivers the event again (at least once), never skips it.
                 take = not wanted or event["type"] in wanted
                 answer, took = await self._post(endpoint, event) if take else (delivery.Answer(True), 0)
-                async with self._engine.begin() as conn:
-                    if not answer.delivered:
-                        return await self._failed(conn, endpoint, event, answer, took)
-                    if take:
-                        await self._delivered(conn, endpoint, event, answer, took)
-                    moved = await q.advance(conn, endpoint["id"], cursor, int(event["seq"]))
-                if not moved:
-                    break  # rewound meanwhile (a redelivery since a time): read the cursor again
-                cursor = int(event["seq"])
-                delivered += int(take)
-                if time.monotonic() >= deadline:
+                if not answer.delivered:
+                    async with self._engine.begin() as conn:
+                        moved = await self._record(conn, endpoint, cursor, acked)
+                        if moved:
+                            failure = await self._failed(conn, endpoint, event, answer, took)
+                    acked = []
                     break
+                acked.append((event, answer, took) if take else (event, answer, -1))
+                delivered += int(take)
+                due = len(acked) >= FLUSH_EVERY or time.monotonic() - flushed_at >= FLUSH_SECONDS
+                if due or time.monotonic() >= deadline:
+                    async with self._engine.begin() as conn:
+                        moved = await self._record(conn, endpoint, cursor, acked)
+                    if not moved:
+                        acked = []
+                        break  # rewound meanwhile (a redelivery since a time): read the cursor again
+                    cursor = int(acked[-1][0]["seq"])
+                    acked, flushed_at = [], time.monotonic()
+                    if time.monotonic() >= deadline:
+                        break
+            if acked:
+                async with self._engine.begin() as conn:
+                    await self._record(conn, endpoint, cursor, acked)
+            if failure is not None:
+                return failure.model_copy(update={"delivered": delivered})
         return DeliveryPass(outcome="idle", delivered=delivered)
+
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        endpoint: dict[str, Any],
+        cursor: int,
+        acked: list[tuple[dict[str, Any], delivery.Answer, int]],
+    ) -> bool:
+        """Log the acknowledged deliveries and move the cursor past them (in the caller's
+        transaction); False when the cursor moved meanwhile (then nothing is recorded)."""
+        if not acked:
+            return True
+        if not await q.advance(conn, endpoint["id"], cursor, int(acked[-1][0]["seq"])):
+            return False
+        await q.record_attempts(
+            conn,
+            [
+                _delivered_row(endpoint, event, answer, took)
+                for event, answer, took in acked
+                if took >= 0  # -1: not one of the endpoint's types, passed over
+            ],
+        )
+        return True
 
     async def _post(self, endpoint: dict[str, Any], event: dict[str, Any]) -> tuple[delivery.Answer, int]:
         """POST one event, signed: how it went, and how long it took (ms)."""
@@ -150,20 +192,6 @@ class EventActivities:
             answer = delivery.Answer(False, f"{type(err).__name__}: {err}")
         return answer, int((time.monotonic() - started) * 1000)
 
-    async def _delivered(
-        self, conn: AsyncConnection, endpoint: dict[str, Any], event: dict[str, Any], answer: delivery.Answer, took: int
-    ) -> None:
-        await q.record_attempt(
-            conn,
-            endpoint["id"],
-            event,
-            outcome="delivered",
-            status_code=answer.status,
-            error=None,
-            duration_ms=took,
-            next_attempt_at=None,
-        )
-
     async def _failed(
         self,
         conn: AsyncConnection,
@@ -178,15 +206,19 @@ class EventActivities:
         failures, since = await q.record_failure(conn, endpoint["id"])
         give_up = (now - since).total_seconds() >= self._settings.webhook_disable_after_seconds
         delay = delivery.retry_delay(failures, self._settings.webhook_retry_delays, answer.retry_after)
-        await q.record_attempt(
+        await q.record_attempts(
             conn,
-            endpoint["id"],
-            event,
-            outcome="failed",
-            status_code=answer.status,
-            error=answer.error,
-            duration_ms=took,
-            next_attempt_at=None if give_up else now + timedelta(seconds=delay),
+            [
+                q.attempt_row(
+                    endpoint["id"],
+                    event,
+                    outcome="failed",
+                    status_code=answer.status,
+                    error=answer.error,
+                    duration_ms=took,
+                    next_attempt_at=None if give_up else now + timedelta(seconds=delay),
+                )
+            ],
         )
         if not give_up:
             return DeliveryPass(outcome="retry", retry_in=delay, reason=answer.error)
@@ -207,3 +239,17 @@ class EventActivities:
         if endpoint.get("previous_secret") and expires is not None and expires > now:
             valid.append(decrypt_text(self._settings, endpoint["previous_secret"]))
         return valid
+
+
+def _delivered_row(
+    endpoint: dict[str, Any], event: dict[str, Any], answer: delivery.Answer, took: int
+) -> dict[str, Any]:
+    return q.attempt_row(
+        endpoint["id"],
+        event,
+        outcome="delivered",
+        status_code=answer.status,
+        error=None,
+        duration_ms=took,
+        next_attempt_at=None,
+    )

@@ -246,8 +246,19 @@ async def advance(conn: Executor, endpoint_id: str, old: int, new: int) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-async def record_attempt(
-    conn: Executor,
+_ATTEMPT = text(
+    """
+    INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, attempt, outcome, status_code, error,
+                                  duration_ms, next_attempt_at)
+    VALUES (CAST(:w AS varchar), CAST(:e AS varchar), :t,
+            (SELECT count(*) + 1 FROM webhook_attempts
+              WHERE endpoint_id = CAST(:w AS varchar) AND event_id = CAST(:e AS varchar)),
+            :o, :code, :err, :ms, :next)
+    """
+)
+
+
+def attempt_row(
     endpoint_id: str,
     event: dict[str, Any],
     *,
@@ -256,29 +267,23 @@ async def record_attempt(
     error: str | None,
     duration_ms: int,
     next_attempt_at: datetime | None,
-) -> None:
-    await conn.execute(
-        text(
-            """
-            INSERT INTO webhook_attempts (endpoint_id, event_id, event_type, attempt, outcome, status_code, error,
-                                          duration_ms, next_attempt_at)
-            VALUES (CAST(:w AS varchar), CAST(:e AS varchar), :t,
-                    (SELECT count(*) + 1 FROM webhook_attempts
-                      WHERE endpoint_id = CAST(:w AS varchar) AND event_id = CAST(:e AS varchar)),
-                    :o, :code, :err, :ms, :next)
-            """
-        ),
-        {
-            "w": endpoint_id,
-            "e": event["id"],
-            "t": event["type"],
-            "o": outcome,
-            "code": status_code,
-            "err": error,
-            "ms": duration_ms,
-            "next": next_attempt_at,
-        },
-    )
+) -> dict[str, Any]:
+    return {
+        "w": endpoint_id,
+        "e": event["id"],
+        "t": event["type"],
+        "o": outcome,
+        "code": status_code,
+        "err": error,
+        "ms": duration_ms,
+        "next": next_attempt_at,
+    }
+
+
+async def record_attempts(conn: Executor, rows: list[dict[str, Any]]) -> None:
+    """Log delivery attempts (``attempt_row``s; one round trip for many: executemany)."""
+    if rows:
+        await conn.execute(_ATTEMPT, rows)
 
 
 async def record_failure(conn: Executor, endpoint_id: str) -> tuple[int, datetime]:
