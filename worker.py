@@ -9,11 +9,15 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import os
 import py_compile
 import signal
+import socket
 import sys
+import uuid
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import (
     Client,
@@ -39,8 +43,10 @@ from activities.webhook import WebhookActivities
 from models.maintenance import MaintenanceInput
 from platforms.live import Connectors
 from platforms.registry import platforms
+from scheduling.health import HEARTBEAT_EVERY
 from scheduling.temporal_setup import ensure_search_attributes
 from settings import Settings, get_settings
+from store import workers as workers_q
 from store.engine import make_engine, make_sessionmaker
 from workflows.catch_up import CatchUpWorkflow
 from workflows.connect import ConnectWorkflow
@@ -182,6 +188,24 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     return [main, *platform_workers, deliveries]
 
 
+async def heartbeat(engine: AsyncEngine, task_queue: str) -> None:
+    """Beat every HEARTBEAT_EVERY seconds until cancelled, then say goodbye (a clean stop is not an
+    outage). A beat that fails (the database is down) is retried at the next one."""
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    try:
+        while True:
+            try:
+                async with engine.begin() as conn:
+                    await workers_q.beat(conn, worker_id, task_queue, socket.gethostname(), os.getpid())
+            except (OSError, SQLAlchemyError) as exc:
+                log.warning("worker heartbeat failed: %s", exc)
+            await asyncio.sleep(HEARTBEAT_EVERY)
+    finally:
+        with contextlib.suppress(OSError, SQLAlchemyError):
+            async with engine.begin() as conn:
+                await workers_q.forget(conn, worker_id)
+
+
 async def ensure_maintenance_schedule(client: Client, task_queue: str, event_retention_days: int = 30) -> None:
     with contextlib.suppress(ScheduleAlreadyRunningError):
         await client.create_schedule(
@@ -217,10 +241,12 @@ async def serve(settings: Settings) -> None:
         async with asyncio.TaskGroup() as tg:
             for w in workers:
                 tg.create_task(w.run())
+            beating = tg.create_task(heartbeat(engine, settings.task_queue))
             log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
             await stop.wait()
             for w in workers:
                 tg.create_task(w.shutdown())
+            beating.cancel()
     finally:
         await connectors.close()
         await engine.dispose()

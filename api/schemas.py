@@ -23,7 +23,9 @@ class ErrorEnvelope(BaseModel):
 class HealthChecks(BaseModel):
     database: Literal["ok", "error"]
     temporal: Literal["ok", "error"]
-    workers: Literal["ok", "error"] = Field(description="Every task queue has a worker polling it")
+    workers: Literal["ok", "error"] = Field(
+        description="A worker is alive (heartbeat) and every task queue has a worker polling it"
+    )
 
 
 class HealthData(BaseModel):
@@ -33,6 +35,7 @@ class HealthData(BaseModel):
     pollers: dict[str, int] = Field(
         description="Live pollers per task queue (`<queue>` workflows, `<queue>/activities` activities)"
     )
+    workers_alive: int = Field(description="Worker processes that recorded a heartbeat in the last 15 s")
 
 
 class HealthEnvelope(BaseModel):

@@ -19,6 +19,10 @@ from workflows.events import events_queue
 from workflows.propagate import platform_queue
 
 FRESH_SECONDS = 90.0
+#: How often a worker records that it is alive (worker.heartbeat); /health counts a worker live for
+#: HEARTBEAT_FRESH seconds after its last beat.
+HEARTBEAT_EVERY = 5.0
+HEARTBEAT_FRESH = 15.0
 
 
 def watched_queues(task_queue: str) -> list[tuple[str, TaskQueueType.ValueType]]:

@@ -541,3 +541,19 @@ class WebhookRedelivery(Base):
     )
     event_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     requested_at: Mapped[datetime] = _now()
+
+
+class WorkerHeartbeat(Base):
+    """A running worker process, beating every few seconds (migration 0011): /health tells a live
+    worker from one that is gone or hung well before Temporal drops its pollers."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    task_queue: Mapped[str] = mapped_column(Text, nullable=False)
+    host: Mapped[str] = mapped_column(Text, nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = _now()
+    seen_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_worker_heartbeats_queue", "task_queue", "seen_at"),)

@@ -39,7 +39,7 @@ from store.customers import create_customer
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
 from tests.fixtures.net import free_port, make_client
-from worker import build_workers
+from worker import build_workers, heartbeat
 from workflows.names import ALL_SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,10 +169,12 @@ async def worker(temporal_client: Client, engine: AsyncEngine, settings: Setting
     connectors = Connectors(settings)
     workers = build_workers(temporal_client, engine, settings, connectors)
     tasks = [asyncio.create_task(w.run()) for w in workers]
+    beating = asyncio.create_task(heartbeat(engine, settings.task_queue))
     yield
+    beating.cancel()
     for w in workers:
         await w.shutdown()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*tasks, beating, return_exceptions=True)
     await connectors.close()
 
 

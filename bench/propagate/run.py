@@ -577,8 +577,9 @@ async def bench(cfg: Config) -> None:
                     httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60)
                 )
 
-                async def healthy() -> bool:
-                    return (await api.get("/api/v1/health")).status_code == 200
+                async def healthy() -> bool:  # the API is up (the pollers are waited for below)
+                    checks = (await api.get("/api/v1/health")).json()["data"]["checks"]
+                    return bool(checks["database"] == "ok" and checks["temporal"] == "ok")
 
                 await wait_until(healthy, "the API did not become healthy", tmp / "api.log")
                 await wait_for_poller(client, queue, tmp / "worker.log")

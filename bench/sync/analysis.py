@@ -445,7 +445,8 @@ async def engine_account(dsn: str, customer_id: str, canonical_ids: list[str]) -
         rows = await (
             await conn.execute(
                 "SELECT t.status, t.platform, left(coalesce(t.error, ''), 160), count(*) FROM propagation_targets t "
-                "JOIN propagations p ON p.id = t.propagation_id WHERE p.customer_id = %s AND t.status <> 'synced' "
+                "JOIN propagations p ON p.id = t.propagation_id WHERE p.customer_id = %s "
+                "AND t.status NOT IN ('synced', 'deleted', 'kept') "
                 "GROUP BY 1, 2, 3 ORDER BY 4 DESC",
                 (customer_id,),
             )

@@ -474,6 +474,10 @@ async def run(cfg: Config) -> bool:
                 report_soak(soak, table)  # now: the delta part takes a while, and may fail
                 print("\nDelta pass at scale:", flush=True)
             if cfg.delta:
+                # The pass measured is the engine's usual one, without a deletion sweep (hourly).
+                stack.env["DELETE_SWEEP_INTERVAL_SECONDS"] = "3600"
+                stack.kill_worker()
+                await stack.start_worker()
                 for platform in PLATFORMS:
                     try:
                         deltas.append(await delta_bench(stack, platform, cfg.payments, cfg.changes, cfg.seed))

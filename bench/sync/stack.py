@@ -183,9 +183,12 @@ class Stack:
                 if self.api_proc.poll() is not None:
                     raise BenchError(f"the API exited ({self.api_proc.returncode}):\n{log_tail(log)}")
                 try:
-                    if (await http.get(f"{self.api_url}/api/v1/health")).status_code == 200:
+                    # Up: its database and Temporal answer (workers may start after it: /health is
+                    # then 503 for the pollers only).
+                    checks = (await http.get(f"{self.api_url}/api/v1/health")).json()["data"]["checks"]
+                    if checks["database"] == "ok" and checks["temporal"] == "ok":
                         return
-                except httpx.TransportError:
+                except (httpx.TransportError, ValueError, KeyError):
                     pass
                 if time.monotonic() > deadline:
                     raise BenchError(f"the API did not become healthy within 90 s:\n{log_tail(log)}")
@@ -262,6 +265,9 @@ async def running_stack(tmp: Path, *, interval: int, emulators: list[str]) -> As
             # Where the emulators deliver their notifications: this stack's API, never a `make run`'s.
             "PUBLIC_BASE_URL": api_url,
             "DELTA_SYNC_INTERVAL_SECONDS": str(interval),
+            # The soak's deletes whose notification was dropped are found by the deletion sweep: every
+            # pass here (the default is hourly). The delta part puts the default back (run.py).
+            "DELETE_SWEEP_INTERVAL_SECONDS": str(interval),
             "CONNECT_WAIT_SECONDS": "3600",
             "DATA_DIR": str(tmp / "data"),
             "LOG_LEVEL": "warning",

@@ -140,6 +140,27 @@ def test_a_killed_api_or_emulator_is_back_within_seconds(stack: dict[str, Any], 
     assert time.monotonic() - started < 20
 
 
+def test_health_is_degraded_while_the_worker_is_down(stack: dict[str, Any]) -> None:
+    """A hung worker (stopped, not exited: nothing restarts it) serves nothing: health says so within
+    seconds (its heartbeat stops; Temporal would list its pollers for another minute), and ok again
+    once it runs."""
+    api = stack["api"]
+    _wait(lambda: httpx.get(f"{api}/api/v1/health", timeout=2).status_code == 200, 60, "health")
+    worker = _pid(stack, "worker")
+    os.kill(worker, signal.SIGSTOP)
+    try:
+
+        def degraded() -> bool:
+            resp = httpx.get(f"{api}/api/v1/health", timeout=5)
+            body = resp.json()["data"]
+            return resp.status_code == 503 and body["checks"]["workers"] == "error" and body["workers_alive"] == 0
+
+        _wait(degraded, 30, "health to report the worker down")
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    _wait(lambda: httpx.get(f"{api}/api/v1/health", timeout=2).status_code == 200, 30, "health back to ok")
+
+
 def test_status_prints_health_pollers_and_processes(stack: dict[str, Any]) -> None:
     _wait(lambda: httpx.get(f"{stack['api']}/api/v1/health", timeout=2).status_code == 200, 60, "health")
     result = subprocess.run(
