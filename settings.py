@@ -90,8 +90,10 @@ class Settings(BaseSettings):
     # Events to API callers (GET /events, webhook endpoints). Kept at least this long.
     event_retention_days: int = Field(30, ge=30)
     # Webhook endpoint URLs must be https and resolve to public addresses; these hosts (comma
-    # separated) may also be http and local, for development (a receiver on this machine).
-    webhook_allowed_hosts: str = "localhost,127.0.0.1"
+    # separated) may also be http and local, for development (a receiver on this machine). Empty
+    # by default: a customer's endpoint must never reach the services beside the worker.
+    # `structural run` allows localhost,127.0.0.1 for its children unless set.
+    webhook_allowed_hosts: str = ""
     # Seconds to wait before each retry of a failed delivery (the last repeats); a 429 or 503 with
     # Retry-After waits that long instead. An endpoint still failing after
     # WEBHOOK_DISABLE_AFTER_SECONDS (3 days) is disabled and `webhook_endpoint.disabled` recorded.

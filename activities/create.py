@@ -184,7 +184,9 @@ class CreateActivities:
         if missing:
             return f"referenced records are not on {described.title} yet: {', '.join(missing)}"
         # A record some platforms book in its customer's currency with no code of its own (a BC
-        # payment journal line) is created in the currency of what it references there.
+        # payment journal line) is created in the currency of what it references there. When that
+        # is blank too (the company's local currency, which the engine does not know) the mapper
+        # refuses: booking canonical's amount as local currency could be a wrong amount.
         natives = await q.referenced_records(conn, customer, platform, list(references))
         currency = next(
             (
@@ -200,7 +202,7 @@ class CreateActivities:
                 entity_type,
                 model,
                 context=MappingContext(
-                    id_map=id_map, options=described.create_options, currency=currency or _amount_currency(data)
+                    id_map=id_map, options=described.create_options, currency=currency
                 ),
             )
         except (TransformError, ValueError) as err:
@@ -362,15 +364,6 @@ async def _inherited(
         if not added:
             break
     return data
-
-
-def _amount_currency(data: Mapping[str, Any]) -> str | None:
-    """The currency canonical states for the object's amounts: the last resort for a target record
-    with no currency of its own whose references say none either (a customer in local currency)."""
-    for value in data.values():
-        if isinstance(value, Mapping) and isinstance(value.get("currency"), str):
-            return str(value["currency"])
-    return None
 
 
 def _references(entity_type: str, data: Mapping[str, Any]) -> dict[str, str]:

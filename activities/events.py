@@ -179,15 +179,19 @@ class EventActivities:
         payload = delivery.body(event)
         now = datetime.now(UTC)
         started = time.monotonic()
+        limit = self._settings.webhook_timeout_seconds
         try:
-            await check_address(endpoint["url"], self._settings.webhook_hosts)
-            headers = signing.headers(self._secrets(endpoint, now), event["id"], now, payload)
-            response = await self._client().post(endpoint["url"], content=payload, headers=headers)
+            # One limit for the whole attempt (name lookup, connect, send, answer): httpx's applies to
+            # each phase, and a receiver answering a byte at a time must not outlast the pass's heartbeat.
+            async with asyncio.timeout(limit):
+                await check_address(endpoint["url"], self._settings.webhook_hosts)
+                headers = signing.headers(self._secrets(endpoint, now), event["id"], now, payload)
+                response = await self._client().post(endpoint["url"], content=payload, headers=headers)
             answer = delivery.judge(response.status_code, {k.lower(): v for k, v in response.headers.items()}, now)
         except UnsafeUrlError as err:
             answer = delivery.Answer(False, f"refused: {err}")
-        except httpx.TimeoutException:
-            answer = delivery.Answer(False, f"timed out after {self._settings.webhook_timeout_seconds:g} s")
+        except (httpx.TimeoutException, TimeoutError):
+            answer = delivery.Answer(False, f"timed out after {limit:g} s")
         except httpx.HTTPError as err:
             answer = delivery.Answer(False, f"{type(err).__name__}: {err}")
         return answer, int((time.monotonic() - started) * 1000)

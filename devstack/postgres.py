@@ -45,6 +45,12 @@ class EmbeddedPostgres:
         """The postmaster's pid (the supervisor restarts the server when it is gone)."""
         return int(self._server.get_postmaster_info().pid)  # type: ignore[attr-defined]
 
+    def restart(self) -> None:
+        """Start the server again on its data after it died (the library keeps one server object per
+        data folder, so a second ``start_embedded`` would hand back the dead one)."""
+        self._server.ensure_postgres_running()  # type: ignore[attr-defined]
+        self.socket_dir = str(self._server.get_postmaster_info().socket_dir)  # type: ignore[attr-defined]
+
     def stop(self) -> None:
         self._server.cleanup()  # type: ignore[attr-defined]
 

@@ -68,6 +68,7 @@ class Stack:
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    postgres_retry_at: float = 0.0
 
     def log(self, msg: str) -> None:
         print(f"[structural] {msg}", flush=True)
@@ -106,6 +107,8 @@ class Stack:
             self.temporal.launch()
             self.log(f"Temporal dev server up in {time.monotonic() - t0:.1f}s")
         env["TEMPORAL_ADDRESS"] = s.temporal_address
+        # The local stack is for development: a webhook receiver on this machine may get events.
+        env.setdefault("WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1")
         self.env = env
 
         upgrade(database_url)
@@ -164,9 +167,14 @@ class Stack:
     def watch(self) -> None:
         """Restart what exited (with backoff), PostgreSQL included; called every half second."""
         now = time.monotonic()
-        if self.postgres is not None and not _alive(_postmaster(self.postgres)):
+        if self.postgres is not None and now >= self.postgres_retry_at and not _alive(_postmaster(self.postgres)):
             self.log("PostgreSQL exited; starting it again on its data")
-            self.postgres = start_embedded(Path(self.settings.data_dir) / "postgres")
+            try:
+                self.postgres.restart()
+            except Exception as exc:  # the library raises what pg_ctl said: try again shortly
+                self.postgres_retry_at = now + 5.0
+                self.log(f"PostgreSQL did not start ({exc}); trying again in 5s")
+                return
             url = self.postgres.url(DATABASE_NAME)
             if url != self.env.get("DATABASE_URL"):  # a new socket: the children must reconnect there
                 self.env["DATABASE_URL"] = url
@@ -226,6 +234,9 @@ class Stack:
         if self.stopping:
             return
         self.stopping = True
+        # A second Ctrl-C while stopping must not leave Temporal or PostgreSQL running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.log("stopping...")
         for child in reversed(self.children):
             if child.proc is not None:

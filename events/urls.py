@@ -16,6 +16,24 @@ class UnsafeUrlError(ValueError):
     """The URL may not receive webhooks; the message says why."""
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Global, and so is any IPv4 address it carries (mapped, 6to4, NAT64, IPv4-compatible):
+    ``ipaddress`` calls some of those global whatever they embed."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and (address in _NAT64 or address in _IPV4_COMPATIBLE):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return public(embedded)
+    return True
+
+
 def check_syntax(url: str, allowed_hosts: set[str]) -> str:
     """The URL's host, or ``UnsafeUrlError`` for a URL no endpoint may have."""
     parts = urlsplit(url)
@@ -35,7 +53,7 @@ def check_syntax(url: str, allowed_hosts: set[str]) -> str:
             literal = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
             literal = None
-        if literal is not None and not literal.is_global:
+        if literal is not None and not public(literal):
             raise UnsafeUrlError(f"the url's address {literal} is not public (private, loopback or link-local)")
     return host
 
@@ -53,5 +71,5 @@ async def check_address(url: str, allowed_hosts: set[str]) -> None:
         raise UnsafeUrlError(f"the url's host {host} does not resolve") from err
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
+        if not public(address):
             raise UnsafeUrlError(f"the url's host {host} resolves to {address}, which is not public")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -135,6 +135,14 @@ async def resolve(
     async with engine.begin() as tx:
         if not await q.resolve(tx, customer_id, conflict, by=by, resolution=resolution):
             raise PropagateError("conflict", f"Conflict {conflict} is not open (resolved meanwhile)")
+        # With the resolution itself; the propagation carrying it out has its own events.
+        await events_q.emit(
+            tx,
+            customer_id,
+            "conflict.resolved",
+            {**payloads.conflict(conflict, row), "resolved_by": by, "resolution": resolution},
+            key=conflict,
+        )
     command = service.PropagateCommand(
         customer_id=customer_id,
         entity_type=str(row["entity_type"]),
@@ -158,6 +166,13 @@ async def resolve(
         if err.kind != "unavailable":  # refused: nothing was started, the conflict is open again
             async with engine.begin() as tx:
                 await q.reopen(tx, conflict)
+                await events_q.emit(
+                    tx,
+                    customer_id,
+                    "conflict.opened",
+                    {**payloads.conflict(conflict, row), "reopened": err.message},
+                    key=f"{conflict}|reopened|{_stamp(datetime.now(UTC))}",
+                )
         raise
     async with engine.begin() as tx:
         await q.record_resolution_outcome(
@@ -165,17 +180,4 @@ async def resolve(
         )
         resolved = await q.get_conflict(tx, customer_id, conflict)
         assert resolved is not None
-        await events_q.emit(
-            tx,
-            customer_id,
-            "conflict.resolved",
-            {
-                **payloads.conflict(conflict, resolved),
-                "resolved_by": by,
-                "resolution": resolution,
-                "resolution_propagation_id": result["propagation_id"],
-                "outcome": result["status"],
-            },
-            key=conflict,
-        )
     return {"conflict": detail(resolved), "propagation": result}

@@ -54,7 +54,10 @@ async def emit(conn: Executor, customer_id: uuid.UUID, event_type: str, data: di
     await conn.execute(
         text(
             """
-            INSERT INTO events (id, customer_id, seq, type, data) VALUES (:id, :c, :seq, :t, CAST(:d AS jsonb));
+            INSERT INTO events (id, customer_id, seq, type, occurred_at, data)
+            VALUES (:id, :c, :seq, :t, clock_timestamp(), CAST(:d AS jsonb))
+            -- the same change recorded at the same moment by another transaction: one event
+            ON CONFLICT (id) DO NOTHING
             """
         ),
         {"id": eid, "c": customer_id, "seq": seq, "t": event_type, "d": dumps_text(data)},

@@ -147,6 +147,7 @@ def settings(
         credentials_key=Fernet.generate_key().decode(),
         # Event deliveries: retries in a second, not minutes; a receiver that hangs fails fast.
         webhook_retry_schedule="0.3,0.6,1",
+        webhook_allowed_hosts="localhost,127.0.0.1",
         webhook_timeout_seconds=1.5,
     )
 

@@ -47,6 +47,7 @@ class CreateWorkflow:
         self._retry_requested = False
         self._pass = 0
         self._recorded_pass = 0
+        self._closed = False
 
     @workflow.run
     async def run(self, params: CreateInput) -> PropagateResponse:
@@ -112,6 +113,7 @@ class CreateWorkflow:
             plan = await self._plan(params)
             await self._parents(params, plan)
             pending = failed
+        self._closed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._response
 
@@ -176,7 +178,8 @@ class CreateWorkflow:
             return self._response
         passes = self._recorded_pass
         self._retry_requested = True
-        await workflow.wait_condition(lambda: self._recorded_pass > passes)
+        # The replay window may close in the same step: then there is no further pass to wait for.
+        await workflow.wait_condition(lambda: self._recorded_pass > passes or self._closed)
         return self._response
 
     @workflow.update

@@ -112,7 +112,8 @@ class DeleteWorkflow:
             return self._response
         passes = self._recorded_pass
         self._retry_requested = True
-        await workflow.wait_condition(lambda: self._recorded_pass > passes)
+        # The replay window may close in the same step: then there is no further pass to wait for.
+        await workflow.wait_condition(lambda: self._recorded_pass > passes or self._closed)
         return self._response
 
     @workflow.signal

@@ -41,6 +41,7 @@ class WebhookEndpointWorkflow:
     async def run(self, params: EndpointInput) -> str:
         delivered = 0
         while True:
+            self._woken = False
             result: DeliveryPass = await workflow.execute_activity_method(
                 EventActivities.deliver,
                 params,
@@ -52,6 +53,8 @@ class WebhookEndpointWorkflow:
             )
             delivered += result.delivered
             if result.outcome == "stop":
+                if self._woken:  # enabled again (or a redelivery asked for) while this pass ended
+                    continue
                 return f"stopped: endpoint {result.reason}; {delivered} delivered"
             if result.outcome == "retry":
                 until = workflow.now() + timedelta(seconds=result.retry_in)
@@ -59,7 +62,6 @@ class WebhookEndpointWorkflow:
                     f"**Retrying**: the last attempt failed ({result.reason}); next attempt at "
                     f"{until.isoformat(timespec='seconds')}. Send the signal `wake` to try now."
                 )
-                self._woken = False
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(lambda: self._woken, timeout=timedelta(seconds=result.retry_in))
             else:

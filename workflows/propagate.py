@@ -84,6 +84,7 @@ class PropagateWorkflow:
         self._retry_requested = False
         self._pass = 0
         self._recorded_pass = 0
+        self._closed = False
         self._followed: set[str] = set()
 
     @workflow.run
@@ -143,6 +144,7 @@ class PropagateWorkflow:
                 break
             self._retry_requested = False
             pending = failed
+        self._closed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._response is not None
         return self._response
@@ -345,7 +347,8 @@ class PropagateWorkflow:
             return self._response
         passes = self._recorded_pass
         self._retry_requested = True
-        await workflow.wait_condition(lambda: self._recorded_pass > passes)
+        # The replay window may close in the same step: then there is no further pass to wait for.
+        await workflow.wait_condition(lambda: self._recorded_pass > passes or self._closed)
         assert self._response is not None
         return self._response
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -120,7 +121,14 @@ async def run(args: argparse.Namespace) -> bool:
                     except httpx.HTTPError:
                         await asyncio.sleep(0.05)
                 queue = f"bench-events-{uuid.uuid4().hex[:6]}"
-                settings = Settings(database_url=db.url, temporal_address=temporal_address(client), task_queue=queue)
+                # The receiver is on this machine: a development host (the worker inherits it too).
+                os.environ["WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1"
+                settings = Settings(
+                    database_url=db.url,
+                    temporal_address=temporal_address(client),
+                    task_queue=queue,
+                    webhook_allowed_hosts="127.0.0.1",
+                )
                 worker = start_worker(db.url, temporal_address(client), queue, Path(tmp) / "worker.log")
                 engine = make_engine(db.url)
                 try:

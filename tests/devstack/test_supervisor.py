@@ -140,6 +140,16 @@ def test_a_killed_api_or_emulator_is_back_within_seconds(stack: dict[str, Any], 
     assert time.monotonic() - started < 20
 
 
+def test_a_killed_postgres_is_started_again_on_its_data(stack: dict[str, Any]) -> None:
+    api = stack["api"]
+    key = httpx.post(f"{api}/api/v1/demo/session", timeout=10).json()["data"]["api_key"]
+    os.kill(_pid(stack, "postgres"), signal.SIGKILL)
+    _wait(lambda: httpx.get(f"{api}/api/v1/health", timeout=5).status_code == 200, 90, "health after PostgreSQL")
+    # Its data is there: the key made before the kill still works.
+    assert httpx.get(f"{api}/api/v1/event-types", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert b"PostgreSQL exited" in stack["log"].read_bytes()
+
+
 def test_health_is_degraded_while_the_worker_is_down(stack: dict[str, Any]) -> None:
     """A hung worker (stopped, not exited: nothing restarts it) serves nothing: health says so within
     seconds (its heartbeat stops; Temporal would list its pollers for another minute), and ok again
