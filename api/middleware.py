@@ -31,6 +31,10 @@ def _is_json(content_type: bytes) -> bool:
     return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
+class ClientGone(Exception):
+    """The client disconnected before its body was complete: nobody to answer."""
+
+
 class BodyRefused(Exception):
     def __init__(self, type_: ErrorType, message: str) -> None:
         super().__init__(message)
@@ -73,7 +77,7 @@ async def read_limited(receive: Receive, declared: int | None, limit: int) -> by
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone  # a truncated body is never handed on as if it were whole
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -133,6 +137,8 @@ class RequestContextMiddleware:
                     return
                 except BodyRefused as refused:
                     await error_response(refused.type, refused.message, request_id)(scope, receive, send)
+                    return
+                except ClientGone:
                     return
                 receive = _replay(body, receive)
 
