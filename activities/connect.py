@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ from reconcile.keys import key_function
 from reconcile.matching import match
 from store import connect as q
 from store import events as events_q
+from store.connections import save_sync_watermark
 
 # Rows per COPY transaction: a killed worker loses at most one batch, and a retry resumes after
 # the last committed one.
@@ -487,6 +488,14 @@ class ConnectActivities:
             deleted = await q.activate(
                 session, uuid.UUID(params.customer_id), params.platform, params.generation, params.counts
             )
+            if params.live_started_at:
+                # The first delta pass reads what changed since shortly before the connect began (the
+                # margin covers a platform clock behind ours), not everything the connect just read.
+                since = _before(params.live_started_at, WATERMARK_MARGIN)
+                for entity_type in get_platform(params.platform).synced_entity_types:
+                    await save_sync_watermark(
+                        session, uuid.UUID(params.customer_id), params.platform, entity_type, since
+                    )
             await events_q.emit(
                 session,
                 uuid.UUID(params.customer_id),
@@ -510,3 +519,12 @@ class ConnectActivities:
             )
             await session.commit()
         return FailConnectResult()
+
+
+#: How far before a live connect's start its first delta pass reads (platform clocks may lag ours).
+WATERMARK_MARGIN = timedelta(minutes=10)
+
+
+def _before(stamp: str, by: timedelta) -> str:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - by
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -78,6 +78,9 @@ class ActivateInput(BaseModel):
     platform: Platform
     generation: int
     counts: dict[str, int]
+    #: A live connect's start (the workflow's clock): the delta passes read from a little before it,
+    #: not from the beginning of time (the connect read everything up to then).
+    live_started_at: str | None = None
 
 
 class ActivateResult(BaseModel):

@@ -110,6 +110,11 @@ class ConnectWorkflow:
                     platform=params.platform,
                     generation=generation,
                     counts=self._progress.counts,
+                    live_started_at=(
+                        workflow.info().start_time.isoformat(timespec="seconds").replace("+00:00", "Z")
+                        if params.mode == "live"
+                        else None
+                    ),
                 ),
                 start_to_close_timeout=timedelta(minutes=10),
                 retry_policy=DB_RETRY,
