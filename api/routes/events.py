@@ -22,7 +22,13 @@ from events.types import EVENT_TYPES, EventType
 router = APIRouter(tags=["Events"])
 
 MAX_PAGE = 500
-EndpointId = Annotated[str, Path(min_length=1, max_length=40, description="The endpoint's id (`we_...`)")]
+# Ids are ours (`we_...`, `evt_...`): anything else names nothing (and a NUL could not even be looked up).
+ID_PATTERN = r"^[A-Za-z0-9_]+$"
+EndpointId = Annotated[
+    str, Path(min_length=1, max_length=40, pattern=ID_PATTERN, description="The endpoint's id (`we_...`)")
+]
+# PostgreSQL text cannot hold NUL: refused as invalid input rather than failing in the database.
+Description = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
 
 
 class EventOut(BaseModel):
@@ -83,7 +89,7 @@ class EndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: AnyUrl = Field(description="https URL to a public address (http and local hosts only where allowed)")
     event_types: list[EventType] | None = Field(default=None, description="Types to deliver (default: all)")
-    description: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
     enabled: bool = True
 
 
@@ -91,7 +97,7 @@ class EndpointPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: AnyUrl | None = None
     event_types: list[EventType] | None = None
-    description: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
     enabled: bool | None = Field(default=None, description="true: deliver again from where it stopped")
 
 
@@ -114,7 +120,7 @@ class AttemptPage(BaseModel):
 
 class RedeliverRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    event_id: str | None = Field(default=None, max_length=40, description="Deliver this event again")
+    event_id: str | None = Field(default=None, max_length=40, pattern=ID_PATTERN, description="Deliver this event again")
     since: datetime | None = Field(default=None, description="Deliver every event since this time again, in order")
 
 
@@ -300,7 +306,7 @@ async def rotate_secret(endpoint_id: EndpointId, caller: CallerDep, settings: Se
 async def list_deliveries(
     endpoint_id: EndpointId,
     caller: CallerDep,
-    event_id: Annotated[str | None, Query(max_length=40)] = None,
+    event_id: Annotated[str | None, Query(max_length=40, pattern=ID_PATTERN)] = None,
     cursor: Annotated[str | None, Query(description="`pagination.next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> Response:

@@ -70,6 +70,7 @@ async def test_urls_into_the_private_network_are_refused(
 async def test_bad_endpoint_requests_change_nothing(api: httpx.AsyncClient, customer: dict[str, str]) -> None:
     made = await add_endpoint(api, customer, RECEIVER)
     for body in (
+        {"url": RECEIVER, "description": "nul \u0000 inside"},
         {"url": RECEIVER, "event_types": ["nope"]},
         {"url": RECEIVER, "secret": "mine"},
         {"url": "not a url"},
@@ -85,6 +86,10 @@ async def test_bad_endpoint_requests_change_nothing(api: httpx.AsyncClient, cust
     both = {"event_id": "evt_x", "since": "2026-01-01T00:00:00Z"}
     assert_error(await api.post(redeliver, headers=customer, json=both), 400, "VALIDATION_ERROR")
     assert_error(await api.post(redeliver, headers=customer, json={"event_id": "evt_x"}), 404, "NOT_FOUND")
+    assert_error(await api.post(redeliver, headers=customer, json={"event_id": "evt\u0000"}), 400, "VALIDATION_ERROR")
+    assert_error(await api.patch(path, headers=customer, json={"description": "\u0000"}), 400, "VALIDATION_ERROR")
+    odd = "/api/v1/webhook-endpoints/%C2%9C%C2%A71"
+    assert_error(await api.patch(odd, headers=customer, json={"description": "x"}), 400, "VALIDATION_ERROR")
     naive = {"since": "2026-01-01T00:00:00"}
     assert_error(await api.post(redeliver, headers=customer, json=naive), 400, "VALIDATION_ERROR")
     assert_error(await api.get("/api/v1/webhook-endpoints/we_nope/deliveries", headers=customer), 404, "NOT_FOUND")
