@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ from canonical.entities import NUMBERED_TYPE
 from canonical.entities import entity_type as entity_type_row
 from canonical.errors import TransformError
 from canonical.jsonio import dumps
+from canonical.timefmt import seconds_before
 from models.connect import (
     ActivateInput,
     ActivateResult,
@@ -491,7 +492,7 @@ class ConnectActivities:
             if params.live_started_at:
                 # The first delta pass reads what changed since shortly before the connect began (the
                 # margin covers a platform clock behind ours), not everything the connect just read.
-                since = _before(params.live_started_at, WATERMARK_MARGIN)
+                since = seconds_before(params.live_started_at, WATERMARK_MARGIN)
                 for entity_type in get_platform(params.platform).synced_entity_types:
                     await save_sync_watermark(
                         session, uuid.UUID(params.customer_id), params.platform, entity_type, since
@@ -523,8 +524,3 @@ class ConnectActivities:
 
 #: How far before a live connect's start its first delta pass reads (platform clocks may lag ours).
 WATERMARK_MARGIN = timedelta(minutes=10)
-
-
-def _before(stamp: str, by: timedelta) -> str:
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - by
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

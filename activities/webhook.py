@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.create import register_new
 from activities.heartbeat import keep_alive
+from canonical.timefmt import seconds_before
 from models.webhook import (
     CatchUpInput,
     ChangedRecords,
@@ -39,11 +40,6 @@ HEARTBEAT_EVERY = 200
 # A delta pass reads from this long before its watermark: platform clocks and commit order skew, and
 # a change read twice is recognised (its version), a change missed is not.
 DELTA_OVERLAP = timedelta(seconds=60)
-
-
-def _earlier(stamp: str, by: timedelta) -> str:
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - by
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _stamp_now() -> str:
@@ -164,7 +160,7 @@ class WebhookActivities:
         changes already followed are not changes. Read cost follows the changes, not the data."""
         async with self._sessionmaker() as session:
             watermark = await sync_watermark(session, uuid.UUID(params.customer_id), params.platform, params.entity_type)
-        since = _earlier(watermark, DELTA_OVERLAP) if watermark else None
+        since = seconds_before(watermark, DELTA_OVERLAP) if watermark else None
         found = await self._changed(params.customer_id, params.platform, params.entity_type, since=since)
         newest = max(filter(None, (watermark, found.watermark)), default=None)
         return found.model_copy(update={"watermark": newest})

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -38,6 +36,7 @@ from settings import Settings
 from store.customers import create_customer
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
+from tests.fixtures.api_process import api_process
 from tests.fixtures.net import free_port, make_client
 from worker import build_workers, heartbeat
 from workflows.names import ALL_SEARCH_ATTRIBUTES
@@ -225,40 +224,5 @@ def live_server(settings: Settings) -> Iterator[str]:
     """The API as a real uvicorn process over real HTTP (used by schemathesis and smoke tests).
 
     It shares the test settings' task queue, so workflows it starts run on the `worker` fixture."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url or "",
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TASK_QUEUE": settings.task_queue,
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code in (200, 503):
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("API server did not start")
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(10)
+    with api_process(settings) as (base, _):
+        yield base

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +13,7 @@ import httpx
 import pytest
 
 from settings import Settings
-from tests.fixtures.net import free_port
+from tests.fixtures.api_process import api_process
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 1 << 20
@@ -26,41 +22,8 @@ LIMIT = 1 << 20
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[tuple[str, int]]:
     """The API as its own uvicorn process (its RSS is what is measured); base URL and pid."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url or "",
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TASK_QUEUE": settings.task_queue,
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code in (200, 503):
-                break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("API server did not start")
-        time.sleep(0.2)
-    yield base, proc.pid
-    proc.terminate()
-    proc.wait(10)
+    with api_process(settings) as (base, proc):
+        yield base, proc.pid
 
 
 def _rss_kib(pid: int) -> int:
