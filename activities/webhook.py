@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.create import register_new
 from activities.heartbeat import keep_alive
-from canonical.timefmt import seconds_before
+from canonical.timefmt import parse_stamp, seconds_before
 from models.webhook import (
     CatchUpInput,
     ChangedRecords,
@@ -22,8 +22,10 @@ from models.webhook import (
     DeltaInput,
     FetchChangeResult,
     SweepResult,
+    SweptChange,
     WebhookEvent,
 )
+from platforms.descriptor import ChangeJournal, JournalEntry, LiveClient, WebhookShapeError
 from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.registry import get_platform
@@ -31,15 +33,40 @@ from propagation.logic import NativeChange, PatchError, native_fields, propagate
 from propagation.rules import flows
 from store import deletes as dq
 from store import propagate as q
-from store.connections import connection_rules, merge_sync_state, save_sync_watermark, sync_watermark
+from store.connections import connection_rules, merge_sync_state, save_sync_watermark, sync_state, sync_watermark
 from store.propagate import record_ignored
-from store.webhooks import stored_records
+from store.webhooks import received_keys, stored_records, stored_records_of
 
 # Records read between heartbeats of a catch-up listing.
 HEARTBEAT_EVERY = 200
 # A delta pass reads from this long before its watermark: platform clocks and commit order skew, and
 # a change read twice is recognised (its version), a change missed is not.
 DELTA_OVERLAP = timedelta(seconds=60)
+
+
+def _active_subscription(state: dict[str, Any]) -> str | None:
+    """The id of an active subscription of the connection (Procore: ``<hook>/<trigger>``), if any."""
+    for subscription in state.get("subscriptions") or ():
+        if isinstance(subscription, dict) and subscription.get("status") == "active" and subscription.get("id"):
+            return str(subscription["id"])
+    return None
+
+
+def _cursor(value: int) -> str:
+    # Zero-padded: watermarks only move forward, compared as text.
+    return f"{value:020d}"
+
+
+def _settled_cursor(entries: list[JournalEntry], after: int) -> int:
+    """Where the next journal read starts: past every entry the platform first tried more than
+    DELTA_OVERLAP before its newest one. A delivery held back (a queue, a retry) is logged after
+    later events, with an earlier cursor: the overlap reads it again rather than skip it (a change
+    read twice is followed once)."""
+    started = [(moment, e.cursor) for e in entries if (moment := parse_stamp(e.started_at)) is not None]
+    if not started:
+        return after
+    horizon = max(moment for moment, _ in started) - DELTA_OVERLAP
+    return max([after, *(cursor for moment, cursor in started if moment <= horizon)])
 
 
 def _stamp_now() -> str:
@@ -157,31 +184,130 @@ class WebhookActivities:
     async def delta_changes(self, params: DeltaInput) -> DeltaChanges:
         """The mapped records of a type changed on the platform since the connection's watermark
         (less an overlap), that differ from the stored copy: our own writes, stored as written, and
-        changes already followed are not changes. Read cost follows the changes, not the data."""
+        changes already followed are not changes. Read cost follows the changes, not the data.
+
+        A type whose lists cannot be asked what changed (``Platform.journal_types``) is read from
+        the platform's journal of the notifications it made for our subscription, from the
+        journal's own cursor, when there is one: the first pass after a subscription is made reads
+        the type's lists, as a pass without a subscription does."""
+        customer = uuid.UUID(params.customer_id)
+        platform = get_platform(params.platform)
+        journal: tuple[str, str, str | None] | None = None  # (subscription, watermark key, cursor)
         async with self._sessionmaker() as session:
-            watermark = await sync_watermark(session, uuid.UUID(params.customer_id), params.platform, params.entity_type)
+            watermark = await sync_watermark(session, customer, params.platform, params.entity_type)
+            if watermark and params.entity_type in platform.journal_types:
+                subscription = _active_subscription(await sync_state(session, customer, params.platform))
+                if subscription is not None:
+                    key = f"{params.entity_type}@journal:{subscription.split('/', 1)[0]}"
+                    journal = (subscription, key, await sync_watermark(session, customer, params.platform, key))
+        if journal is not None and (cursor := journal[2]) is not None:
+            subscription, key, _ = journal
+            return await self._journal_changed(customer, params.platform, params.entity_type, subscription, key, cursor)
         since = seconds_before(watermark, DELTA_OVERLAP) if watermark else None
         found = await self._changed(params.customer_id, params.platform, params.entity_type, since=since)
         newest = max(filter(None, (watermark, found.watermark)), default=None)
-        return found.model_copy(update={"watermark": newest})
+        update: dict[str, Any] = {"watermark": newest}
+        if journal is not None:  # the journal's cursor starts at the subscription's first notification
+            update |= {"journal_key": journal[1], "journal_cursor": _cursor(0)}
+        return found.model_copy(update=update)
+
+    async def _journal_changed(
+        self, customer: uuid.UUID, platform_name: str, entity_type: str, subscription: str, key: str, after: str
+    ) -> DeltaChanges:
+        """The changes of a type the platform's journal shows after cursor ``after`` and no
+        notification brought us: a delivery that failed, or that the platform gave up. Each is
+        handed on as a webhook would be (the record read fresh and compared); a record never seen
+        is looked for where its event says and registered as new."""
+        platform = get_platform(platform_name)
+        client = await self._client(customer, platform_name)
+        if not isinstance(client, ChangeJournal):
+            raise ApplicationError(f"{platform_name} keeps no change journal", type="NotConfigured", non_retryable=True)
+        entries: list[JournalEntry] = []
+        try:
+            async with keep_alive():
+                async for entry in client.journal(subscription, int(after)):
+                    entries.append(entry)
+                    if len(entries) % HEARTBEAT_EVERY == 0:
+                        activity.heartbeat(len(entries))
+        except RetryableError as err:
+            raise ApplicationError(err.message, type="PlatformUnavailable") from err
+        except RejectedError as err:
+            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        announced: dict[str, tuple[str, JournalEntry]] = {}  # platform id -> (delivery key, latest entry)
+        for entry in entries:
+            try:
+                delivery = platform.webhooks.parse(entry.event, None)
+            except WebhookShapeError:
+                continue  # not an event of ours to follow
+            for event in delivery.events:
+                if event.entity_type == entity_type and event.platform_id:
+                    announced[event.platform_id] = (event.delivery_key, entry)
+        async with self._sessionmaker() as session:
+            received = await received_keys(session, customer, platform_name, [k for k, _ in announced.values()])
+            stored = await stored_records_of(session, customer, platform_name, entity_type, list(announced))
+        # A change our receiver took is followed on its own; a record we do not know is looked for
+        # whether or not its notification came (a webhook about a new record leaves it to a pass).
+        changes = [
+            DeltaChange(platform_id=pid, version=f"journal {delivery_key}")
+            for pid, (delivery_key, _) in announced.items()
+            if pid in stored and delivery_key not in received
+        ]
+        unknown = {
+            pid: entry
+            for pid, (_, entry) in announced.items()
+            if pid not in stored and entry.event.get("event_type") != "delete"
+        }
+        new: list[dict[str, Any]] = []
+        try:
+            looked: set[str] = set()
+            for entry in unknown.values():
+                scope = str(entry.event.get("project_id"))
+                if scope in looked:
+                    continue
+                looked.add(scope)
+                activity.heartbeat(len(entries))
+                new += [r for r in await client.records_near(entity_type, entry.event) if str(r.get("id")) in unknown]
+        except RetryableError as err:
+            raise ApplicationError(err.message, type="PlatformUnavailable") from err
+        except RejectedError as err:
+            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        registered = await register_new(self._engine, customer, platform_name, entity_type, new)
+        return DeltaChanges(
+            changes=changes,
+            read=len(entries),
+            unmapped=len(new),
+            watermark=None,  # the type's time watermark stays where its last list read left it
+            created=registered.pending,
+            unmappable=registered.unmappable,
+            journal_key=key,
+            journal_cursor=_cursor(_settled_cursor(entries, int(after))),
+        )
 
     async def _changed(self, customer_id: str, platform_name: str, entity_type: str, *, since: str | None) -> DeltaChanges:
         """The platform's records of a type (changed after ``since``; None: all) that differ from the
         stored copies in a writable field, with their versions and the newest last-modified stamp."""
-        if self._connectors is None:
-            raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
         customer = uuid.UUID(customer_id)
         platform = get_platform(platform_name)
-        async with self._sessionmaker() as session:
-            stored = await stored_records(session, customer, platform_name, entity_type)
-            try:
-                client = await self._connectors.client(session, customer, platform_name)
-            except RejectedError as err:
-                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        client = await self._client(customer, platform_name)
+        # A full read compares with every stored record; a delta read gathers what changed first and
+        # then loads only those records' stored copies: its cost follows the changes, not the data.
+        stored: dict[str, dict[str, Any]] | None = None
+        if since is None:
+            async with self._sessionmaker() as session:
+                stored = await stored_records(session, customer, platform_name, entity_type)
+        read_records: list[dict[str, Any]] = []
         changes: list[DeltaChange] = []
         new: list[dict[str, Any]] = []
         read = 0
         newest: str | None = None
+
+        def compare(record: dict[str, Any], mine: dict[str, Any] | None) -> None:
+            stamp = platform.updated_at(record)
+            if mine is None:
+                new.append(record)  # created since the connect
+            elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
+                changes.append(DeltaChange(platform_id=str(record.get("id")), version=platform.etag(record) or stamp or ""))
+
         try:
             async with keep_alive():
                 async for record in client.changed_since(entity_type, since):
@@ -191,16 +317,21 @@ class WebhookActivities:
                     stamp = platform.updated_at(record)
                     if stamp and (newest is None or stamp > newest):
                         newest = stamp
-                    platform_id = str(record.get("id"))
-                    mine = stored.get(platform_id)
-                    if mine is None:
-                        new.append(record)  # created since the connect
-                    elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
-                        changes.append(DeltaChange(platform_id=platform_id, version=platform.etag(record) or stamp or ""))
+                    if stored is None:
+                        read_records.append(record)
+                    else:
+                        compare(record, stored.get(str(record.get("id"))))
         except RetryableError as err:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
         except RejectedError as err:  # refused (403, a bad setting): retrying will not help
             raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        if stored is None:
+            async with self._sessionmaker() as session:
+                mine = await stored_records_of(
+                    session, customer, platform_name, entity_type, [str(r.get("id")) for r in read_records]
+                )
+            for record in read_records:
+                compare(record, mine.get(str(record.get("id"))))
         # Registered (as canonical objects, or linked to the same record on another platform) before
         # the watermark moves past them; their creates on the other platforms start from the
         # pending rows, which also hold what a crashed pass registered.
@@ -213,6 +344,16 @@ class WebhookActivities:
             created=registered.pending,
             unmappable=registered.unmappable,
         )
+
+    async def _client(self, customer: uuid.UUID, platform_name: str) -> LiveClient:
+        """The connection's connector; a connection that cannot have one is not retried."""
+        if self._connectors is None:
+            raise ApplicationError("live connectors are not configured", type="NotConfigured", non_retryable=True)
+        async with self._sessionmaker() as session:
+            try:
+                return await self._connectors.client(session, customer, platform_name)
+            except RejectedError as err:
+                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
 
     async def _downstream(self, customer: uuid.UUID, platform: str, entity_type: str) -> bool:
         """Whether ``platform`` only receives ``entity_type`` (a one-way direction): its changes,
@@ -241,27 +382,41 @@ class WebhookActivities:
                 raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         started = _stamp_now()
         gone: list[tuple[str, str]] = []
+        changed: list[SweptChange] = []
         read = 0
+        platform = get_platform(params.platform)
         async with keep_alive():
             try:
-                for entity_type in get_platform(params.platform).synced_entity_types:
+                for entity_type in platform.synced_entity_types:
                     if await self._downstream(customer, params.platform, entity_type):
                         continue  # its deletions do not flow either
                     async with self._engine.connect() as conn:
                         expected = await dq.mapped_ids(conn, customer, params.platform, entity_type)
                     if not expected:
                         continue
+                    # A journal type's delta reads only what the platform logged: the full read
+                    # here also compares, for a change lost inside the platform.
+                    stored: dict[str, dict[str, Any]] | None = None
+                    if entity_type in platform.journal_types:
+                        async with self._sessionmaker() as session:
+                            stored = await stored_records(session, customer, params.platform, entity_type)
                     seen: set[str] = set()
                     async for record in client.records(entity_type):
-                        seen.add(str(record.get("id")))
+                        platform_id = str(record.get("id"))
+                        seen.add(platform_id)
                         read += 1
                         if read % HEARTBEAT_EVERY == 0:
                             activity.heartbeat(read)
+                        mine = stored.get(platform_id) if stored is not None else None
+                        if mine is not None and any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
+                            version = platform.etag(record) or platform.updated_at(record) or ""
+                            changed.append(SweptChange(entity_type=entity_type, platform_id=platform_id, version=version))
                     missing = sorted(set(expected) - seen)
                     if not missing:
                         continue
-                    async with self._sessionmaker() as session:
-                        stored = await stored_records(session, customer, params.platform, entity_type)
+                    if stored is None:
+                        async with self._sessionmaker() as session:
+                            stored = await stored_records(session, customer, params.platform, entity_type)
                     for platform_id in missing:
                         activity.heartbeat(read)  # one read each: a bulk delete must not look like a dead worker
                         try:
@@ -276,7 +431,7 @@ class WebhookActivities:
         async with self._sessionmaker() as session:
             await merge_sync_state(session, customer, params.platform, {"last_sweep_at": started})
             await session.commit()
-        return SweepResult(swept=True, read=read, gone=gone)
+        return SweepResult(swept=True, read=read, gone=gone, changed=changed)
 
     @activity.defn
     async def save_watermark(self, params: DeltaInput, watermark: str) -> None:

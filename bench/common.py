@@ -128,6 +128,46 @@ async def activity_spans(handle: WorkflowHandle[Any, Any]) -> list[Span]:
     return spans
 
 
+@dataclass(frozen=True)
+class Waits:
+    """Where a workflow's time went besides its activities' work (server clock): its workflow tasks
+    and activities waiting for a worker to pick them up, and the span from its first child start
+    asked for to the last one started."""
+
+    workflow_task_wait: float
+    activity_wait: float
+    child_starts: float
+
+
+async def waits(handle: WorkflowHandle[Any, Any]) -> Waits:
+    task_scheduled: dict[int, float] = {}
+    activity_scheduled: dict[int, float] = {}
+    task_wait = activity_wait = 0.0
+    first_child: float | None = None
+    last_child: float | None = None
+    async for event in handle.fetch_history_events():
+        at = event.event_time.ToNanoseconds() / 1e9
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            task_scheduled[event.event_id] = at
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            task_wait += at - task_scheduled.get(event.workflow_task_started_event_attributes.scheduled_event_id, at)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activity_scheduled[event.event_id] = at
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            scheduled_id = event.activity_task_started_event_attributes.scheduled_event_id
+            activity_wait += at - activity_scheduled.get(scheduled_id, at)
+        elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED and first_child is None:
+            first_child = at
+        elif kind in (
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED,
+            EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
+        ):
+            last_child = at
+    starts = (last_child - first_child) if first_child is not None and last_child is not None else 0.0
+    return Waits(task_wait, activity_wait, starts)
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
     if proc.poll() is None:
         proc.terminate()

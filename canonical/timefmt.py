@@ -15,3 +15,15 @@ def seconds_before(stamp: str, by: timedelta) -> str:
     """An ISO-8601 stamp moved ``by`` earlier, as UTC to the second (``2026-04-11T11:59:00Z``)."""
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) - by
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(stamp: str | None) -> datetime | None:
+    """A platform's ISO-8601 stamp (``Z`` or an offset; naive ones taken as UTC), None when absent or
+    unreadable."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

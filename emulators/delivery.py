@@ -52,6 +52,15 @@ class WebhookFaults(BaseModel):
 
     drop: float = Field(0.0, ge=0, le=1, description="fraction of deliveries lost: never sent, logged as dropped")
     duplicate: float = Field(0.0, ge=0, le=1, description="fraction of deliveries sent a second time")
+    fail: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "fraction of attempts lost in transit (the receiver down, a reset connection): the platform "
+            "sees a failed attempt, logs it and retries or gives up by its own rules"
+        ),
+    )
     delay_seconds: float = Field(0.0, ge=0, le=3600, description="hold each delivery this long before sending it")
     delay_max_seconds: float | None = Field(
         None, ge=0, le=3600, description="set: each delay is drawn uniformly from [delay_seconds, delay_max_seconds]"
@@ -406,7 +415,15 @@ class Outbox:
             return
         delivery.attempt += 1
         started = self._now()
-        answer = await self._post(delivery.url, delivery.headers, delivery.body, self.policy.timeout_seconds(delivery))
+        faults = self._settings().faults
+        if faults.fail and self._dice(faults.seed).random() < faults.fail:
+            if "fail" not in delivery.faults:
+                delivery.faults.append("fail")
+            answer = Answer(None, "", {}, "ConnectError: connection refused (injected fault: fail)")
+        else:
+            answer = await self._post(
+                delivery.url, delivery.headers, delivery.body, self.policy.timeout_seconds(delivery)
+            )
         if self.lanes.get(lane.key) is not lane or not lane.queue or lane.queue[0] is not delivery:
             return  # reset (or the lane was given up) while this was in flight: nothing to settle
         verdict = self.policy.settle(lane, delivery, answer)

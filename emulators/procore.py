@@ -1131,7 +1131,9 @@ def _webhook_routes(router: APIRouter, core: ProcoreEmulator) -> None:
         # page_start: the last event id of the previous page; page_size: default 100.
         start = _int_param(request.query_params.get("page_start"), 0)
         size = _int_param(request.query_params.get("page_size"), 100)
-        rows = [r for r in rows if int(r["event_id"] or 0) > start][:size]
+        # In event order, as page_start ("the last id of the previous page") needs: a delayed
+        # delivery is logged after later events' and must not fall behind the reader's cursor.
+        rows = sorted((r for r in rows if int(r["event_id"] or 0) > start), key=lambda r: int(r["event_id"] or 0))[:size]
         template = f"{_HOOKS}/{{hook_id}}/deliveries"
         return JSONResponse([shown("GET", template, row) for row in rows])
 

@@ -58,17 +58,24 @@ class DeltaInput(BaseModel):
     sweep: bool = False
 
 
+class DeltaChange(BaseModel):
+    platform_id: str
+    version: str  # the record's last-modified stamp or ETag: the same change read twice is one
+
+
+class SweptChange(DeltaChange):
+    entity_type: str
+
+
 class SweepResult(BaseModel):
     """A deletion sweep: mapped records no longer on the platform (each confirmed by a read)."""
 
     swept: bool  # False: not due
     read: int = 0
     gone: list[tuple[str, str]] = []  # (canonical id, platform id)
-
-
-class DeltaChange(BaseModel):
-    platform_id: str
-    version: str  # the record's last-modified stamp or ETag: the same change read twice is one
+    #: Records of the platform's journal types (``Platform.journal_types``) that differ from the
+    #: stored copies: changes whose notification the platform lost and no journal shows.
+    changed: list[SweptChange] = []
 
 
 class DeltaChanges(BaseModel):
@@ -78,6 +85,10 @@ class DeltaChanges(BaseModel):
     watermark: str | None  # the newest last-modified stamp read (None: nothing read)
     created: list[str] = []  # canonical ids whose create on the other platforms is pending
     unmappable: list[str] = []  # new records that cannot be read as canonical: "<id>: <why>"
+    #: Read from the platform's change journal: where the next pass starts reading it (a watermark
+    #: key of its own, naming the subscription, and the cursor; saved once the changes are handed on).
+    journal_key: str | None = None
+    journal_cursor: str | None = None
 
 
 class DeltaTypeResult(BaseModel):

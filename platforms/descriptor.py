@@ -14,10 +14,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from canonical.entities import NUMBERED_TYPE, SYNCED_ENTITY_TYPES
+from canonical.timefmt import parse_stamp
 
 if TYPE_CHECKING:
     import httpx
@@ -85,6 +85,32 @@ class LiveClient(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One line of a platform's record of the notifications it made for a subscription (Procore's
+    hook deliveries): the event as it was sent, and its place in the record (a cursor)."""
+
+    cursor: int
+    event: dict[str, Any]
+    started_at: str | None  # when the platform first tried to deliver it
+
+
+@runtime_checkable
+class ChangeJournal(Protocol):
+    """A connector whose platform keeps a readable record of the change notifications it made: the
+    delta pass's change feed for types whose lists cannot be asked "what changed since"."""
+
+    def journal(self, subscription_id: str, after: int) -> AsyncIterator[JournalEntry]:
+        """The notifications made for ``subscription_id`` after ``cursor`` ``after``, whatever became
+        of them (delivered, failing, given up), in cursor order."""
+        ...
+
+    async def records_near(self, entity_type: str, event: Mapping[str, Any]) -> list[NativeRecord]:
+        """The records of a type in the scope an event names (Procore: its project): where a record
+        the event announces, and the engine has never seen, is found."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class Destination:
     """Where a connection's change notifications go, and what they must carry."""
 
@@ -147,16 +173,6 @@ class Webhooks:
     #: True when any answer but 2xx, 408, 429 or 5xx makes the platform delete the subscription
     #: (Business Central): a delivery we cannot use is then acknowledged and logged, never refused.
     acknowledge_unusable: bool = False
-
-
-def _moment(stamp: str | None) -> datetime | None:
-    if not stamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def lazy(target: str) -> Callable[..., Any]:
@@ -233,6 +249,11 @@ class Platform:
     created_marker: Callable[[str, Mapping[str, Any]], str | None] = lambda entity_type, record: None
     live_settings: LiveSettingsRule = LiveSettingsRule()
     webhooks: Webhooks = Webhooks(parse=_no_webhooks)
+    #: Types whose lists cannot say what changed since a time (Procore's project-scoped lists: one
+    #: request per project, per contract for payments, and contract payments take no updated_at
+    #: filter): a delta pass reads them from the connector's ``ChangeJournal`` while the engine's
+    #: subscription is active, and the deletion sweep, which reads every record, also compares them.
+    journal_types: frozenset[str] = frozenset()
     #: Generated sandbox data of any size (bench/connect): (entity type, payments) -> records.
     synthetic_records: Callable[[str, int], Iterator[NativeRecord]] | None = None
     #: The platform's emulator (a fresh app per call) and the setting naming its port.
@@ -265,7 +286,7 @@ class Platform:
     def older(self, incoming: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
         """Whether ``incoming`` is an older version of the record than ``stored`` (by last-modified
         stamp; unknown when either has none, and then not older): a late read never wins."""
-        new, old = _moment(self.updated_at(incoming)), _moment(self.updated_at(stored))
+        new, old = parse_stamp(self.updated_at(incoming)), parse_stamp(self.updated_at(stored))
         return new is not None and old is not None and new < old
 
     def number_reference(self) -> tuple[str, str | None]:

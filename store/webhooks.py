@@ -31,6 +31,21 @@ async def record_delivery(
     return inserted is not None
 
 
+async def received_keys(session: AsyncSession, customer_id: uuid.UUID, platform: str, keys: list[str]) -> set[str]:
+    """Which of these delivery keys a notification brought (their changes have been, or are being,
+    followed on their own)."""
+    if not keys:
+        return set()
+    rows = await session.execute(
+        text(
+            "SELECT delivery_key FROM webhook_deliveries WHERE customer_id = :c AND platform = :p "
+            "AND delivery_key = ANY(:k)"
+        ),
+        {"c": customer_id, "p": platform, "k": sorted(set(keys))},
+    )
+    return {str(key) for (key,) in rows}
+
+
 async def held_changes(
     session: AsyncSession, customer_id: uuid.UUID, platform: str, *, limit: int = 1000
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -80,4 +95,23 @@ async def stored_records(
     """The platform records of a type as last stored (platform id -> native record): what a
     catch-up compares the platform's current records with."""
     rows = await session.execute(_STORED, {"c": customer_id, "p": platform, "t": entity_type})
+    return {str(platform_id): data for platform_id, data in rows}
+
+
+_STORED_BY_ID = text(
+    "SELECT platform_id, data FROM platform_objects "
+    "WHERE customer_id = :c AND platform = :p AND entity_type = :t AND platform_id = ANY(:ids)"
+)
+
+
+async def stored_records_of(
+    session: AsyncSession, customer_id: uuid.UUID, platform: str, entity_type: str, platform_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored copies of just these records (platform id -> native record): what a delta pass
+    compares what changed with, so its cost follows the changes, not the number of records kept."""
+    if not platform_ids:
+        return {}
+    rows = await session.execute(
+        _STORED_BY_ID, {"c": customer_id, "p": platform, "t": entity_type, "ids": sorted(set(platform_ids))}
+    )
     return {str(platform_id): data for platform_id, data in rows}

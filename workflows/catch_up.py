@@ -76,13 +76,14 @@ class CatchUpWorkflow:
         )
 
 
-async def follow(event: WebhookEvent, how: str) -> None:
-    """Hand one changed record to its own WebhookWorkflow, as if it had been announced alone.
+async def follow(event: WebhookEvent, how: str) -> bool:
+    """Hand one changed record to its own WebhookWorkflow, as if it had been announced alone; False
+    when it had been (a change read twice).
 
     Started, not awaited: a record whose propagation waits days for a failed platform must not hold
     back the others, and it outlives its starter (ABANDON). Already started: the same change (same
     delivery key) was followed before, and is not followed twice."""
-    with contextlib.suppress(WorkflowAlreadyStartedError):
+    try:
         await workflow.start_child_workflow(
             WebhookWorkflow.run,
             event,
@@ -92,6 +93,9 @@ async def follow(event: WebhookEvent, how: str) -> None:
             search_attributes=customer_platform(event.customer_id, event.platform),
             static_summary=f"{event.platform} {event.entity_type} {event.platform_id} ({how})",
         )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 async def follow_collection(params: CatchUpInput, how: str) -> None:

@@ -21,7 +21,15 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.sync import SyncActivities
     from activities.webhook import WebhookActivities
-    from models.webhook import DeltaInput, DeltaResult, DeltaTypeResult, ResumeInput, SweepResult, WebhookEvent
+    from models.webhook import (
+        DeltaChange,
+        DeltaInput,
+        DeltaResult,
+        DeltaTypeResult,
+        ResumeInput,
+        SweepResult,
+        WebhookEvent,
+    )
     from platforms.registry import get_platform
     from workflows.catch_up import BATCH, follow
     from workflows.create import start_creates
@@ -33,7 +41,27 @@ _RETRY = RetryPolicy(
 )
 
 
+# Changed records handed on per workflow task: each is only started (its WebhookWorkflow runs on its
+# own, within the platform's limits), so a large batch costs history events, not platform requests;
+# ten at a time made a pass of 100 changes spend most of its time waiting for its own task round trips.
+START_BATCH = 200
+
 __all__ = ["DeltaSyncWorkflow", "delta_workflow_id"]
+
+
+def _handed_on(params: DeltaInput, changes: list[tuple[str, DeltaChange]]) -> list[WebhookEvent]:
+    """Changed records as the webhook path's events; the key is the change (type, id, version), so a
+    change read by two passes is followed once."""
+    return [
+        WebhookEvent(
+            customer_id=params.customer_id,
+            platform=params.platform,
+            entity_type=entity_type,
+            platform_id=change.platform_id,
+            delivery_key=f"delta|{entity_type}|{change.platform_id}|{change.version}",
+        )
+        for entity_type, change in changes
+    ]
 
 
 @workflow.defn
@@ -61,18 +89,13 @@ class DeltaSyncWorkflow:
                 retry_policy=_RETRY,
                 summary=f"changed {params.platform} {entity_type} records",
             )
-            events = [
-                WebhookEvent(
-                    customer_id=params.customer_id,
-                    platform=params.platform,
-                    entity_type=entity_type,
-                    platform_id=change.platform_id,
-                    delivery_key=f"delta|{entity_type}|{change.platform_id}|{change.version}",
-                )
-                for change in found.changes
-            ]
-            for start in range(0, len(events), BATCH):
-                await asyncio.gather(*(follow(event, "delta pass") for event in events[start : start + BATCH]))
+            events = _handed_on(params, [(entity_type, change) for change in found.changes])
+            # Patched: a pass started on the code before hands changes on ten at a time.
+            batch = START_BATCH if workflow.patched("delta-start-batch") else BATCH
+            followed = 0  # a change read again (an overlap, a journal re-read) was handed on before
+            for start in range(0, len(events), batch):
+                handed = await asyncio.gather(*(follow(event, "delta pass") for event in events[start : start + batch]))
+                followed += sum(handed)
             await start_creates(params.customer_id, params.platform, found.created)
             if found.watermark is not None:
                 await workflow.execute_activity_method(
@@ -82,11 +105,20 @@ class DeltaSyncWorkflow:
                     retry_policy=_RETRY,
                     summary=f"{entity_type} watermark {found.watermark}",
                 )
+            # Only a result read by this code carries a journal cursor: earlier histories replay as they ran.
+            if found.journal_key is not None and found.journal_cursor is not None:
+                await workflow.execute_activity_method(
+                    WebhookActivities.save_watermark,
+                    args=[params.model_copy(update={"entity_type": found.journal_key}), found.journal_cursor],
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=_RETRY,
+                    summary=f"{entity_type} journal cursor {found.journal_cursor.lstrip('0') or '0'}",
+                )
             results.append(
                 DeltaTypeResult(
                     entity_type=entity_type,
                     read=found.read,
-                    changed=len(events),
+                    changed=followed,
                     unmapped=found.unmapped,
                     created=len(found.created),
                 )
@@ -96,6 +128,7 @@ class DeltaSyncWorkflow:
                 + "".join(f"\n\n{entity_type} not readable as canonical: {why}" for why in found.unmappable)
             )
         sweep = SweepResult(swept=False)
+        swept_followed = 0
         # Patched: a pass that started on the code before sweeps replays without one.
         if workflow.patched("deletion-sweep"):
             sweep = await workflow.execute_activity_method(
@@ -106,8 +139,16 @@ class DeltaSyncWorkflow:
                 retry_policy=_RETRY,
                 summary=f"deletion sweep of {params.platform} (when due)",
             )
+            # Changes no notification and no journal showed (lost inside the platform): found by
+            # the sweep's full read, handed on like the pass's own (empty in earlier histories).
+            swept = _handed_on(params, [(change.entity_type, change) for change in sweep.changed])
+            for start in range(0, len(swept), START_BATCH):
+                handed = await asyncio.gather(
+                    *(follow(event, "deletion sweep") for event in swept[start : start + START_BATCH])
+                )
+                swept_followed += sum(handed)
             await start_deletes(params.customer_id, params.platform, sweep.gone)
-        changed = sum(r.changed for r in results)
+        changed = sum(r.changed for r in results) + swept_followed
         # Only a pass that read every type moves "last pass": its start bounds the lag of a change
         # no webhook announced.
         await workflow.execute_activity_method(

@@ -11,7 +11,7 @@ import httpx
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import FailureError
 
-from bench.common import Span, activity_spans
+from bench.common import Span, Waits, activity_spans, waits
 from bench.sync.stack import BenchError, Customer, Emulator
 from models.webhook import DeltaResult, SubscriptionResult
 from workflows.connect import connect_workflow_id
@@ -130,7 +130,7 @@ class PassTimeout(BenchError):
 
 async def delta_pass(
     api: httpx.AsyncClient, temporal: Client, customer: Customer, platform: str, *, within: float = 3600
-) -> tuple[float, DeltaResult, list[Span]]:
+) -> tuple[float, DeltaResult, list[Span], Waits]:
     """A delta pass on demand (POST /connections/{platform}/sync): its seconds, its result and its
     activities' durations (from the workflow's history). A pass still running after ``within``
     seconds is terminated: PassTimeout, saying which activity it was stuck in and why."""
@@ -150,4 +150,4 @@ async def delta_pass(
         await handle.terminate("bench/sync: the pass took too long")
         raise PassTimeout(f"not done after {within:.0f} s ({stuck or 'no activity pending'})") from None
     took = time.monotonic() - started
-    return took, result, await activity_spans(handle)
+    return took, result, await activity_spans(handle), await waits(handle)

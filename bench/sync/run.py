@@ -101,6 +101,7 @@ class Config:
     seed: int
     soak: bool
     delta: bool
+    delta_platforms: tuple[str, ...] = PLATFORMS
 
 
 @dataclass
@@ -478,7 +479,7 @@ async def run(cfg: Config) -> bool:
                 stack.env["DELETE_SWEEP_INTERVAL_SECONDS"] = "3600"
                 stack.kill_worker()
                 await stack.start_worker()
-                for platform in PLATFORMS:
+                for platform in cfg.delta_platforms:
                     try:
                         deltas.append(await delta_bench(stack, platform, cfg.payments, cfg.changes, cfg.seed))
                     except BenchError as err:
@@ -514,6 +515,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="60 s soak and 10,000 payments: a few minutes")
     parser.add_argument("--soak-only", action="store_true", help="skip the delta pass at scale")
     parser.add_argument("--delta-only", action="store_true", help="skip the soak")
+    parser.add_argument(
+        "--delta-platform",
+        choices=PLATFORMS,
+        action="append",
+        help="the delta pass at scale of this platform only (repeatable; default both)",
+    )
     args = parser.parse_args()
     if args.soak_only and args.delta_only:
         parser.error("--soak-only and --delta-only exclude each other")
@@ -533,6 +540,7 @@ def main() -> None:
         seed=args.seed,
         soak=not args.delta_only,
         delta=not args.soak_only,
+        delta_platforms=tuple(args.delta_platform or PLATFORMS),
     )
     if cfg.changes > sizes(cfg.payments)["payment"]:
         parser.error("--changes exceeds --payments")

@@ -57,6 +57,7 @@ PLATFORM: Final = Platform(
     created_marker=client.created_marker,
     live_settings=LiveSettingsRule(required=("company_id",), label="Procore"),
     webhooks=webhooks.WEBHOOKS,
+    journal_types=frozenset({"contract", "invoice", "payment"}),
     synthetic_records=lazy("platforms.procore.synthetic:synthetic_records"),
     emulator_app=lazy("emulators.procore:create_procore_app"),
     emulator_port_setting="procore_emulator_port",

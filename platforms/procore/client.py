@@ -12,7 +12,7 @@ from typing import Any, Final
 import httpx
 
 from canonical.jsonio import dumps, loads
-from platforms.descriptor import Destination, SubscriptionState, WriteStatus
+from platforms.descriptor import Destination, JournalEntry, SubscriptionState, WriteStatus
 from platforms.http import (
     PlatformError,
     RejectedError,
@@ -39,6 +39,8 @@ COMMITMENTS = {
 # Records that belong to the company rather than a project (their endpoints take `company_id`).
 COMPANY_LEVEL = frozenset({"project", "customer"})
 PER_PAGE = 100
+# Deliveries per page of the hook's delivery log (the endpoint's default).
+JOURNAL_PAGE = 100
 # Project lists fetched ahead of the one being read (see `records`): a few requests in flight hide
 # the round trips without bursting past Procore's spike limit.
 PROJECTS_AHEAD = 3
@@ -261,6 +263,40 @@ class ProcoreClient:
 
     def changed_since(self, entity_type: str, since: str | None) -> AsyncIterator[dict[str, Any]]:
         return self.records(entity_type, since=since)
+
+    async def journal(self, subscription_id: str, after: int) -> AsyncIterator[JournalEntry]:
+        """Our hook's deliveries after event ``after`` (``RestV10WebhooksHooksHookIdDeliveriesGet``:
+        company scope, ``page_start`` the last event id of the previous page), every outcome: a
+        delivery that failed or was given up is a change the engine may never have heard of."""
+        hook_id = subscription_id.split("/", 1)[0]
+        start = after
+        while True:
+            params = {"company_id": self._company, "page_size": JOURNAL_PAGE, "page_start": start, "filters[status]": "any"}
+            resp = await self.request("GET", f"{subscriptions.HOOKS}/{hook_id}/deliveries", params=params)
+            rows = loads(resp.text)
+            if not isinstance(rows, list):
+                raise PlatformError(f"unexpected Procore deliveries body for hook {hook_id}")
+            last = start
+            for row in rows:
+                if not isinstance(row, dict) or not isinstance(row.get("event"), dict):
+                    continue
+                cursor = row.get("event_id")
+                if not isinstance(cursor, int) or isinstance(cursor, bool):
+                    continue
+                last = max(last, cursor)
+                yield JournalEntry(cursor=cursor, event=row["event"], started_at=row.get("started_at"))
+            if len(rows) < JOURNAL_PAGE or last <= start:
+                return
+            start = last
+
+    async def records_near(self, entity_type: str, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The records of a type in the event's project (a company-level type: the event's record)."""
+        if entity_type in COMPANY_LEVEL:
+            return [await self.get(entity_type, {"id": event.get("resource_id")})]
+        project_id = event.get("project_id")
+        if project_id is None:
+            return []
+        return await self._project_records(entity_type, project_id)
 
     def _resource(self, entity_type: str, record: Mapping[str, Any]) -> tuple[str, str]:
         if entity_type == "contract":

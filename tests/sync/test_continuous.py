@@ -215,6 +215,14 @@ async def test_an_edit_in_either_platform_reaches_the_other_once_and_is_not_echo
     assert sources == ["procore", "dynamics"], sources
 
 
+async def _pass(api: httpx.AsyncClient, key: str, temporal: Client, platform: str, **query: str) -> dict[str, Any]:
+    started = await api.post(f"/api/v1/connections/{platform}/sync", headers=auth(key), params=query)
+    assert started.status_code == 202, started.text
+    handle = temporal.get_workflow_handle(started.json()["data"]["workflow_id"], result_type=DeltaResult)
+    result = await handle.result()
+    return {"types": {r.entity_type: r for r in result.types}, "result": result}
+
+
 async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
     api: httpx.AsyncClient,
     live: str,
@@ -227,10 +235,7 @@ async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
     await settle(emulators, temporal_client, customer)
     assert await _deliveries(emulators, "procore", outcome="dropped")
     assert await _bc(emulators) != "never announced"
-    started = await api.post("/api/v1/connections/procore/sync", headers=auth(live))
-    assert started.status_code == 202, started.text
-    handle = temporal_client.get_workflow_handle(started.json()["data"]["workflow_id"], result_type=DeltaResult)
-    by_type = {r.entity_type: r for r in (await handle.result()).types}
+    by_type = (await _pass(api, live, temporal_client, "procore"))["types"]
     assert by_type["payment"].changed == 1, by_type
     assert sum(r.changed for r in by_type.values()) == 1
 
@@ -240,6 +245,59 @@ async def test_a_lost_notification_is_caught_up_by_the_delta_pass(
     await wait_for(arrived, within=30)
     await settle(emulators, temporal_client, customer)
     assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 1
+    assert await writes(emulators, "procore", PAYMENT_PROCORE) == []
+
+
+async def test_procore_passes_read_the_hooks_delivery_journal_and_the_sweep_finds_what_procore_lost(
+    api: httpx.AsyncClient,
+    live: str,
+    emulators: Any,
+    customer: str,
+    temporal_client: Client,
+) -> None:
+    """Procore's project-scoped lists cannot be asked what changed (one request per project, per
+    contract for payments): after a first pass, a pass reads the hook's delivery log instead, which
+    shows deliveries that failed or were given up; what Procore lost without a delivery is found by
+    the deletion sweep's full read."""
+    await _pass(api, live, temporal_client, "procore")  # lists read; the journal starts here
+    # Our receiver unreachable: Procore's attempt fails and, with this emulator's window, is given up.
+    await control(
+        emulators,
+        "procore",
+        "PATCH",
+        "/settings",
+        json={"webhooks": {"faults": {"fail": 1.0}, "discard_after_seconds": 0.001}},
+    )
+    await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="delivery given up")
+    await settle(emulators, temporal_client, customer)
+    assert await _deliveries(emulators, "procore", outcome="discarded")
+    assert await _bc(emulators) != "delivery given up"
+    journal = await _pass(api, live, temporal_client, "procore")
+    # The journal types read the hook's log (a list read of contracts would read none: none changed).
+    assert journal["types"]["payment"].changed == 1, journal
+    assert journal["types"]["contract"].read == journal["types"]["payment"].read >= 1, journal
+    assert journal["types"]["contract"].changed == 0
+
+    async def arrived(value: str) -> bool:
+        return await _bc(emulators) == value
+
+    await wait_for(lambda: arrived("delivery given up"), within=30)
+    await settle(emulators, temporal_client, customer)
+    assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 1
+
+    # Lost inside Procore (no delivery at all): no journal shows it, the sweep's full read does.
+    await control(emulators, "procore", "PATCH", "/settings", json={"webhooks": {"faults": {"fail": 0.0, "drop": 1.0}}})
+    await edit_in_platform(emulators, "procore", "payment", PAYMENT_PROCORE, notes="lost inside Procore")
+    await settle(emulators, temporal_client, customer)
+    unseen = await _pass(api, live, temporal_client, "procore")
+    assert unseen["types"]["payment"].changed == 0  # the given-up delivery read again is not a new change
+    await settle(emulators, temporal_client, customer)
+    assert await _bc(emulators) != "lost inside Procore"
+    swept = await _pass(api, live, temporal_client, "procore", sweep="true")
+    assert swept["result"].swept
+    await wait_for(lambda: arrived("lost inside Procore"), within=30)
+    await settle(emulators, temporal_client, customer)
+    assert len(await writes(emulators, "dynamics", PAYMENT_DYNAMICS)) == 2
     assert await writes(emulators, "procore", PAYMENT_PROCORE) == []
 
 

@@ -12,10 +12,10 @@ from temporalio.client import Client
 from models.webhook import DeltaResult
 from tests.fixtures.live import control, silence_webhooks
 from tests.fixtures.net import auth
+from tests.fixtures.propagate import PAYMENT_DYNAMICS
 
 pytestmark = pytest.mark.usefixtures("worker")
 
-PAYMENT_PROCORE = "1823456"
 
 
 async def _delta(api: httpx.AsyncClient, key: str, temporal: Client, platform: str) -> DeltaResult:
@@ -31,10 +31,13 @@ async def test_the_first_pass_after_a_connect_reads_only_what_changed(
         first = await _delta(api, live, temporal_client, platform)
         # The demo records were last modified long before this connect: none is read again.
         assert sum(t.read for t in first.types) == 0, (platform, first)
-    await silence_webhooks(emulators, "procore")  # only the pass can bring the edit
+    # Business Central's change feed: the next pass reads the one record edited since. (Procore's
+    # payments come from its hook's delivery log: tests/sync/test_continuous.py.)
+    await silence_webhooks(emulators, "dynamics")  # only the pass can bring the edit
     await control(
-        emulators, "procore", "PATCH", f"/records/payment/{PAYMENT_PROCORE}", json={"fields": {"notes": "after"}}
+        emulators, "dynamics", "PATCH", f"/records/payment/{PAYMENT_DYNAMICS}", json={"fields": {"description": "after"}}
     )
-    after = await _delta(api, live, temporal_client, "procore")
+    after = await _delta(api, live, temporal_client, "dynamics")
     payments = next(t for t in after.types if t.entity_type == "payment")
     assert payments.read == 1 and payments.changed == 1, after
+    assert sum(t.read for t in after.types) == 1, after
