@@ -255,7 +255,7 @@ class WebhookActivities:
         unknown = {
             pid: entry
             for pid, (_, entry) in announced.items()
-            if pid not in stored and entry.event.get("event_type") != "delete"
+            if pid not in stored and (entry.event.get("event_type") or entry.event.get("reason")) != "delete"
         }
         new: list[dict[str, Any]] = []
         try:
@@ -383,6 +383,8 @@ class WebhookActivities:
         started = _stamp_now()
         gone: list[tuple[str, str]] = []
         changed: list[SweptChange] = []
+        new: list[dict[str, Any]] = []  # journal types: records created with no notification we got
+        created: list[str] = []
         read = 0
         platform = get_platform(params.platform)
         async with keep_alive():
@@ -395,7 +397,7 @@ class WebhookActivities:
                     if not expected:
                         continue
                     # A journal type's delta reads only what the platform logged: the full read
-                    # here also compares, for a change lost inside the platform.
+                    # here also compares and registers, for a change or create lost inside the platform.
                     stored: dict[str, dict[str, Any]] | None = None
                     if entity_type in platform.journal_types:
                         async with self._sessionmaker() as session:
@@ -407,10 +409,18 @@ class WebhookActivities:
                         read += 1
                         if read % HEARTBEAT_EVERY == 0:
                             activity.heartbeat(read)
-                        mine = stored.get(platform_id) if stored is not None else None
-                        if mine is not None and any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
+                        if stored is None:
+                            continue
+                        mine = stored.get(platform_id)
+                        if mine is None:
+                            new.append(record)
+                        elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
                             version = platform.etag(record) or platform.updated_at(record) or ""
                             changed.append(SweptChange(entity_type=entity_type, platform_id=platform_id, version=version))
+                    if new:
+                        registered = await register_new(self._engine, customer, params.platform, entity_type, new)
+                        created += registered.pending
+                        new = []
                     missing = sorted(set(expected) - seen)
                     if not missing:
                         continue
@@ -431,7 +441,7 @@ class WebhookActivities:
         async with self._sessionmaker() as session:
             await merge_sync_state(session, customer, params.platform, {"last_sweep_at": started})
             await session.commit()
-        return SweepResult(swept=True, read=read, gone=gone, changed=changed)
+        return SweepResult(swept=True, read=read, gone=gone, changed=changed, created=created)
 
     @activity.defn
     async def save_watermark(self, params: DeltaInput, watermark: str) -> None:

@@ -76,6 +76,8 @@ class SweepResult(BaseModel):
     #: Records of the platform's journal types (``Platform.journal_types``) that differ from the
     #: stored copies: changes whose notification the platform lost and no journal shows.
     changed: list[SweptChange] = []
+    #: Canonical ids of records of the journal types found new (their creates on the other platforms pending).
+    created: list[str] = []
 
 
 class DeltaChanges(BaseModel):

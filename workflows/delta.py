@@ -147,6 +147,7 @@ class DeltaSyncWorkflow:
                     *(follow(event, "deletion sweep") for event in swept[start : start + START_BATCH])
                 )
                 swept_followed += sum(handed)
+            await start_creates(params.customer_id, params.platform, sweep.created)
             await start_deletes(params.customer_id, params.platform, sweep.gone)
         changed = sum(r.changed for r in results) + swept_followed
         # Only a pass that read every type moves "last pass": its start bounds the lag of a change

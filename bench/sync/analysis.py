@@ -89,6 +89,9 @@ class EditResult:
     echoes: int = 0  # engine writes back onto the platform the edit was made on
     kill_affected: bool = False
     superseded: bool = False  # not across, and the same field was edited again meanwhile
+    #: Not across: the edit's value and the engine's writes on its counterpart (seconds after the
+    #: edit, fields and new values), for the report to say what did happen.
+    detail: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -170,10 +173,11 @@ def analyse_edits(log: SoakLog, logs: Logs, pairs: dict[str, list[Pair]], window
     """Per edit: its path, latency, writes on the other platform and echoes. ``window``: how long
     before the SIGKILL an edit still counts as in flight at it (the delta-caught goal's bound)."""
     by_native: dict[tuple[str, str], Pair] = {}
-    for typed in pairs.values():
-        for pair in typed:
-            by_native[("procore", pair.procore)] = pair
-            by_native[("dynamics", pair.dynamics)] = pair
+    # The pairs left at the end, and those of every edit: a payment edited, then deleted later in
+    # the soak, has left the pairs, and its edit's write must still be found.
+    for pair in [*(p for typed in pairs.values() for p in typed), *(e.pair for e in log.edits)]:
+        by_native[("procore", pair.procore)] = pair
+        by_native[("dynamics", pair.dynamics)] = pair
     edits_of: dict[str, list[Edit]] = defaultdict(list)
     for edit in log.edits:
         edits_of[edit.pair.canonical_id].append(edit)
@@ -218,6 +222,16 @@ def analyse_edits(log: SoakLog, logs: Logs, pairs: dict[str, list[Pair]], window
         # Edited again on the same field before this edit got across: the later value may win.
         later = [o for o in edits_of[e.pair.canonical_id] if o.at > e.at and o.field == e.field]
         results[e.seq].superseded = results[e.seq].latency is None and bool(later)
+    for result in results.values():
+        e = result.edit
+        if result.latency is not None or result.superseded:
+            continue
+        result.detail.append(f"edit at {e.at:.3f}: {e.field.native(e.source)} = {e.value!r} (expected {e.expected!r})")
+        target = e.pair.native(e.target)
+        for at, platform, write in writes:
+            if platform == e.target and write["record_id"] == target and write["operation"] == "update":
+                changes = {k: v.get("new") if isinstance(v, dict) else v for k, v in write["changes"].items()}
+                result.detail.append(f"write {at - e.at:+.3f} s ({write['source']}): {changes}")
     if log.kill_at is not None:
         # In flight at the kill: made before it (recently enough that it should not have arrived
         # yet: an edit older than `window` that had not arrived was late or lost anyway) and not

@@ -311,6 +311,8 @@ def report_soak(result: SoakResult, table: Table) -> None:
             f"    lost: #{e.seq} {e.pair.entity_type} {e.field.canonical} {e.source}->{e.target} "
             f"({e.pair.native(e.source)} -> {e.pair.native(e.target)}) path {r.path}, {r.writes} writes"
         )
+        for line in r.detail[:8]:
+            print(f"      {line}")
     writes = [r.writes for r in edits.counted]
     not_one = [r for r in edits.counted if r.writes != 1]
     superseded = len(edits.results) - len(edits.counted)
