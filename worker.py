@@ -35,6 +35,7 @@ from activities.connect import ConnectActivities
 from activities.create import CreateActivities
 from activities.delete import DeleteActivities
 from activities.events import EventActivities
+from activities.hand_on import HandOnActivities
 from activities.maintenance import MaintenanceActivities
 from activities.propagate import PropagateActivities
 from activities.sync import SyncActivities
@@ -125,6 +126,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
     sync = SyncActivities(sessionmaker, connectors, settings)
     verify = VerifyActivities(engine, connectors)
     events = EventActivities(engine, settings)
+    hand_on = HandOnActivities(client, task_queue)
     # Live platform calls: one queue per platform, rate limited for the whole fleet by the server.
     platform_workers = [
         Worker(
@@ -165,6 +167,7 @@ def build_workers(client: Client, engine: AsyncEngine, settings: Settings, conne
             webhooks.delta_changes,
             webhooks.save_watermark,
             webhooks.sweep_deleted,
+            hand_on.hand_on,
             sync.check_subscriptions,
             sync.held_changes,
             sync.release_held,

@@ -131,20 +131,16 @@ async def activity_spans(handle: WorkflowHandle[Any, Any]) -> list[Span]:
 @dataclass(frozen=True)
 class Waits:
     """Where a workflow's time went besides its activities' work (server clock): its workflow tasks
-    and activities waiting for a worker to pick them up, and the span from its first child start
-    asked for to the last one started."""
+    and activities waiting for a worker to pick them up."""
 
     workflow_task_wait: float
     activity_wait: float
-    child_starts: float
 
 
 async def waits(handle: WorkflowHandle[Any, Any]) -> Waits:
     task_scheduled: dict[int, float] = {}
     activity_scheduled: dict[int, float] = {}
     task_wait = activity_wait = 0.0
-    first_child: float | None = None
-    last_child: float | None = None
     async for event in handle.fetch_history_events():
         at = event.event_time.ToNanoseconds() / 1e9
         kind = event.event_type
@@ -157,15 +153,7 @@ async def waits(handle: WorkflowHandle[Any, Any]) -> Waits:
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             scheduled_id = event.activity_task_started_event_attributes.scheduled_event_id
             activity_wait += at - activity_scheduled.get(scheduled_id, at)
-        elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED and first_child is None:
-            first_child = at
-        elif kind in (
-            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED,
-            EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
-        ):
-            last_child = at
-    starts = (last_child - first_child) if first_child is not None and last_child is not None else 0.0
-    return Waits(task_wait, activity_wait, starts)
+    return Waits(task_wait, activity_wait)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:

@@ -58,6 +58,13 @@ class DeltaInput(BaseModel):
     sweep: bool = False
 
 
+class HandOnInput(BaseModel):
+    """Changed records to follow on the webhook path, and what found them (shown in the UI)."""
+
+    events: list[WebhookEvent]
+    how: str
+
+
 class DeltaChange(BaseModel):
     platform_id: str
     version: str  # the record's last-modified stamp or ETag: the same change read twice is one

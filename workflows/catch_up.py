@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookActivities
     from models.webhook import CatchUpInput, CatchUpResult, WebhookEvent
     from workflows.create import start_creates
-    from workflows.names import customer_platform, webhook_workflow_id
+    from workflows.names import customer_platform, handed_on, webhook_workflow_id
     from workflows.webhook import WebhookWorkflow
 
 __all__ = ["BATCH", "CatchUpWorkflow", "catch_up_workflow_id", "follow", "webhook_workflow_id"]
@@ -87,11 +87,10 @@ async def follow(event: WebhookEvent, how: str) -> bool:
         await workflow.start_child_workflow(
             WebhookWorkflow.run,
             event,
-            id=webhook_workflow_id(event.customer_id, event.platform, event.delivery_key),
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=customer_platform(event.customer_id, event.platform),
-            static_summary=f"{event.platform} {event.entity_type} {event.platform_id} ({how})",
+            **handed_on(
+                event.customer_id, event.platform, event.entity_type, event.platform_id, event.delivery_key, how
+            ),
         )
     except WorkflowAlreadyStartedError:
         return False

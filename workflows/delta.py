@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.hand_on import HandOnActivities
     from activities.sync import SyncActivities
     from activities.webhook import WebhookActivities
     from models.webhook import (
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         DeltaInput,
         DeltaResult,
         DeltaTypeResult,
+        HandOnInput,
         ResumeInput,
         SweepResult,
         WebhookEvent,
@@ -41,12 +43,26 @@ _RETRY = RetryPolicy(
 )
 
 
-# Changed records handed on per workflow task: each is only started (its WebhookWorkflow runs on its
-# own, within the platform's limits), so a large batch costs history events, not platform requests;
-# ten at a time made a pass of 100 changes spend most of its time waiting for its own task round trips.
-START_BATCH = 200
+# Changed records handed on per activity (a payload of a few hundred bytes each).
+HAND_ON_BATCH = 500
 
 __all__ = ["DeltaSyncWorkflow", "delta_workflow_id"]
+
+
+async def _hand_on(events: list[WebhookEvent], how: str) -> int:
+    """Start each change's WebhookWorkflow (activities.hand_on: not children, whose every completion
+    would be a task of this pass); how many were new."""
+    followed = 0
+    for start in range(0, len(events), HAND_ON_BATCH):
+        followed += await workflow.execute_activity_method(
+            HandOnActivities.hand_on,
+            HandOnInput(events=events[start : start + HAND_ON_BATCH], how=how),
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=_RETRY,
+            summary=f"hand on {min(HAND_ON_BATCH, len(events) - start)} changes ({how})",
+        )
+    return followed
 
 
 def _handed_on(params: DeltaInput, changes: list[tuple[str, DeltaChange]]) -> list[WebhookEvent]:
@@ -90,12 +106,14 @@ class DeltaSyncWorkflow:
                 summary=f"changed {params.platform} {entity_type} records",
             )
             events = _handed_on(params, [(entity_type, change) for change in found.changes])
-            # Patched: a pass started on the code before hands changes on ten at a time.
-            batch = START_BATCH if workflow.patched("delta-start-batch") else BATCH
-            followed = 0  # a change read again (an overlap, a journal re-read) was handed on before
-            for start in range(0, len(events), batch):
-                handed = await asyncio.gather(*(follow(event, "delta pass") for event in events[start : start + batch]))
-                followed += sum(handed)
+            # Patched: a pass started on the code before starts its changes as children, ten at a time.
+            if workflow.patched("delta-hand-on"):
+                followed = await _hand_on(events, "delta pass")
+            else:
+                followed = 0
+                for start in range(0, len(events), BATCH):
+                    handed = await asyncio.gather(*(follow(event, "delta pass") for event in events[start : start + BATCH]))
+                    followed += sum(handed)
             await start_creates(params.customer_id, params.platform, found.created)
             if found.watermark is not None:
                 await workflow.execute_activity_method(
@@ -142,11 +160,7 @@ class DeltaSyncWorkflow:
             # Changes no notification and no journal showed (lost inside the platform): found by
             # the sweep's full read, handed on like the pass's own (empty in earlier histories).
             swept = _handed_on(params, [(change.entity_type, change) for change in sweep.changed])
-            for start in range(0, len(swept), START_BATCH):
-                handed = await asyncio.gather(
-                    *(follow(event, "deletion sweep") for event in swept[start : start + START_BATCH])
-                )
-                swept_followed += sum(handed)
+            swept_followed = await _hand_on(swept, "deletion sweep")
             await start_creates(params.customer_id, params.platform, sweep.created)
             await start_deletes(params.customer_id, params.platform, sweep.gone)
         changed = sum(r.changed for r in results) + swept_followed

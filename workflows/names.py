@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
+from typing import Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    Priority,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 
 
 class SearchAttr(StrEnum):
@@ -24,6 +31,10 @@ PLATFORM = SearchAttributeKey.for_keyword(SearchAttr.PLATFORM.value)
 OUTCOME = SearchAttributeKey.for_keyword(SearchAttr.OUTCOME.value)
 
 ALL_SEARCH_ATTRIBUTES = (CUSTOMER_ID, PLATFORM, OUTCOME)
+
+# What is handed on in bulk (a pass's, a burst's, a repair's, a resume's records) runs below the
+# default priority (3), and so does all it starts: a live webhook and the passes themselves go first.
+HANDED_ON = Priority(priority_key=4)
 
 
 def customer_platform(customer_id: str, platform: str) -> TypedSearchAttributes:
@@ -40,3 +51,15 @@ def webhook_workflow_id(customer_id: str, platform: str, delivery_key: str) -> s
     """The WebhookWorkflow id of one announced change (the intake, a catch-up, a delta pass and a
     conflict rule use the same: one workflow per change)."""
     return f"webhook-{customer_id}-{platform}-{hashlib.sha256(delivery_key.encode()).hexdigest()[:20]}"
+
+
+def handed_on(customer_id: str, platform: str, entity_type: str, platform_id: str, delivery_key: str, how: str) -> dict[str, Any]:
+    """How a record handed on in bulk starts its WebhookWorkflow, as a child or from the hand-on
+    activity: one workflow per change (a repeat is refused), its customer and platform, low priority."""
+    return {
+        "id": webhook_workflow_id(customer_id, platform, delivery_key),
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "search_attributes": customer_platform(customer_id, platform),
+        "static_summary": f"{platform} {entity_type} {platform_id} ({how})",
+        "priority": HANDED_ON,
+    }
