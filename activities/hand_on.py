@@ -29,10 +29,10 @@ class HandOnActivities:
         self._task_queue = task_queue
 
     @activity.defn
-    async def hand_on(self, params: HandOnInput) -> int:
-        """Start the WebhookWorkflow of each changed record; how many had not been started before
-        (a change read again by a later pass, or already announced, is not followed twice). A
-        retried attempt starts only what the failed one did not."""
+    async def hand_on(self, params: HandOnInput) -> list[bool]:
+        """Start the WebhookWorkflow of each changed record; per record, whether it had not been
+        started before (a change read again by a later pass is not followed twice). A retried attempt
+        starts only what the failed one did not."""
         gate = asyncio.Semaphore(CONCURRENT_STARTS)
 
         async def start(index: int) -> bool:
@@ -58,4 +58,4 @@ class HandOnActivities:
                 activity.heartbeat(index)
             return True
 
-        return sum(await asyncio.gather(*(start(i) for i in range(len(params.events)))))
+        return list(await asyncio.gather(*(start(i) for i in range(len(params.events)))))

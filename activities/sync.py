@@ -24,7 +24,7 @@ from platforms.http import RejectedError, RetryableError
 from platforms.live import Connectors
 from settings import Settings
 from store import events as events_q
-from store.connections import encrypted_webhook_secret, merge_sync_state, sync_state
+from store.connections import encrypted_webhook_secret, merge_sync_state, save_sync_watermark, sync_state
 from store.credentials import decrypt_webhook_secret
 from store.webhooks import held_changes, release_held
 
@@ -140,13 +140,18 @@ class SyncActivities:
             await session.commit()
 
     @activity.defn
-    async def record_delta_pass(self, params: ResumeInput, summary: dict[str, object]) -> None:
-        """The last complete delta pass, for GET /connections (its start bounds the lag). A pass that
-        starts long after the one before (SYNC_LAGGING_AFTER_SECONDS: a stopped worker, a paused
-        schedule, a pass that took long) records ``sync.lagging``: changes no webhook announced were
-        that far behind."""
+    async def record_delta_pass(
+        self, params: ResumeInput, summary: dict[str, object], watermarks: dict[str, str] | None = None
+    ) -> None:
+        """The last complete delta pass, for GET /connections (its start bounds the lag), and where
+        the next pass reads from (``watermarks``: per type, and per change journal; each only moves
+        forward), in one transaction. A pass that starts long after the one before
+        (SYNC_LAGGING_AFTER_SECONDS: a stopped worker, a paused schedule, a pass that took long)
+        records ``sync.lagging``: changes no webhook announced were that far behind."""
         customer = uuid.UUID(params.customer_id)
         async with self._sessionmaker() as session:
+            for key, watermark in (watermarks or {}).items():
+                await save_sync_watermark(session, customer, params.platform, key, watermark)
             before = (await sync_state(session, customer, params.platform)).get("last_pass")
             await merge_sync_state(session, customer, params.platform, {"last_pass": summary})
             limit = self._settings.sync_lagging_after_seconds

@@ -49,12 +49,12 @@ HAND_ON_BATCH = 500
 __all__ = ["DeltaSyncWorkflow", "delta_workflow_id"]
 
 
-async def _hand_on(events: list[WebhookEvent], how: str) -> int:
+async def _hand_on(events: list[WebhookEvent], how: str) -> list[bool]:
     """Start each change's WebhookWorkflow (activities.hand_on: not children, whose every completion
-    would be a task of this pass); how many were new."""
-    followed = 0
+    would be a task of this pass); per event, whether it was new (not followed before)."""
+    started: list[bool] = []
     for start in range(0, len(events), HAND_ON_BATCH):
-        followed += await workflow.execute_activity_method(
+        started += await workflow.execute_activity_method(
             HandOnActivities.hand_on,
             HandOnInput(events=events[start : start + HAND_ON_BATCH], how=how),
             start_to_close_timeout=timedelta(minutes=5),
@@ -62,7 +62,7 @@ async def _hand_on(events: list[WebhookEvent], how: str) -> int:
             retry_policy=_RETRY,
             summary=f"hand on {min(HAND_ON_BATCH, len(events) - start)} changes ({how})",
         )
-    return followed
+    return started
 
 
 def _handed_on(params: DeltaInput, changes: list[tuple[str, DeltaChange]]) -> list[WebhookEvent]:
@@ -92,6 +92,102 @@ class DeltaSyncWorkflow:
 
     @workflow.run
     async def run(self, params: DeltaInput) -> DeltaResult:
+        # Patched: a pass started on the code before hands each type's changes to child workflows as
+        # it goes, and saves each watermark on its own.
+        if workflow.patched("delta-hand-on"):
+            result = await self._pass(params)
+        else:
+            result = await self._pass_with_children(params)
+        if self._again:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(params)
+        return result
+
+    async def _pass(self, params: DeltaInput) -> DeltaResult:
+        """Read every type, sweep when due, then hand everything found on at once and move the
+        watermarks in the same step as recording the pass: a crash before that reads the same
+        changes again (each is followed once), and the pass's own steps do not queue behind the
+        work its changes start."""
+        started = workflow.now()
+        found_by_type = []
+        events: list[WebhookEvent] = []
+        watermarks: dict[str, str] = {}
+        created: list[str] = []
+        for entity_type in get_platform(params.platform).synced_entity_types:
+            found = await workflow.execute_activity_method(
+                WebhookActivities.delta_changes,
+                params.model_copy(update={"entity_type": entity_type}),
+                start_to_close_timeout=timedelta(minutes=30),
+                # A worker that dies mid-read is noticed in half a minute, not at the 30-minute cap.
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+                summary=f"changed {params.platform} {entity_type} records",
+            )
+            found_by_type.append((entity_type, found))
+            events += _handed_on(params, [(entity_type, change) for change in found.changes])
+            created += found.created
+            if found.watermark is not None:
+                watermarks[entity_type] = found.watermark
+            if found.journal_key is not None and found.journal_cursor is not None:
+                watermarks[found.journal_key] = found.journal_cursor
+            workflow.set_current_details(
+                "; ".join(f"{t}: {len(f.changes)} changed, {len(f.created)} new of {f.read} read" for t, f in found_by_type)
+                + "".join(f"\n\n{entity_type} not readable as canonical: {why}" for why in found.unmappable)
+            )
+        sweep = await workflow.execute_activity_method(
+            WebhookActivities.sweep_deleted,
+            params,
+            start_to_close_timeout=timedelta(minutes=60),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=_RETRY,
+            summary=f"deletion sweep of {params.platform} (when due)",
+        )
+        handed = await _hand_on(events, "delta pass")
+        # Changes no notification and no journal showed (lost inside the platform), found by the
+        # sweep's full read.
+        swept = await _hand_on(_handed_on(params, [(c.entity_type, c) for c in sweep.changed]), "deletion sweep")
+        results = []
+        for entity_type, found in found_by_type:
+            followed = sum(handed[: len(found.changes)])
+            handed = handed[len(found.changes) :]
+            results.append(
+                DeltaTypeResult(
+                    entity_type=entity_type,
+                    read=found.read,
+                    changed=followed,
+                    unmapped=found.unmapped,
+                    created=len(found.created),
+                )
+            )
+        changed = sum(r.changed for r in results) + sum(swept)
+        await workflow.execute_activity_method(
+            SyncActivities.record_delta_pass,
+            args=[
+                ResumeInput(customer_id=params.customer_id, platform=params.platform),
+                {
+                    "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "finished_at": workflow.now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "read": sum(r.read for r in results),
+                    "changed": changed,
+                    "workflow_id": workflow.info().workflow_id,
+                },
+                watermarks,
+            ],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_RETRY,
+            summary=f"pass done: {changed} changed; watermarks moved",
+        )
+        # Registered new records wait as pending rows (a crash leaves them for the next pass).
+        await start_creates(params.customer_id, params.platform, created + sweep.created)
+        await start_deletes(params.customer_id, params.platform, sweep.gone)
+        workflow.set_current_details(
+            "; ".join(f"{r.entity_type}: {r.changed} changed, {r.created} new of {r.read} read" for r in results)
+            + (f"; sweep: {sum(swept)} changed, {len(sweep.gone)} gone" if sweep.swept else "")
+        )
+        return DeltaResult(types=results, deleted=len(sweep.gone), swept=sweep.swept)
+
+    async def _pass_with_children(self, params: DeltaInput) -> DeltaResult:
+        """The pass as the code before ran it (replays of passes it started)."""
         started = workflow.now()
         results = []
         for entity_type in get_platform(params.platform).synced_entity_types:
@@ -100,20 +196,15 @@ class DeltaSyncWorkflow:
                 WebhookActivities.delta_changes,
                 scope,
                 start_to_close_timeout=timedelta(minutes=30),
-                # A worker that dies mid-read is noticed in half a minute, not at the 30-minute cap.
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=_RETRY,
                 summary=f"changed {params.platform} {entity_type} records",
             )
             events = _handed_on(params, [(entity_type, change) for change in found.changes])
-            # Patched: a pass started on the code before starts its changes as children, ten at a time.
-            if workflow.patched("delta-hand-on"):
-                followed = await _hand_on(events, "delta pass")
-            else:
-                followed = 0
-                for start in range(0, len(events), BATCH):
-                    handed = await asyncio.gather(*(follow(event, "delta pass") for event in events[start : start + BATCH]))
-                    followed += sum(handed)
+            followed = 0
+            for start in range(0, len(events), BATCH):
+                outcome = await asyncio.gather(*(follow(event, "delta pass") for event in events[start : start + BATCH]))
+                followed += sum(outcome)
             await start_creates(params.customer_id, params.platform, found.created)
             if found.watermark is not None:
                 await workflow.execute_activity_method(
@@ -122,15 +213,6 @@ class DeltaSyncWorkflow:
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=_RETRY,
                     summary=f"{entity_type} watermark {found.watermark}",
-                )
-            # Only a result read by this code carries a journal cursor: earlier histories replay as they ran.
-            if found.journal_key is not None and found.journal_cursor is not None:
-                await workflow.execute_activity_method(
-                    WebhookActivities.save_watermark,
-                    args=[params.model_copy(update={"entity_type": found.journal_key}), found.journal_cursor],
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=_RETRY,
-                    summary=f"{entity_type} journal cursor {found.journal_cursor.lstrip('0') or '0'}",
                 )
             results.append(
                 DeltaTypeResult(
@@ -146,7 +228,6 @@ class DeltaSyncWorkflow:
                 + "".join(f"\n\n{entity_type} not readable as canonical: {why}" for why in found.unmappable)
             )
         sweep = SweepResult(swept=False)
-        swept_followed = 0
         # Patched: a pass that started on the code before sweeps replays without one.
         if workflow.patched("deletion-sweep"):
             sweep = await workflow.execute_activity_method(
@@ -157,13 +238,8 @@ class DeltaSyncWorkflow:
                 retry_policy=_RETRY,
                 summary=f"deletion sweep of {params.platform} (when due)",
             )
-            # Changes no notification and no journal showed (lost inside the platform): found by
-            # the sweep's full read, handed on like the pass's own (empty in earlier histories).
-            swept = _handed_on(params, [(change.entity_type, change) for change in sweep.changed])
-            swept_followed = await _hand_on(swept, "deletion sweep")
-            await start_creates(params.customer_id, params.platform, sweep.created)
             await start_deletes(params.customer_id, params.platform, sweep.gone)
-        changed = sum(r.changed for r in results) + swept_followed
+        changed = sum(r.changed for r in results)
         # Only a pass that read every type moves "last pass": its start bounds the lag of a change
         # no webhook announced.
         await workflow.execute_activity_method(
@@ -182,8 +258,4 @@ class DeltaSyncWorkflow:
             retry_policy=_RETRY,
             summary=f"pass done: {changed} changed",
         )
-        if self._again:
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(params)
         return DeltaResult(types=results, deleted=len(sweep.gone), swept=sweep.swept)
-

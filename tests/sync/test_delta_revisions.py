@@ -60,6 +60,7 @@ async def test_a_new_pass_hands_changes_on_by_activity_and_replays(
     handle = temporal_client.get_workflow_handle(started.json()["data"]["workflow_id"], result_type=DeltaResult)
     result = await handle.result()
     assert sum(t.changed for t in result.types) == 1, result
+    await settle(emulators, temporal_client, customer)  # the handed-on change is applied before the next test
     events = [e async for e in handle.fetch_history_events()]
     scheduled = [
         e.activity_task_scheduled_event_attributes.activity_type.name
