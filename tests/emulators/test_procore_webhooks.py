@@ -349,6 +349,36 @@ def test_dropped_deliveries_never_arrive(procore: httpx.Client, receiver: Receiv
     assert dropped["outcome"] == "dropped" and dropped["faults"] == ["drop"] and dropped["status"] is None
 
 
+def test_failed_attempts_are_logged_retried_and_shown_by_the_deliveries_endpoint(
+    procore: httpx.Client, receiver: Receiver
+) -> None:
+    """Fault ``fail``: the attempt is lost in transit (the receiver never hears of it), and unlike a
+    drop Procore knows: it logs the failure, retries by its backoff, and lists it at
+    ``/deliveries`` in event order, where a reader of the log finds the change."""
+    hook_id = subscribed(procore, receiver.url)
+    fast_retries(procore)
+    settings(procore, faults={"fail": 1.0})
+    edit_payment(procore, PAYMENT)
+    edit_payment(procore, OTHER_PAYMENT)
+    wait_for(lambda: len(log(procore, outcome="retrying")) >= 2, what="two failed attempts")
+    assert receiver.deliveries() == []
+    failed = log(procore, outcome="retrying")[0]
+    assert failed["faults"] == ["fail"] and failed["status"] is None and "connection refused" in failed["error"]
+    headers = procore_headers(procore)
+    shown = procore.get(
+        f"{HOOKS}/{hook_id}/deliveries", headers=headers, params={"company_id": COMPANY, "filters[status]": "failing"}
+    )
+    assert shown.status_code == 200, shown.text
+    rows = shown.json()
+    assert rows and all(r["outcome"] == "retried" for r in rows)
+    assert [r["event_id"] for r in rows] == sorted(r["event_id"] for r in rows)
+    assert rows[0]["event"]["resource_id"] == PAYMENT
+    # The receiver back: the retry gets through (the head of the hook's queue first).
+    settings(procore, faults={"fail": 0.0})
+    wait_for(lambda: len(receiver.deliveries()) == 2, what="the retried events")
+    assert [b["resource_id"] for b in receiver.bodies()] == [PAYMENT, OTHER_PAYMENT]
+
+
 def test_duplicated_deliveries_arrive_twice(procore: httpx.Client, receiver: Receiver) -> None:
     subscribed(procore, receiver.url)
     settings(procore, faults={"duplicate": 1.0})
