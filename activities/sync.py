@@ -153,7 +153,13 @@ class SyncActivities:
             for key, watermark in (watermarks or {}).items():
                 await save_sync_watermark(session, customer, params.platform, key, watermark)
             before = (await sync_state(session, customer, params.platform)).get("last_pass")
-            await merge_sync_state(session, customer, params.platform, {"last_pass": summary})
+            swept_at = summary.pop("swept_at", None)
+            await merge_sync_state(
+                session,
+                customer,
+                params.platform,
+                {"last_pass": summary, **({"last_sweep_at": swept_at} if swept_at else {})},
+            )
             limit = self._settings.sync_lagging_after_seconds
             if before and limit:
                 gap = (_instant(str(summary["started_at"])) - _instant(str(before["started_at"]))).total_seconds()

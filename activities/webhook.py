@@ -26,7 +26,7 @@ from models.webhook import (
     WebhookEvent,
 )
 from platforms.descriptor import ChangeJournal, JournalEntry, LiveClient, WebhookShapeError
-from platforms.http import RejectedError, RetryableError
+from platforms.http import PlatformError, RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.registry import get_platform
 from propagation.logic import NativeChange, PatchError, native_fields, propagate_input
@@ -35,7 +35,7 @@ from store import deletes as dq
 from store import propagate as q
 from store.connections import connection_rules, merge_sync_state, save_sync_watermark, sync_state, sync_watermark
 from store.propagate import record_ignored
-from store.webhooks import received_keys, stored_records, stored_records_of
+from store.webhooks import stored_records, stored_records_of
 
 # Records read between heartbeats of a catch-up listing.
 HEARTBEAT_EVERY = 200
@@ -44,12 +44,21 @@ HEARTBEAT_EVERY = 200
 DELTA_OVERLAP = timedelta(seconds=60)
 
 
-def _active_subscription(state: dict[str, Any]) -> str | None:
-    """The id of an active subscription of the connection (Procore: ``<hook>/<trigger>``), if any."""
-    for subscription in state.get("subscriptions") or ():
-        if isinstance(subscription, dict) and subscription.get("status") == "active" and subscription.get("id"):
-            return str(subscription["id"])
-    return None
+class UnusableJournal(Exception):
+    """The platform's journal answered in a shape we cannot read: the type's lists are read instead."""
+
+
+def _journal_subscription(state: dict[str, Any], required: tuple[str, ...]) -> str | None:
+    """The id of the subscription whose journal holds a type's changes (Procore: ``<hook>/<trigger>``),
+    when every one it needs is active; None when one is missing or refused (its lists are read)."""
+    active = {
+        str(s.get("resource")): str(s["id"])
+        for s in state.get("subscriptions") or ()
+        if isinstance(s, dict) and s.get("status") == "active" and s.get("id")
+    }
+    if not required or any(resource not in active for resource in required):
+        return None
+    return active[required[0]]
 
 
 def _cursor(value: int) -> str:
@@ -63,8 +72,8 @@ def _settled_cursor(entries: list[JournalEntry], after: int) -> int:
     later events, with an earlier cursor: the overlap reads it again rather than skip it (a change
     read twice is followed once)."""
     started = [(moment, e.cursor) for e in entries if (moment := parse_stamp(e.started_at)) is not None]
-    if not started:
-        return after
+    if not started:  # no times to hold back by: past all that was read
+        return max([after, *(e.cursor for e in entries)])
     horizon = max(moment for moment, _ in started) - DELTA_OVERLAP
     return max([after, *(cursor for moment, cursor in started if moment <= horizon)])
 
@@ -196,13 +205,20 @@ class WebhookActivities:
         async with self._sessionmaker() as session:
             watermark = await sync_watermark(session, customer, params.platform, params.entity_type)
             if watermark and params.entity_type in platform.journal_types:
-                subscription = _active_subscription(await sync_state(session, customer, params.platform))
+                subscription = _journal_subscription(
+                    await sync_state(session, customer, params.platform), platform.journal_types[params.entity_type]
+                )
                 if subscription is not None:
                     key = f"{params.entity_type}@journal:{subscription.split('/', 1)[0]}"
                     journal = (subscription, key, await sync_watermark(session, customer, params.platform, key))
         if journal is not None and (cursor := journal[2]) is not None:
             subscription, key, _ = journal
-            return await self._journal_changed(customer, params.platform, params.entity_type, subscription, key, cursor)
+            try:
+                return await self._journal_changed(
+                    customer, params.platform, params.entity_type, subscription, key, cursor
+                )
+            except UnusableJournal as err:
+                activity.logger.warning("%s: reading the lists instead", err)
         since = seconds_before(watermark, DELTA_OVERLAP) if watermark else None
         found = await self._changed(params.customer_id, params.platform, params.entity_type, since=since)
         newest = max(filter(None, (watermark, found.watermark)), default=None)
@@ -233,6 +249,8 @@ class WebhookActivities:
             raise ApplicationError(err.message, type="PlatformUnavailable") from err
         except RejectedError as err:
             raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        except PlatformError as err:  # an answer we cannot read as a journal
+            raise UnusableJournal(f"{platform_name} change journal of {subscription}: {err}") from err
         announced: dict[str, tuple[str, JournalEntry]] = {}  # platform id -> (delivery key, latest entry)
         for entry in entries:
             try:
@@ -243,14 +261,15 @@ class WebhookActivities:
                 if event.entity_type == entity_type and event.platform_id:
                     announced[event.platform_id] = (event.delivery_key, entry)
         async with self._sessionmaker() as session:
-            received = await received_keys(session, customer, platform_name, [k for k, _ in announced.values()])
             stored = await stored_records_of(session, customer, platform_name, entity_type, list(announced))
-        # A change our receiver took is followed on its own; a record we do not know is looked for
-        # whether or not its notification came (a webhook about a new record leaves it to a pass).
+        # Each is handed on under the key our receiver used for its notification: one the receiver
+        # followed (running or done) is not followed again, one that never started or failed is.
+        # A record we do not know is looked for whether or not its notification came (a webhook
+        # about a new record leaves it to a pass).
         changes = [
-            DeltaChange(platform_id=pid, version=f"journal {delivery_key}")
+            DeltaChange(platform_id=pid, version=f"journal {delivery_key}", delivery_key=delivery_key)
             for pid, (delivery_key, _) in announced.items()
-            if pid in stored and delivery_key not in received
+            if pid in stored
         ]
         unknown = {
             pid: entry
@@ -438,10 +457,9 @@ class WebhookActivities:
                 raise ApplicationError(err.message, type="PlatformUnavailable") from err
             except RejectedError as err:
                 raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
-        async with self._sessionmaker() as session:
-            await merge_sync_state(session, customer, params.platform, {"last_sweep_at": started})
-            await session.commit()
-        return SweepResult(swept=True, read=read, gone=gone, changed=changed, created=created)
+        # "last_sweep_at" is recorded with the pass (record_delta_pass), once what was found here is
+        # handed on: a retry of this activity after a crash sweeps again instead of finding it not due.
+        return SweepResult(swept=True, read=read, gone=gone, changed=changed, created=created, swept_at=started)
 
     @activity.defn
     async def save_watermark(self, params: DeltaInput, watermark: str) -> None:

@@ -68,6 +68,9 @@ class HandOnInput(BaseModel):
 class DeltaChange(BaseModel):
     platform_id: str
     version: str  # the record's last-modified stamp or ETag: the same change read twice is one
+    #: The key a notification of this change had (read from a platform's journal): it is followed
+    #: under that key, so a change our receiver followed is not followed twice.
+    delivery_key: str | None = None
 
 
 class SweptChange(DeltaChange):
@@ -85,6 +88,8 @@ class SweepResult(BaseModel):
     changed: list[SweptChange] = []
     #: Canonical ids of records of the journal types found new (their creates on the other platforms pending).
     created: list[str] = []
+    #: When this sweep began (recorded as the connection's last sweep with the pass).
+    swept_at: str | None = None
 
 
 class DeltaChanges(BaseModel):

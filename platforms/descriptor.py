@@ -253,7 +253,9 @@ class Platform:
     #: request per project, per contract for payments, and contract payments take no updated_at
     #: filter): a delta pass reads them from the connector's ``ChangeJournal`` while the engine's
     #: subscription is active, and the deletion sweep, which reads every record, also compares them.
-    journal_types: frozenset[str] = frozenset()
+    #: Per such type, the subscriptions (``SubscriptionState.resource``) that must all be active for
+    #: its journal to be whole: a trigger refused or missing leaves the type to its lists.
+    journal_types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Generated sandbox data of any size (bench/connect): (entity type, payments) -> records.
     synthetic_records: Callable[[str, int], Iterator[NativeRecord]] | None = None
     #: The platform's emulator (a fresh app per call) and the setting naming its port.

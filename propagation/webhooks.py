@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models.webhook import CatchUpInput, WebhookEvent
 from platforms.descriptor import WebhookEvent as Notice
@@ -90,6 +91,11 @@ async def take_in(
         await session.commit()
         if not new:
             duplicates += 1
+            # A repeat (a platform's retry) of a change whose workflow never started (our start
+            # failed after the record: the platform saw a 5xx) or failed starts it now; one that
+            # runs or ran is left alone.
+            if held is None:
+                await start_change(temporal, str(customer), platform, event, task_queue)
             continue
         if held is None:
             await start_change(temporal, str(customer), platform, event, task_queue)
@@ -115,33 +121,39 @@ def held_notice(held: dict[str, Any]) -> Notice:
 
 
 async def start_change(temporal: Client, customer: str, platform: str, event: Notice, task_queue: str) -> None:
-    """Hand an announced change to its WebhookWorkflow (a collection to a CatchUpWorkflow); a repeat
-    joins the one started before (same id)."""
+    """Hand an announced change to its WebhookWorkflow (a collection to a CatchUpWorkflow), once: a
+    repeat joins the one running (same id), leaves one that completed alone, and starts again one
+    that failed."""
     attributes = customer_platform(customer, platform)
-    if event.collection:
-        # One catch-up per burst: repeats of the same notification join the running one.
+    try:
+        if event.collection:
+            # One catch-up per burst: repeats of the same notification join the running one.
+            await temporal.start_workflow(
+                CatchUpWorkflow.run,
+                CatchUpInput(
+                    customer_id=customer, platform=platform, entity_type=event.entity_type, delivery_key=event.delivery_key
+                ),
+                id=catch_up_workflow_id(customer, platform, event.delivery_key),
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                search_attributes=attributes,
+            )
+            return
         await temporal.start_workflow(
-            CatchUpWorkflow.run,
-            CatchUpInput(
-                customer_id=customer, platform=platform, entity_type=event.entity_type, delivery_key=event.delivery_key
+            WebhookWorkflow.run,
+            WebhookEvent(
+                customer_id=customer,
+                platform=platform,
+                entity_type=event.entity_type,
+                platform_id=event.platform_id,
+                delivery_key=event.delivery_key,
             ),
-            id=catch_up_workflow_id(customer, platform, event.delivery_key),
+            id=webhook_workflow_id(customer, platform, event.delivery_key),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             search_attributes=attributes,
         )
-        return
-    await temporal.start_workflow(
-        WebhookWorkflow.run,
-        WebhookEvent(
-            customer_id=customer,
-            platform=platform,
-            entity_type=event.entity_type,
-            platform_id=event.platform_id,
-            delivery_key=event.delivery_key,
-        ),
-        id=webhook_workflow_id(customer, platform, event.delivery_key),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=attributes,
-    )
+    except WorkflowAlreadyStartedError:
+        pass  # completed before: this change was followed

@@ -31,21 +31,6 @@ async def record_delivery(
     return inserted is not None
 
 
-async def received_keys(session: AsyncSession, customer_id: uuid.UUID, platform: str, keys: list[str]) -> set[str]:
-    """Which of these delivery keys a notification brought (their changes have been, or are being,
-    followed on their own)."""
-    if not keys:
-        return set()
-    rows = await session.execute(
-        text(
-            "SELECT delivery_key FROM webhook_deliveries WHERE customer_id = :c AND platform = :p "
-            "AND delivery_key = ANY(:k)"
-        ),
-        {"c": customer_id, "p": platform, "k": sorted(set(keys))},
-    )
-    return {str(key) for (key,) in rows}
-
-
 async def held_changes(
     session: AsyncSession, customer_id: uuid.UUID, platform: str, *, limit: int = 1000
 ) -> list[tuple[str, dict[str, Any]]]:

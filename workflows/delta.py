@@ -13,6 +13,7 @@ is the record's version).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio import workflow
@@ -65,7 +66,7 @@ async def _hand_on(events: list[WebhookEvent], how: str) -> list[bool]:
     return started
 
 
-def _handed_on(params: DeltaInput, changes: list[tuple[str, DeltaChange]]) -> list[WebhookEvent]:
+def _handed_on(params: DeltaInput, changes: Sequence[tuple[str, DeltaChange]]) -> list[WebhookEvent]:
     """Changed records as the webhook path's events; the key is the change (type, id, version), so a
     change read by two passes is followed once."""
     return [
@@ -74,7 +75,7 @@ def _handed_on(params: DeltaInput, changes: list[tuple[str, DeltaChange]]) -> li
             platform=params.platform,
             entity_type=entity_type,
             platform_id=change.platform_id,
-            delivery_key=f"delta|{entity_type}|{change.platform_id}|{change.version}",
+            delivery_key=change.delivery_key or f"delta|{entity_type}|{change.platform_id}|{change.version}",
         )
         for entity_type, change in changes
     ]
@@ -100,11 +101,11 @@ class DeltaSyncWorkflow:
             result = await self._pass_with_children(params)
         if self._again:
             await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(params)
+            workflow.continue_as_new(params.model_copy(update={"sweep": False}))  # a sweep asked for is done
         return result
 
     async def _pass(self, params: DeltaInput) -> DeltaResult:
-        """Read every type, sweep when due, then hand everything found on at once and move the
+        """Read every type, hand everything found on at once, sweep when due, then move the
         watermarks in the same step as recording the pass: a crash before that reads the same
         changes again (each is followed once), and the pass's own steps do not queue behind the
         work its changes start."""
@@ -134,6 +135,7 @@ class DeltaSyncWorkflow:
                 "; ".join(f"{t}: {len(f.changes)} changed, {len(f.created)} new of {f.read} read" for t, f in found_by_type)
                 + "".join(f"\n\n{entity_type} not readable as canonical: {why}" for why in found.unmappable)
             )
+        handed = await _hand_on(events, "delta pass")
         sweep = await workflow.execute_activity_method(
             WebhookActivities.sweep_deleted,
             params,
@@ -142,10 +144,12 @@ class DeltaSyncWorkflow:
             retry_policy=_RETRY,
             summary=f"deletion sweep of {params.platform} (when due)",
         )
-        handed = await _hand_on(events, "delta pass")
         # Changes no notification and no journal showed (lost inside the platform), found by the
-        # sweep's full read.
-        swept = await _hand_on(_handed_on(params, [(c.entity_type, c) for c in sweep.changed]), "deletion sweep")
+        # sweep's full read; a record this pass started a workflow for (which reads it fresh) is not
+        # handed on again.
+        passed = {(e.entity_type, e.platform_id) for e, started in zip(events, handed, strict=True) if started}
+        lost = [(c.entity_type, c) for c in sweep.changed if (c.entity_type, c.platform_id) not in passed]
+        swept = await _hand_on(_handed_on(params, lost), "deletion sweep")
         results = []
         for entity_type, found in found_by_type:
             followed = sum(handed[: len(found.changes)])
@@ -170,6 +174,7 @@ class DeltaSyncWorkflow:
                     "read": sum(r.read for r in results),
                     "changed": changed,
                     "workflow_id": workflow.info().workflow_id,
+                    **({"swept_at": sweep.swept_at} if sweep.swept_at else {}),
                 },
                 watermarks,
             ],
@@ -178,7 +183,7 @@ class DeltaSyncWorkflow:
             summary=f"pass done: {changed} changed; watermarks moved",
         )
         # Registered new records wait as pending rows (a crash leaves them for the next pass).
-        await start_creates(params.customer_id, params.platform, created + sweep.created)
+        await start_creates(params.customer_id, params.platform, list(dict.fromkeys(created + sweep.created)))
         await start_deletes(params.customer_id, params.platform, sweep.gone)
         workflow.set_current_details(
             "; ".join(f"{r.entity_type}: {r.changed} changed, {r.created} new of {r.read} read" for r in results)

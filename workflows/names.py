@@ -55,10 +55,11 @@ def webhook_workflow_id(customer_id: str, platform: str, delivery_key: str) -> s
 
 def handed_on(customer_id: str, platform: str, entity_type: str, platform_id: str, delivery_key: str, how: str) -> dict[str, Any]:
     """How a record handed on in bulk starts its WebhookWorkflow, as a child or from the hand-on
-    activity: one workflow per change (a repeat is refused), its customer and platform, low priority."""
+    activity: one workflow per change, its customer and platform, low priority."""
     return {
         "id": webhook_workflow_id(customer_id, platform, delivery_key),
-        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        # A change followed before (running or done) is not followed again; one whose workflow failed is.
+        "id_reuse_policy": WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         "search_attributes": customer_platform(customer_id, platform),
         "static_summary": f"{platform} {entity_type} {platform_id} ({how})",
         "priority": HANDED_ON,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from platforms.descriptor import LiveSettingsRule, Platform, lazy
-from platforms.procore import client, demo_data, samples, webhooks
+from platforms.procore import client, demo_data, samples, subscriptions, webhooks
 from platforms.procore.mapping import DEFAULT_CURRENCY, MAPPER, commitment_options
 
 
@@ -57,7 +57,14 @@ PLATFORM: Final = Platform(
     created_marker=client.created_marker,
     live_settings=LiveSettingsRule(required=("company_id",), label="Procore"),
     webhooks=webhooks.WEBHOOKS,
-    journal_types=frozenset({"contract", "invoice", "payment"}),
+    journal_types={
+        entity_type: tuple(f"{resource} {event}" for resource in resources for event in subscriptions.EVENTS)
+        for entity_type, resources in {
+            "contract": ("Work Order Contracts", "Purchase Order Contracts"),
+            "invoice": ("Requisitions",),
+            "payment": ("Contract Payments",),
+        }.items()
+    },
     synthetic_records=lazy("platforms.procore.synthetic:synthetic_records"),
     emulator_app=lazy("emulators.procore:create_procore_app"),
     emulator_port_setting="procore_emulator_port",

@@ -277,14 +277,18 @@ class ProcoreClient:
             if not isinstance(rows, list):
                 raise PlatformError(f"unexpected Procore deliveries body for hook {hook_id}")
             last = start
+            usable = 0
             for row in rows:
                 if not isinstance(row, dict) or not isinstance(row.get("event"), dict):
                     continue
                 cursor = row.get("event_id")
                 if not isinstance(cursor, int) or isinstance(cursor, bool):
                     continue
+                usable += 1
                 last = max(last, cursor)
                 yield JournalEntry(cursor=cursor, event=row["event"], started_at=row.get("started_at"))
+            if rows and not usable:  # a shape we do not know: not an empty journal
+                raise PlatformError(f"Procore deliveries of hook {hook_id} carry no integer event_id and event")
             if len(rows) < JOURNAL_PAGE or last <= start:
                 return
             start = last
