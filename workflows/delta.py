@@ -105,8 +105,8 @@ class DeltaSyncWorkflow:
         return result
 
     async def _pass(self, params: DeltaInput) -> DeltaResult:
-        """Read every type, hand everything found on at once, sweep when due, then move the
-        watermarks in the same step as recording the pass: a crash before that reads the same
+        """Read every type, hand everything found on at once (sweeping meanwhile, when due), then
+        move the watermarks in the same step as recording the pass: a crash before that reads the same
         changes again (each is followed once), and the pass's own steps do not queue behind the
         work its changes start."""
         started = workflow.now()
@@ -135,14 +135,18 @@ class DeltaSyncWorkflow:
                 "; ".join(f"{t}: {len(f.changes)} changed, {len(f.created)} new of {f.read} read" for t, f in found_by_type)
                 + "".join(f"\n\n{entity_type} not readable as canonical: {why}" for why in found.unmappable)
             )
-        handed = await _hand_on(events, "delta pass")
-        sweep = await workflow.execute_activity_method(
-            WebhookActivities.sweep_deleted,
-            params,
-            start_to_close_timeout=timedelta(minutes=60),
-            heartbeat_timeout=timedelta(seconds=30),
-            retry_policy=_RETRY,
-            summary=f"deletion sweep of {params.platform} (when due)",
+        # The sweep (when due: a full read, minutes at scale) runs beside the hand-on, so neither
+        # waits for the other; both finish before the pass is recorded.
+        handed, sweep = await asyncio.gather(
+            _hand_on(events, "delta pass"),
+            workflow.execute_activity_method(
+                WebhookActivities.sweep_deleted,
+                params,
+                start_to_close_timeout=timedelta(minutes=60),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+                summary=f"deletion sweep of {params.platform} (when due)",
+            ),
         )
         # Changes no notification and no journal showed (lost inside the platform), found by the
         # sweep's full read; a record this pass started a workflow for (which reads it fresh) is not
