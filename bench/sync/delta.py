@@ -34,7 +34,8 @@ class PassRun:
     result: DeltaResult
     reading: float  # seconds in the activities that read the platform (changes, deletion sweep)
     handing: float  # seconds in the activities that start the changes' workflows
-    waits: Waits  # its tasks waiting for the worker; its child starts
+    waits: Waits  # its tasks waiting for the worker
+    slowest: str  # its three longest activities
 
     def changed(self, entity_type: str) -> int:
         return sum(t.changed for t in self.result.types if t.entity_type == entity_type)
@@ -85,7 +86,10 @@ async def _pass(stack: Stack, run_customer: Customer, name: str, platform: str, 
     counted = await emulator.requests()
     reading = sum(s.seconds for s in spans if s.activity in ("delta_changes", "sweep_deleted"))
     handing = sum(s.seconds for s in spans if s.activity == "hand_on")
-    return PassRun(seconds, settled, int(counted["total"]), dict(counted["by"]), result, reading, handing, waited)
+    slowest = ", ".join(f"{s.activity} {s.seconds:.2f} s" for s in sorted(spans, key=lambda s: -s.seconds)[:3])
+    return PassRun(
+        seconds, settled, int(counted["total"]), dict(counted["by"]), result, reading, handing, waited, slowest
+    )
 
 
 async def delta_bench(stack: Stack, platform: str, payments: int, changes: int, seed: int) -> DeltaRun:
@@ -145,7 +149,7 @@ async def delta_bench(stack: Stack, platform: str, payments: int, changes: int, 
             f"{run.delta.requests:,} requests, "
             f"{run.delta.read:,} records read, {run.delta.total_changed} changes found; its workflow tasks waited "
             f"{run.delta.waits.workflow_task_wait:.2f} s and its activities {run.delta.waits.activity_wait:.2f} s for "
-            "the worker",
+            f"the worker; longest steps: {run.delta.slowest}",
             flush=True,
         )
         if run.delta.changed("payment") != changes or run.delta.total_changed != changes:
