@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.failures import as_activity_failures
 from activities.heartbeat import keep_alive
 from canonical.entities import entity_type as entity_row
 from canonical.errors import TransformError
 from models.verify import VerifyInput, VerifyResult, VerifyTypeResult
 from models.webhook import DeltaChange
-from platforms.http import RejectedError, RetryableError
+from platforms.http import RejectedError
 from platforms.live import Connectors
 from platforms.registry import get_platform
 from propagation.logic import build_id_map
@@ -75,8 +76,8 @@ class VerifyActivities:
         follow: list[DeltaChange] = []
         seen: set[str] = set()
         checked = in_sync = drifted = known = 0
-        async with keep_alive():
-            try:
+        with as_activity_failures():
+            async with keep_alive():
                 async for record in client.records(entity_type):
                     platform_id = str(record.get("id"))
                     entry = mapped.get(platform_id)
@@ -133,10 +134,6 @@ class VerifyActivities:
                             raise
                         missing += 1
                         found.append(_finding(canonical_id, platform_id, "missing", [], None))
-            except RetryableError as err:
-                raise ApplicationError(err.message, type="PlatformUnavailable") from err
-            except RejectedError as err:
-                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         counts = {"checked": checked, "in_sync": in_sync, "drifted": drifted, "known": known, "missing": missing}
         async with self._engine.begin() as conn:
             await q.save_type(conn, params.run_id, entity_type, found, counts)

@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.create import register_new
+from activities.failures import as_activity_failures
 from activities.heartbeat import keep_alive
 from canonical.timefmt import parse_stamp, seconds_before
 from models.webhook import (
@@ -25,7 +26,7 @@ from models.webhook import (
     SweptChange,
     WebhookEvent,
 )
-from platforms.descriptor import ChangeJournal, JournalEntry, LiveClient, WebhookShapeError
+from platforms.descriptor import ChangeJournal, JournalEntry, LiveClient, Platform, WebhookShapeError
 from platforms.http import PlatformError, RejectedError, RetryableError
 from platforms.live import Connectors
 from platforms.registry import get_platform
@@ -35,7 +36,7 @@ from store import deletes as dq
 from store import propagate as q
 from store.connections import connection_rules, merge_sync_state, save_sync_watermark, sync_state, sync_watermark
 from store.propagate import record_ignored
-from store.webhooks import stored_records, stored_records_of
+from store.webhooks import stored_records
 
 # Records read between heartbeats of a catch-up listing.
 HEARTBEAT_EVERY = 200
@@ -59,6 +60,13 @@ def _journal_subscription(state: dict[str, Any], required: tuple[str, ...]) -> s
     if not required or any(resource not in active for resource in required):
         return None
     return active[required[0]]
+
+
+def _changed_version(platform: Platform, record: dict[str, Any], mine: dict[str, Any]) -> str | None:
+    """The version of ``record`` when it differs from our stored copy in a writable field, else None."""
+    if any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
+        return platform.etag(record) or platform.updated_at(record) or ""
+    return None
 
 
 def _cursor(value: int) -> str:
@@ -239,18 +247,17 @@ class WebhookActivities:
         if not isinstance(client, ChangeJournal):
             raise ApplicationError(f"{platform_name} keeps no change journal", type="NotConfigured", non_retryable=True)
         entries: list[JournalEntry] = []
-        try:
-            async with keep_alive():
-                async for entry in client.journal(subscription, int(after)):
-                    entries.append(entry)
-                    if len(entries) % HEARTBEAT_EVERY == 0:
-                        activity.heartbeat(len(entries))
-        except RetryableError as err:
-            raise ApplicationError(err.message, type="PlatformUnavailable") from err
-        except RejectedError as err:
-            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
-        except PlatformError as err:  # an answer we cannot read as a journal
-            raise UnusableJournal(f"{platform_name} change journal of {subscription}: {err}") from err
+        with as_activity_failures():
+            try:
+                async with keep_alive():
+                    async for entry in client.journal(subscription, int(after)):
+                        entries.append(entry)
+                        if len(entries) % HEARTBEAT_EVERY == 0:
+                            activity.heartbeat(len(entries))
+            except (RetryableError, RejectedError):
+                raise
+            except PlatformError as err:  # an answer we cannot read as a journal
+                raise UnusableJournal(f"{platform_name} change journal of {subscription}: {err}") from err
         announced: dict[str, tuple[str, JournalEntry]] = {}  # platform id -> (delivery key, latest entry)
         for entry in entries:
             try:
@@ -261,7 +268,7 @@ class WebhookActivities:
                 if event.entity_type == entity_type and event.platform_id:
                     announced[event.platform_id] = (event.delivery_key, entry)
         async with self._sessionmaker() as session:
-            stored = await stored_records_of(session, customer, platform_name, entity_type, list(announced))
+            stored = await stored_records(session, customer, platform_name, entity_type, list(announced))
         # Each is handed on under the key our receiver used for its notification: one the receiver
         # followed (running or done) is not followed again, one that never started or failed is.
         # A record we do not know is looked for whether or not its notification came (a webhook
@@ -277,8 +284,8 @@ class WebhookActivities:
             if pid not in stored and (entry.event.get("event_type") or entry.event.get("reason")) != "delete"
         }
         new: list[dict[str, Any]] = []
-        try:
-            looked: set[str] = set()
+        looked: set[str] = set()
+        with as_activity_failures():
             for entry in unknown.values():
                 scope = str(entry.event.get("project_id"))
                 if scope in looked:
@@ -286,10 +293,6 @@ class WebhookActivities:
                 looked.add(scope)
                 activity.heartbeat(len(entries))
                 new += [r for r in await client.records_near(entity_type, entry.event) if str(r.get("id")) in unknown]
-        except RetryableError as err:
-            raise ApplicationError(err.message, type="PlatformUnavailable") from err
-        except RejectedError as err:
-            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         registered = await register_new(self._engine, customer, platform_name, entity_type, new)
         return DeltaChanges(
             changes=changes,
@@ -321,13 +324,12 @@ class WebhookActivities:
         newest: str | None = None
 
         def compare(record: dict[str, Any], mine: dict[str, Any] | None) -> None:
-            stamp = platform.updated_at(record)
             if mine is None:
                 new.append(record)  # created since the connect
-            elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
-                changes.append(DeltaChange(platform_id=str(record.get("id")), version=platform.etag(record) or stamp or ""))
+            elif (version := _changed_version(platform, record, mine)) is not None:
+                changes.append(DeltaChange(platform_id=str(record.get("id")), version=version))
 
-        try:
+        with as_activity_failures():
             async with keep_alive():
                 async for record in client.changed_since(entity_type, since):
                     read += 1
@@ -340,13 +342,9 @@ class WebhookActivities:
                         read_records.append(record)
                     else:
                         compare(record, stored.get(str(record.get("id"))))
-        except RetryableError as err:
-            raise ApplicationError(err.message, type="PlatformUnavailable") from err
-        except RejectedError as err:  # refused (403, a bad setting): retrying will not help
-            raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         if stored is None:
             async with self._sessionmaker() as session:
-                mine = await stored_records_of(
+                mine = await stored_records(
                     session, customer, platform_name, entity_type, [str(r.get("id")) for r in read_records]
                 )
             for record in read_records:
@@ -395,10 +393,7 @@ class WebhookActivities:
             due = params.sweep or last is None or datetime.now(UTC) - last >= self._sweep_every
             if not due:
                 return SweepResult(swept=False)
-            try:
-                client = await self._connectors.client(session, customer, params.platform)
-            except RejectedError as err:
-                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
+        client = await self._client(customer, params.platform)
         started = _stamp_now()
         gone: list[tuple[str, str]] = []
         changed: list[SweptChange] = []
@@ -406,8 +401,8 @@ class WebhookActivities:
         created: list[str] = []
         read = 0
         platform = get_platform(params.platform)
-        async with keep_alive():
-            try:
+        with as_activity_failures():
+            async with keep_alive():
                 for entity_type in platform.synced_entity_types:
                     if await self._downstream(customer, params.platform, entity_type):
                         continue  # its deletions do not flow either
@@ -433,8 +428,7 @@ class WebhookActivities:
                         mine = stored.get(platform_id)
                         if mine is None:
                             new.append(record)
-                        elif any(platform.writable(k) and mine.get(k) != v for k, v in record.items()):
-                            version = platform.etag(record) or platform.updated_at(record) or ""
+                        elif (version := _changed_version(platform, record, mine)) is not None:
                             changed.append(SweptChange(entity_type=entity_type, platform_id=platform_id, version=version))
                     if new:
                         registered = await register_new(self._engine, customer, params.platform, entity_type, new)
@@ -453,10 +447,6 @@ class WebhookActivities:
                         except RejectedError as err:
                             if err.status == 404:
                                 gone.append((expected[platform_id], platform_id))
-            except RetryableError as err:
-                raise ApplicationError(err.message, type="PlatformUnavailable") from err
-            except RejectedError as err:
-                raise ApplicationError(err.message, type="NotConfigured", non_retryable=True) from err
         # "last_sweep_at" is recorded with the pass (record_delta_pass), once what was found here is
         # handed on: a retry of this activity after a crash sweeps again instead of finding it not due.
         return SweepResult(swept=True, read=read, gone=gone, changed=changed, created=created, swept_at=started)

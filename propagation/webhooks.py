@@ -89,17 +89,15 @@ async def take_in(
         held = _held(event) if paused[customer] else None
         new = await record_delivery(session, customer, platform, event.delivery_key, held=held)
         await session.commit()
-        if not new:
-            duplicates += 1
-            # A repeat (a platform's retry) of a change whose workflow never started (our start
-            # failed after the record: the platform saw a 5xx) or failed starts it now; one that
-            # runs or ran is left alone.
-            if held is None:
-                await start_change(temporal, str(customer), platform, event, task_queue)
-            continue
+        # A repeat (a platform's retry) is started too: a change whose workflow never started (our
+        # start failed after the record: the platform saw a 5xx) or failed starts now; one that runs
+        # or ran is left alone (start_change).
         if held is None:
             await start_change(temporal, str(customer), platform, event, task_queue)
-        accepted += 1
+        if new:
+            accepted += 1
+        else:
+            duplicates += 1
     # Deletes and resources we do not sync are acknowledged (a platform would otherwise retry them).
     return Intake(
         accepted=accepted, duplicates=duplicates, ignored=max(0, delivery.received - len(delivery.events)) + refused

@@ -68,35 +68,25 @@ async def count_held(session: AsyncSession, customer_id: uuid.UUID, platform: st
     return int(value)
 
 
-_STORED = text(
+_STORED = (
     "SELECT platform_id, data FROM platform_objects "
     "WHERE customer_id = :c AND platform = :p AND entity_type = :t"
 )
 
 
 async def stored_records(
-    session: AsyncSession, customer_id: uuid.UUID, platform: str, entity_type: str
+    session: AsyncSession, customer_id: uuid.UUID, platform: str, entity_type: str, platform_ids: list[str] | None = None
 ) -> dict[str, dict[str, Any]]:
     """The platform records of a type as last stored (platform id -> native record): what a
-    catch-up compares the platform's current records with."""
-    rows = await session.execute(_STORED, {"c": customer_id, "p": platform, "t": entity_type})
-    return {str(platform_id): data for platform_id, data in rows}
-
-
-_STORED_BY_ID = text(
-    "SELECT platform_id, data FROM platform_objects "
-    "WHERE customer_id = :c AND platform = :p AND entity_type = :t AND platform_id = ANY(:ids)"
-)
-
-
-async def stored_records_of(
-    session: AsyncSession, customer_id: uuid.UUID, platform: str, entity_type: str, platform_ids: list[str]
-) -> dict[str, dict[str, Any]]:
-    """The stored copies of just these records (platform id -> native record): what a delta pass
-    compares what changed with, so its cost follows the changes, not the number of records kept."""
-    if not platform_ids:
+    catch-up compares the platform's current records with. With ``platform_ids``, just those: what a
+    delta pass compares what changed with, so its cost follows the changes, not the records kept."""
+    params: dict[str, Any] = {"c": customer_id, "p": platform, "t": entity_type}
+    if platform_ids is None:
+        rows = await session.execute(text(_STORED), params)
+    elif not platform_ids:
         return {}
-    rows = await session.execute(
-        _STORED_BY_ID, {"c": customer_id, "p": platform, "t": entity_type, "ids": sorted(set(platform_ids))}
-    )
+    else:
+        rows = await session.execute(
+            text(_STORED + " AND platform_id = ANY(:ids)"), {**params, "ids": sorted(set(platform_ids))}
+        )
     return {str(platform_id): data for platform_id, data in rows}

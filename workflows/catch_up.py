@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio import workflow
@@ -25,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import customer_platform, handed_on, webhook_workflow_id
     from workflows.webhook import WebhookWorkflow
 
-__all__ = ["BATCH", "CatchUpWorkflow", "catch_up_workflow_id", "follow", "webhook_workflow_id"]
+__all__ = ["BATCH", "CatchUpWorkflow", "catch_up_workflow_id", "follow", "follow_all", "webhook_workflow_id"]
 
 # Records handed on at once: enough to overlap their round trips, few enough for the platform's limits.
 BATCH = 10
@@ -58,22 +59,27 @@ class CatchUpWorkflow:
         workflow.set_current_details(
             f"{len(changed.platform_ids)} changed {params.entity_type} records of {changed.read} read"
         )
-        for start in range(0, len(changed.platform_ids), BATCH):
-            await asyncio.gather(*(self._follow(params, pid) for pid in changed.platform_ids[start : start + BATCH]))
-        await start_creates(params.customer_id, params.platform, changed.created)
-        return CatchUpResult(read=changed.read, changed=len(changed.platform_ids), unmapped=changed.unmapped)
-
-    async def _follow(self, params: CatchUpInput, platform_id: str) -> None:
-        await follow(
+        events = [
             WebhookEvent(
                 customer_id=params.customer_id,
                 platform=params.platform,
                 entity_type=params.entity_type,
                 platform_id=platform_id,
                 delivery_key=f"{params.delivery_key}|{platform_id}",
-            ),
-            "catch-up",
-        )
+            )
+            for platform_id in changed.platform_ids
+        ]
+        await follow_all(events, "catch-up")
+        await start_creates(params.customer_id, params.platform, changed.created)
+        return CatchUpResult(read=changed.read, changed=len(changed.platform_ids), unmapped=changed.unmapped)
+
+
+async def follow_all(events: Sequence[WebhookEvent], how: str) -> int:
+    """``follow`` each event, BATCH at a time; how many were new (not followed before)."""
+    followed = 0
+    for start in range(0, len(events), BATCH):
+        followed += sum(await asyncio.gather(*(follow(event, how) for event in events[start : start + BATCH])))
+    return followed
 
 
 async def follow(event: WebhookEvent, how: str) -> bool:

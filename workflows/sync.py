@@ -11,7 +11,6 @@ whatever the platform did not announce.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import timedelta
 
@@ -29,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionInput,
         SubscriptionResult,
     )
-    from workflows.catch_up import BATCH, follow, follow_collection
+    from workflows.catch_up import follow_all, follow_collection
     from workflows.delta import DeltaSyncWorkflow, delta_workflow_id
     from workflows.names import customer_platform
 
@@ -89,8 +88,7 @@ class ResumeSyncWorkflow:
             )
             if not held.events and not held.collections:
                 break
-            for start in range(0, len(held.events), BATCH):
-                await asyncio.gather(*(follow(e, "held while paused") for e in held.events[start : start + BATCH]))
+            await follow_all(held.events, "held while paused")
             for collection in held.collections:
                 await follow_collection(collection, "held while paused")
             keys = [e.delivery_key for e in held.events] + [c.delivery_key for c in held.collections]

@@ -5,7 +5,6 @@ change (its own WebhookWorkflow, as a lost webhook would have been)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -17,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from models.verify import VerifyInput, VerifyResult
     from models.webhook import WebhookEvent
     from platforms.registry import get_platform
-    from workflows.catch_up import BATCH, follow
+    from workflows.catch_up import follow_all
     from workflows.propagate import DB_RETRY
 
 _READ_RETRY = RetryPolicy(
@@ -82,8 +81,7 @@ class VerifyWorkflow:
                 for t in result.types
                 for change in t.follow
             ]
-            for start in range(0, len(events), BATCH):
-                await asyncio.gather(*(follow(event, "verify repair") for event in events[start : start + BATCH]))
+            await follow_all(events, "verify repair")
             result.repaired = len(events)
         await workflow.execute_activity_method(
             VerifyActivities.finish_verify,
